@@ -1,0 +1,192 @@
+"""The one source of randomness in fedcrypto.
+
+* Scalars, keys and primes come from :mod:`secrets` (the OS CSPRNG).
+* Bulk vectors come from :class:`VectorRNG`: AES-256 in counter mode (OpenSSL
+  via ``cryptography``) keyed from ``os.urandom`` or from a caller-supplied
+  32-byte secret seed (for protocol PRGs such as secure-aggregation masks).
+
+``random`` and ``numpy.random`` are never used for anything.  All "below a
+bound" samplers use rejection sampling, so there is no modulo bias.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+import numpy as np
+import numpy.typing as npt
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from .exceptions import InvalidArgumentError, InvalidTypeError
+
+__all__ = [
+    "randbits",
+    "randbelow",
+    "randrange",
+    "random_unit",
+    "random_prime",
+    "random_bytes",
+    "VectorRNG",
+    "SEED_BYTES",
+]
+
+SEED_BYTES = 32
+
+
+def random_bytes(n: int) -> bytes:
+    """``n`` bytes from the OS CSPRNG."""
+    return os.urandom(n)
+
+
+def randbits(k: int) -> int:
+    """A uniform integer in ``[0, 2**k)``."""
+    return secrets.randbits(k) if k > 0 else 0
+
+
+def randbelow(n: int) -> int:
+    """A uniform integer in ``[0, n)``, ``n >= 1``."""
+    if n < 1:
+        raise InvalidArgumentError("randbelow needs a positive bound")
+    return secrets.randbelow(n)
+
+
+def randrange(lo: int, hi: int) -> int:
+    """A uniform integer in ``[lo, hi)``."""
+    if hi <= lo:
+        raise InvalidArgumentError("empty range")
+    return lo + secrets.randbelow(hi - lo)
+
+
+def random_unit(n: int) -> int:
+    """A uniform element of the multiplicative group ``Z*_n`` (``n >= 2``)."""
+    import math
+
+    if n < 2:
+        raise InvalidArgumentError("modulus must be at least 2")
+    while True:
+        r = secrets.randbelow(n)
+        if r and math.gcd(r, n) == 1:
+            return r
+
+
+def random_prime(bits: int, *, top_two_bits: bool = True) -> int:
+    """A uniform-looking random prime of exactly ``bits`` bits.
+
+    With ``top_two_bits`` (default) the two most significant bits are set, so the
+    product of two such primes has exactly ``2 * bits`` bits.
+    """
+    from .hazmat.modmath import is_probable_prime
+
+    if bits < 16:
+        raise InvalidArgumentError("prime size must be at least 16 bits")
+    high = (3 if top_two_bits else 1) << (bits - 2 if top_two_bits else bits - 1)
+    while True:
+        candidate = secrets.randbits(bits) | high | 1
+        if is_probable_prime(candidate):
+            return candidate
+
+
+class VectorRNG:
+    """A fast cryptographic generator for numpy vectors: AES-256-CTR keystream.
+
+    ``VectorRNG()`` is keyed from ``os.urandom`` and re-keys itself in a forked
+    child, so parent and child never share a stream.  ``VectorRNG(seed)`` with a
+    32-byte secret seed is deterministic (the same seed gives the same stream
+    everywhere, by design: protocol PRGs rely on it); such a seed must itself be
+    secret and uniformly random, and used for one purpose only.  The seed never
+    appears in ``repr``.
+    """
+
+    __slots__ = ("_encryptor", "_pid", "_seeded")
+
+    def __init__(self, seed: bytes | None = None) -> None:
+        if seed is None:
+            self._seeded = False
+            self._rekey(os.urandom(SEED_BYTES))
+        else:
+            if not isinstance(seed, (bytes, bytearray)):
+                raise InvalidTypeError("seed must be bytes")
+            if len(seed) != SEED_BYTES:
+                raise InvalidArgumentError(f"seed must be exactly {SEED_BYTES} bytes")
+            self._seeded = True
+            self._rekey(bytes(seed))
+
+    def _rekey(self, key: bytes) -> None:
+        cipher = Cipher(algorithms.AES(key), modes.CTR(b"\x00" * 16))
+        self._encryptor = cipher.encryptor()
+        self._pid = os.getpid()
+
+    def __repr__(self) -> str:
+        return f"VectorRNG(seeded={self._seeded})"
+
+    def __reduce__(self) -> object:
+        raise TypeError("VectorRNG holds a secret key and cannot be pickled")
+
+    def bytes(self, n: int) -> bytes:
+        """The next ``n`` keystream bytes."""
+        if n < 0:
+            raise InvalidArgumentError("byte count must be non-negative")
+        if not self._seeded and self._pid != os.getpid():
+            self._rekey(os.urandom(SEED_BYTES))
+        return self._encryptor.update(bytes(n))
+
+    def uint64(self, count: int) -> npt.NDArray[np.uint64]:
+        """``count`` uniform 64-bit words."""
+        return np.frombuffer(self.bytes(8 * count), dtype="<u8").astype(np.uint64)
+
+    def bits(self, count: int, k: int) -> npt.NDArray[np.uint64]:
+        """``count`` uniform values in ``[0, 2**k)`` for ``1 <= k <= 64`` (masking, exact)."""
+        if not 1 <= k <= 64:
+            raise InvalidArgumentError("k must be between 1 and 64")
+        words = self.uint64(count)
+        if k < 64:
+            words &= np.uint64((1 << k) - 1)
+        return words
+
+    def below(self, bound: int, count: int) -> npt.NDArray[np.uint64]:
+        """``count`` uniform values in ``[0, bound)``, ``1 <= bound <= 2**64``, by rejection.
+
+        Words are drawn with just enough bits for ``bound`` and those ``>= bound`` are
+        redrawn, so every value is exactly uniform.
+        """
+        if not 1 <= bound <= 1 << 64:
+            raise InvalidArgumentError("bound must be between 1 and 2**64")
+        k = max(1, (bound - 1).bit_length())
+        out = np.empty(count, dtype=np.uint64)
+        filled = 0
+        while filled < count:
+            need = count - filled
+            # Acceptance probability is above 1/2: draw a little extra to finish in ~1 round.
+            draw = self.bits(need + need // 2 + 16, k)
+            if bound < 1 << 64:
+                draw = draw[draw < np.uint64(bound)]
+            take = min(need, draw.size)
+            out[filled : filled + take] = draw[:take]
+            filled += take
+        return out
+
+    def uniform(self, count: int) -> npt.NDArray[np.float64]:
+        """``count`` floats uniform in ``[0, 1)`` with 53 random bits each."""
+        return (self.uint64(count) >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
+
+    def ints_below(self, bound: int, count: int) -> list[int]:
+        """``count`` uniform Python ints in ``[0, bound)`` for any ``bound >= 1`` (rejection)."""
+        if bound < 1:
+            raise InvalidArgumentError("bound must be positive")
+        k = (bound - 1).bit_length()
+        if k == 0:
+            return [0] * count
+        nbytes = (k + 7) // 8
+        excess = 8 * nbytes - k
+        out: list[int] = []
+        while len(out) < count:
+            need = count - len(out)
+            raw = self.bytes(nbytes * (need + need // 2 + 4))
+            for i in range(0, len(raw), nbytes):
+                v = int.from_bytes(raw[i : i + nbytes], "big") >> excess
+                if v < bound:
+                    out.append(v)
+                    if len(out) == count:
+                        break
+        return out
