@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Quickstart, command 2: set everything up and run the test suite.
+#   1. the whole suite with the native backend REQUIRED (FEDCRYPTO_BACKEND=native raises if it is missing);
+#   2. a guard that the native kernel is really the one in use;
+#   3. a fast subset again with the pure-Python backend (FEDCRYPTO_BACKEND=pure).
+# pytest's exit code 5 ("no tests collected") is treated as a failure: a run that tests nothing is not green.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+bash scripts/setup.sh || exit $?
+VPY=.venv/bin/python
+
+run_pytest() {
+  local label=$1; shift
+  echo "==> pytest ($label): $*"
+  "$@"
+  local rc=$?
+  if [ $rc -eq 5 ]; then
+    echo "ERROR: pytest collected no tests for '$label'" >&2
+    return 1
+  fi
+  return $rc
+}
+
+export PYTHONDONTWRITEBYTECODE=1
+FEDCRYPTO_BACKEND=native $VPY -c '
+import fedcrypto, sys
+name = fedcrypto.backend_info()["name"]
+print("==> backend guard:", name)
+sys.exit(0 if name == "native" else "native backend required but %s is active" % name)' || exit 1
+
+FEDCRYPTO_BACKEND=native run_pytest "native backend" $VPY -m pytest -q -p no:cacheprovider "$@" || exit 1
+
+FEDCRYPTO_BACKEND=pure run_pytest "pure backend, fast subset" $VPY -m pytest -q -p no:cacheprovider \
+  -m "not slow" tests/foundation tests/test_backends.py tests/property || exit 1
+echo "==> all test runs passed"
