@@ -1,0 +1,492 @@
+"""Shamir t-of-n secret sharing of byte strings, vectorised over GF(2**31 - 1).
+
+How a secret is shared
+----------------------
+The secret bytes are cut into 3-byte chunks (the last one zero-padded), each read as a
+big-endian integer below ``2**24`` and so an element of GF(p), ``p = 2**31 - 1``.  For
+every chunk ``s`` an independent polynomial ``f(x) = s + a_1 x + ... + a_{t-1} x^{t-1}``
+is drawn with coefficients uniform in GF(p) (rejection sampling from the AES-CTR
+:class:`~fedcrypto._random.VectorRNG`, so without bias); share ``i`` (``1 <= i <= n``)
+holds ``f(i)`` for every chunk.  Any ``t - 1`` shares are uniformly distributed and
+independent of the secret (perfect secrecy, per chunk); any ``t`` shares give ``f(0)``
+by Lagrange interpolation.
+
+Integrity for free: the secret chunks are below ``2**24`` while a wrong reconstruction
+(corrupted share, shares of different polynomials) gives field elements that are
+essentially uniform below ``2**31``, so it passes the range check with probability about
+``2**-7`` per chunk (``2**-77`` for a 32-byte secret).  This catches accidents, it is not
+a MAC: a malicious share holder can still shift the secret by a chosen multiple of its
+Lagrange coefficient; authenticate shares at the protocol level.
+
+Every split gets a fresh random 16-byte ``split_id`` carried by its shares (and used as
+the envelope parameter id), so shares of different splits are never silently mixed.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Sequence
+
+import numpy as np
+
+from .._random import VectorRNG, random_bytes
+from ..exceptions import (
+    InvalidArgumentError,
+    InvalidTypeError,
+    KeyMismatchError,
+    SerializationError,
+)
+from ..serialization import PARAM_ID_BYTES, ObjectType, Reader, Writer, pack, unpack
+from ._field import P31, lagrange_at_zero, matmul, random_elements
+
+__all__ = [
+    "Share",
+    "shamir_split",
+    "shamir_combine",
+    "shamir_split_many",
+    "shamir_combine_many",
+    "MAX_SHARES",
+    "SHAMIR_FIELD_PRIME",
+]
+
+#: The prime of the share field.
+SHAMIR_FIELD_PRIME = P31
+#: Largest number of shares per split (indices are 1..n, n <= MAX_SHARES).
+MAX_SHARES = 65535
+#: Secret bytes per field element.
+_CHUNK = 3
+#: Field code written in the wire format (1 = GF(2**31 - 1), 3-byte chunks).
+_FIELD_CODE = 1
+_SPLIT_ID_BYTES = PARAM_ID_BYTES
+_ELEM_DTYPE = np.dtype(">u4")
+# Use the Vandermonde matrix product when it is small, else Horner's rule.
+_MATMUL_LIMIT = 1 << 22
+
+
+def _n_elements(secret_length: int) -> int:
+    return -(-secret_length // _CHUNK)
+
+
+class Share:
+    """One share of a Shamir split of a byte string.
+
+    Attributes:
+        index: the evaluation point ``x`` of this share, ``1 <= index <= share_count``.
+        threshold: ``t``, the number of shares needed to reconstruct.
+        share_count: ``n``, the number of shares the secret was split into.
+        split_id: 16 random bytes identifying the split (the same for all its shares).
+        secret_length: length of the secret in bytes.
+        data: the share values, one 4-byte big-endian field element per 3-byte chunk
+            of the secret (secret material: never logged, not shown in ``repr``).
+
+    Shares are immutable, compare in constant time on ``data``, refuse pickling and
+    serialize with :meth:`to_bytes` / :meth:`from_bytes` through the fedcrypto envelope.
+    Build them with :func:`shamir_split`; the constructor validates every field.
+
+    Raises:
+        InvalidTypeError, InvalidArgumentError: on construction with bad fields.
+    """
+
+    # One slot holding a tuple: creating hundreds of thousands of shares stays cheap.
+    __slots__ = ("_v",)
+    _v: tuple[int, int, int, bytes, int, bytes]
+
+    def __init__(
+        self,
+        index: int,
+        threshold: int,
+        share_count: int,
+        split_id: bytes,
+        secret_length: int,
+        data: bytes,
+    ) -> None:
+        for name, v in (
+            ("index", index),
+            ("threshold", threshold),
+            ("share_count", share_count),
+            ("secret_length", secret_length),
+        ):
+            if not isinstance(v, int) or isinstance(v, bool):
+                raise InvalidTypeError(f"{name} must be an int")
+        if not isinstance(split_id, bytes) or len(split_id) != _SPLIT_ID_BYTES:
+            raise InvalidArgumentError(f"split_id must be {_SPLIT_ID_BYTES} bytes")
+        if not isinstance(data, bytes):
+            raise InvalidTypeError("data must be bytes")
+        _check_params(threshold, share_count)
+        if not 1 <= index <= share_count:
+            raise InvalidArgumentError(f"share index {index} is outside 1..{share_count}")
+        if secret_length < 0:
+            raise InvalidArgumentError("secret_length must be non-negative")
+        if len(data) != 4 * _n_elements(secret_length):
+            raise InvalidArgumentError("share data length does not match the secret length")
+        if data:
+            vals = np.frombuffer(data, dtype=_ELEM_DTYPE)
+            if int(vals.max()) >= P31:
+                raise InvalidArgumentError("share value outside the field")
+        _set_v(self, (index, threshold, share_count, split_id, secret_length, data))
+
+    @property
+    def index(self) -> int:
+        """The evaluation point of this share (1..share_count)."""
+        return self._v[0]
+
+    @property
+    def threshold(self) -> int:
+        """How many shares reconstruct the secret."""
+        return self._v[1]
+
+    @property
+    def share_count(self) -> int:
+        """How many shares the secret was split into."""
+        return self._v[2]
+
+    @property
+    def split_id(self) -> bytes:
+        """The random 16-byte id common to all shares of one split."""
+        return self._v[3]
+
+    @property
+    def secret_length(self) -> int:
+        """Length of the shared secret in bytes."""
+        return self._v[4]
+
+    @property
+    def data(self) -> bytes:
+        """The share values (u32 big-endian field elements; secret material)."""
+        return self._v[5]
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("Share is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("Share is immutable")
+
+    def __repr__(self) -> str:
+        return (
+            f"Share(index={self.index}, threshold={self.threshold}, "
+            f"share_count={self.share_count}, secret_length={self.secret_length}, "
+            f"split_id={self.split_id.hex()[:8]}...)"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Share):
+            return NotImplemented
+        return (
+            self.index == other.index
+            and self.threshold == other.threshold
+            and self.share_count == other.share_count
+            and self.secret_length == other.secret_length
+            and self.split_id == other.split_id
+            and hmac.compare_digest(self.data, other.data)
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.split_id, self.index))
+
+    def __reduce__(self) -> str | tuple[object, ...]:
+        raise TypeError("Share holds secret material and cannot be pickled; use to_bytes()")
+
+    def to_bytes(self) -> bytes:
+        """Serialize in the fedcrypto envelope (type ``SHAMIR_SHARE``, parameter id = split id).
+
+        Payload: ``u8 field code (1)``, ``u32 index``, ``u32 threshold``,
+        ``u32 share_count``, ``u32 secret_length``, then ``ceil(secret_length / 3)``
+        field elements as ``u32`` big-endian.
+        """
+        payload = (
+            Writer()
+            .u8(_FIELD_CODE)
+            .u32(self.index)
+            .u32(self.threshold)
+            .u32(self.share_count)
+            .u32(self.secret_length)
+            .raw(self.data)
+            .getvalue()
+        )
+        return pack(ObjectType.SHAMIR_SHARE, payload, param=self.split_id)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, *, expected_split_id: bytes | None = None) -> Share:
+        """Parse and validate a share produced by :meth:`to_bytes`.
+
+        Args:
+            data: the serialized share.
+            expected_split_id: if given, the share must belong to this split.
+
+        Returns:
+            The share.
+
+        Raises:
+            SerializationError: malformed envelope or payload, unknown field code,
+                out-of-range index or threshold, values outside the field, wrong split.
+        """
+        env = unpack(data, ObjectType.SHAMIR_SHARE, expected_param=expected_split_id)
+        r = Reader(env.payload)
+        field = r.u8()
+        if field != _FIELD_CODE:
+            raise SerializationError(f"unknown Shamir field code {field}")
+        index, threshold, count, length = r.u32(), r.u32(), r.u32(), r.u32()
+        if r.remaining() != 4 * _n_elements(length):
+            raise SerializationError("share data length does not match the secret length")
+        body = r.raw(r.remaining())
+        try:
+            return cls(index, threshold, count, env.param_id, length, body)
+        except (InvalidArgumentError, InvalidTypeError) as exc:
+            raise SerializationError(f"invalid Shamir share: {exc}") from None
+
+
+_set_v = Share._v.__set__  # type: ignore[attr-defined,misc]
+
+
+def _new_share(
+    index: int, threshold: int, count: int, split_id: bytes, length: int, data: bytes
+) -> Share:
+    """Build a Share from trusted internal values without re-validating."""
+    s = object.__new__(Share)
+    _set_v(s, (index, threshold, count, split_id, length, data))
+    return s
+
+
+def _check_params(threshold: object, shares: object) -> None:
+    if not isinstance(threshold, int) or isinstance(threshold, bool):
+        raise InvalidTypeError("threshold must be an int")
+    if not isinstance(shares, int) or isinstance(shares, bool):
+        raise InvalidTypeError("shares must be an int")
+    if not 1 <= shares <= MAX_SHARES:
+        raise InvalidArgumentError(f"number of shares must be between 1 and {MAX_SHARES}")
+    if not 1 <= threshold <= shares:
+        raise InvalidArgumentError(
+            f"threshold must be between 1 and the number of shares ({shares})"
+        )
+
+
+def _encode(secret: bytes) -> np.ndarray:
+    """Secret bytes -> field elements (3 big-endian bytes each, last chunk zero-padded)."""
+    m = _n_elements(len(secret))
+    buf = np.zeros(3 * m, dtype=np.uint8)
+    buf[: len(secret)] = np.frombuffer(secret, dtype=np.uint8)
+    b = buf.reshape(m, 3).astype(np.uint64)
+    out: np.ndarray = (b[:, 0] << np.uint64(16)) | (b[:, 1] << np.uint64(8)) | b[:, 2]
+    return out
+
+
+def _evaluate(coeffs: np.ndarray, n: int) -> np.ndarray:
+    """Evaluate the polynomials whose coefficients are the columns of ``coeffs`` (t x M,
+    constant term first) at x = 1..n; returns an n x M array."""
+    t, m = coeffs.shape
+    xs = np.arange(1, n + 1, dtype=np.uint64)
+    p = np.uint64(P31)
+    if n * t <= _MATMUL_LIMIT:
+        vander = np.empty((n, t), dtype=np.uint64)
+        vander[:, 0] = 1
+        for j in range(1, t):
+            vander[:, j] = (vander[:, j - 1] * xs) % p
+        return matmul(vander, coeffs)
+    acc = np.broadcast_to(coeffs[t - 1], (n, m)).copy()
+    xcol = xs[:, None]
+    for j in range(t - 2, -1, -1):
+        acc *= xcol
+        acc += coeffs[j]
+        acc %= p
+    return acc
+
+
+def _as_secret(secret: object) -> bytes:
+    if not isinstance(secret, (bytes, bytearray, memoryview)):
+        raise InvalidTypeError(f"secret must be bytes, got {type(secret).__name__}")
+    return bytes(secret)
+
+
+def shamir_split_many(
+    secrets: Sequence[bytes], *, threshold: int, shares: int
+) -> list[list[Share]]:
+    """Split many byte-string secrets at once, each into ``shares`` Shamir shares.
+
+    All polynomials of all secrets are evaluated in one vectorised pass; each secret gets
+    its own fresh random split id.
+
+    Args:
+        secrets: the secrets (any lengths, including empty).
+        threshold: ``t``, how many shares reconstruct a secret (``1 <= t <= shares``;
+            ``t = 1`` makes every share reveal the secret).
+        shares: ``n``, the number of shares per secret (``1 <= n <= 65535``).
+
+    Returns:
+        ``result[k][i]`` is share ``i + 1`` of ``secrets[k]``.
+
+    Raises:
+        InvalidTypeError: a secret is not bytes, or threshold/shares are not ints.
+        InvalidArgumentError: threshold or shares out of range.
+    """
+    _check_params(threshold, shares)
+    secs = [_as_secret(s) for s in secrets]
+    if not secs:
+        return []
+    blocks = [_encode(s) for s in secs]
+    sizes = [b.shape[0] for b in blocks]
+    total = sum(sizes)
+    split_ids = [random_bytes(_SPLIT_ID_BYTES) for _ in secs]
+    if total == 0:
+        return [
+            [_new_share(i, threshold, shares, sid, 0, b"") for i in range(1, shares + 1)]
+            for sid in split_ids
+        ]
+    coeffs = np.empty((threshold, total), dtype=np.uint64)
+    coeffs[0] = np.concatenate(blocks)
+    if threshold > 1:
+        rng = VectorRNG()
+        coeffs[1:] = random_elements(rng, (threshold - 1) * total).reshape(threshold - 1, total)
+    values = _evaluate(coeffs, shares).astype(_ELEM_DTYPE)  # n x total, big-endian u32
+    out: list[list[Share]] = []
+    offset = 0
+    for k, sec in enumerate(secs):
+        m = sizes[k]
+        raw = np.ascontiguousarray(values[:, offset : offset + m]).tobytes()
+        offset += m
+        w = 4 * m
+        sid = split_ids[k]
+        length = len(sec)
+        out.append(
+            [
+                _new_share(i + 1, threshold, shares, sid, length, raw[i * w : (i + 1) * w])
+                for i in range(shares)
+            ]
+        )
+    return out
+
+
+def shamir_split(secret: bytes, *, threshold: int, shares: int) -> list[Share]:
+    """Split ``secret`` into ``shares`` Shamir shares, any ``threshold`` of which reconstruct it.
+
+    Args:
+        secret: the secret bytes (any length, e.g. a 32-byte key).
+        threshold: ``t`` (``1 <= t <= shares``); fewer than ``t`` shares reveal nothing.
+        shares: ``n`` (``1 <= n <= 65535``); share ``i`` has ``index == i`` for ``i`` in 1..n.
+
+    Returns:
+        The ``n`` shares, in index order.
+
+    Raises:
+        InvalidTypeError, InvalidArgumentError: bad secret type or parameters.
+    """
+    return shamir_split_many([secret], threshold=threshold, shares=shares)[0]
+
+
+def _select(shares: Sequence[Share], which: str) -> tuple[Share, ...]:
+    """Validate one share set and return its ``t`` lowest-index shares, sorted."""
+    if isinstance(shares, (bytes, str)) or not isinstance(shares, Sequence):
+        raise InvalidTypeError(f"{which}: expected a sequence of Share")
+    if not shares:
+        raise InvalidArgumentError(f"{which}: no shares given")
+    first = shares[0]
+    if not isinstance(first, Share):
+        raise InvalidTypeError(f"{which}: expected Share objects, got {type(first).__name__}")
+    meta = (first.split_id, first.threshold, first.share_count, first.secret_length)
+    seen: set[int] = set()
+    for s in shares:
+        if not isinstance(s, Share):
+            raise InvalidTypeError(f"{which}: expected Share objects, got {type(s).__name__}")
+        if (s.split_id, s.threshold, s.share_count, s.secret_length) != meta:
+            raise KeyMismatchError(
+                f"{which}: shares come from different splits (split id, threshold, "
+                "share count or secret length differ)"
+            )
+        if s.index in seen:
+            raise InvalidArgumentError(f"{which}: duplicate share index {s.index}")
+        if not 1 <= s.index <= s.share_count:  # only reachable for hand-made objects
+            raise InvalidArgumentError(f"{which}: share index {s.index} out of range")
+        seen.add(s.index)
+    t = first.threshold
+    if len(shares) < t:
+        raise InvalidArgumentError(
+            f"{which}: {len(shares)} shares given, the threshold is {t}"
+        )
+    return tuple(sorted(shares, key=lambda s: s.index)[:t])
+
+
+def _decode(elems: np.ndarray, length: int, which: str) -> bytes:
+    if elems.size and int(elems.max()) >= 1 << 24:
+        raise InvalidArgumentError(
+            f"{which}: reconstruction failed the integrity check "
+            "(a share is corrupted or the shares are not from the same split)"
+        )
+    raw = elems.astype(">u4").view(np.uint8).reshape(-1, 4)[:, 1:].tobytes()
+    if any(raw[length:]):
+        raise InvalidArgumentError(
+            f"{which}: reconstruction failed the integrity check "
+            "(a share is corrupted or the shares are not from the same split)"
+        )
+    return raw[:length]
+
+
+def shamir_combine_many(share_sets: Sequence[Sequence[Share]]) -> list[bytes]:
+    """Reconstruct many secrets; Lagrange coefficients are computed once per index set.
+
+    Each element of ``share_sets`` holds at least ``t`` shares of one split; the ``t``
+    shares with the lowest indices are used (extra shares are validated for type and
+    metadata but otherwise ignored).  Sets that use the same indices (e.g. the secure
+    aggregation server reconstructing many clients' seeds from one survivor set) are
+    interpolated together in one matrix product.
+
+    Args:
+        share_sets: one sequence of shares per secret.
+
+    Returns:
+        The secrets, in the order of ``share_sets``.
+
+    Raises:
+        InvalidTypeError: something other than Share objects.
+        InvalidArgumentError: fewer than ``t`` shares, a duplicate index, or a
+            reconstruction that fails the integrity check (corrupted shares).
+        KeyMismatchError: a set mixes shares of different splits.
+    """
+    if isinstance(share_sets, (bytes, str)) or not isinstance(share_sets, Sequence):
+        raise InvalidTypeError("share_sets must be a sequence of share sequences")
+    return _combine(share_sets, [f"share set {k}" for k in range(len(share_sets))])
+
+
+def _combine(share_sets: Sequence[Sequence[Share]], labels: Sequence[str]) -> list[bytes]:
+    selected = [_select(s, labels[k]) for k, s in enumerate(share_sets)]
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for k, sel in enumerate(selected):
+        groups.setdefault(tuple(s.index for s in sel), []).append(k)
+    results: list[bytes] = [b""] * len(selected)
+    for indices, members in groups.items():
+        t = len(indices)
+        lam = lagrange_at_zero(np.array(indices, dtype=np.uint64))
+        widths = [len(selected[k][0].data) for k in members]
+        if sum(widths) == 0:
+            continue
+        rows = b"".join(b"".join(selected[k][i].data for k in members) for i in range(t))
+        y = np.frombuffer(rows, dtype=_ELEM_DTYPE).reshape(t, -1).astype(np.uint64)
+        secrets_elems = matmul(lam[None, :], y)[0]
+        offset = 0
+        for k, w in zip(members, widths, strict=True):
+            m = w // 4
+            results[k] = _decode(
+                secrets_elems[offset : offset + m],
+                selected[k][0].secret_length,
+                labels[k],
+            )
+            offset += m
+    return results
+
+
+def shamir_combine(shares: Sequence[Share]) -> bytes:
+    """Reconstruct a secret from at least ``threshold`` of its shares.
+
+    Args:
+        shares: shares of one split, any order; the ``t`` lowest indices are used.
+
+    Returns:
+        The secret bytes.
+
+    Raises:
+        InvalidTypeError: something other than Share objects.
+        InvalidArgumentError: fewer than ``t`` shares, a duplicate index, or a failed
+            integrity check (a corrupted share).
+        KeyMismatchError: shares from different splits.
+    """
+    if isinstance(shares, (bytes, str)) or not isinstance(shares, Sequence):
+        raise InvalidTypeError("shares must be a sequence of Share")
+    return _combine([shares], ["shares"])[0]
