@@ -1,0 +1,300 @@
+"""``fedcrypto psi listen|connect|local|make-certs``: the standalone two-party PSI tool.
+
+Run ``fedcrypto psi listen --port PORT --input FILE --output FILE`` on one machine and
+``fedcrypto psi connect --peer HOST:PORT --input FILE --output FILE`` on the other (mutual
+TLS 1.3 by default); ``fedcrypto psi local A B --output FILE`` tries both sides in one process.
+See ``docs/psi-tool.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+__all__ = ["register", "build_psi_parser"]
+
+_EPILOG = (
+    "exit codes: 0 success, 1 protocol/crypto/peer error, 2 usage or input error. "
+    "See docs/psi-tool.md."
+)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"expected a port number 0-65535, got {text!r}")
+    return int(text)
+
+
+def _add_input_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("input")
+    g.add_argument(
+        "--id-column",
+        action="append",
+        metavar="NAME|INDEX",
+        help="ID column by header name or 0-based index; repeat for a composite key "
+        "(default: the first column)",
+    )
+    g.add_argument(
+        "--delimiter",
+        metavar="CHAR",
+        help="field delimiter (',', tab, ';', ...); default by extension: .csv comma, "
+        ".tsv tab, otherwise one ID per line",
+    )
+    g.add_argument(
+        "--header",
+        dest="header",
+        action="store_true",
+        default=None,
+        help="the first row is a header",
+    )
+    g.add_argument(
+        "--no-header",
+        dest="header",
+        action="store_false",
+        help="the first row is data (default: auto-detect)",
+    )
+    g.add_argument(
+        "--normalize",
+        default="strip",
+        metavar="none|strip|lower|nfkc",
+        help="comma-combinable ID normalization (default: strip, which also removes CR)",
+    )
+    g.add_argument(
+        "--duplicates",
+        choices=("dedup", "error"),
+        default="dedup",
+        help="repeated IDs: keep the first (dedup, default) or fail (error)",
+    )
+
+
+def _add_protocol_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("protocol")
+    g.add_argument(
+        "--protocol",
+        choices=("ecdh", "dh", "rsa"),
+        default="ecdh",
+        help="ecdh (default), dh (finite-field) or rsa (blind signatures)",
+    )
+    g.add_argument(
+        "--group",
+        default=None,
+        help="ecdh: curve25519 (default) | p256; dh: ffdhe2048 (default) | ffdhe3072 | "
+        "ffdhe4096 | modp2048 | modp3072; rsa: rsa2048 (default) | rsa3072",
+    )
+    g.add_argument(
+        "--reveal",
+        choices=("me", "peer", "both", "count"),
+        default="both",
+        help="who learns the intersection, seen from this side (count: both learn "
+        "only its size); default both",
+    )
+    g.add_argument(
+        "--batch-size",
+        type=_positive,
+        default=65536,
+        metavar="N",
+        help="elements per message (default 65536; both sides must agree)",
+    )
+    g.add_argument(
+        "--workers",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="worker processes (default: all cores)",
+    )
+    g.add_argument(
+        "--memory-budget",
+        type=_positive,
+        default=None,
+        metavar="MiB",
+        help="memory for the join before it spills partitions to disk",
+    )
+    g.add_argument(
+        "--workdir",
+        default=None,
+        metavar="DIR",
+        help="directory for spilled partitions (default: system temp)",
+    )
+
+
+def _add_output_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("output")
+    g.add_argument(
+        "--output",
+        required=True,
+        metavar="FILE|-",
+        help="where the intersection goes ('-' = stdout); written atomically",
+    )
+    g.add_argument(
+        "--output-format",
+        choices=("ids", "rows"),
+        default="ids",
+        help="ids: the matched IDs after normalization; rows: the full matching rows with header",
+    )
+    g.add_argument("--report", metavar="FILE.json", help="write a JSON report of the run")
+    g.add_argument("--quiet", action="store_true", help="no progress or summary on stderr")
+
+
+def _add_network_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("network and TLS")
+    g.add_argument("--tls-cert", metavar="PEM", help="this side's certificate")
+    g.add_argument("--tls-key", metavar="PEM", help="this side's private key")
+    g.add_argument("--tls-ca", metavar="PEM", help="CA that signed the peer's certificate")
+    g.add_argument(
+        "--insecure-no-tls", action="store_true", help="plaintext TCP (only on a trusted network)"
+    )
+    g.add_argument(
+        "--max-peer-size",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="abort when the peer announces more IDs (dictionary guard)",
+    )
+    g.add_argument(
+        "--max-frame-size",
+        type=_positive,
+        default=256,
+        metavar="MiB",
+        help="largest frame accepted from the peer (default 256 MiB)",
+    )
+    g.add_argument(
+        "--connect-timeout",
+        type=_seconds,
+        default=60.0,
+        metavar="S",
+        help="seconds to wait for the peer to connect / accept (default 60)",
+    )
+    g.add_argument(
+        "--idle-timeout",
+        type=_seconds,
+        default=600.0,
+        metavar="S",
+        help="seconds without data from the peer before giving up (default 600)",
+    )
+
+
+def build_psi_parser(parser: argparse.ArgumentParser) -> None:
+    """Add the ``listen``, ``connect``, ``local`` and ``make-certs`` sub-commands to ``parser``."""
+    from .psi_tool import _run
+
+    modes = parser.add_subparsers(dest="psi_mode", required=True, metavar="MODE")
+    listen = modes.add_parser(
+        "listen",
+        help="wait for the peer on a port",
+        description="Wait for one peer and run the PSI.",
+        epilog=_EPILOG,
+    )
+    listen.add_argument(
+        "--port", type=_port, required=True, help="TCP port (0 picks a free one; see --port-file)"
+    )
+    listen.add_argument(
+        "--host",
+        default="127.0.0.1",
+        metavar="ADDR",
+        help="address to bind (default 127.0.0.1; 0.0.0.0 for all interfaces)",
+    )
+    listen.add_argument(
+        "--port-file", metavar="FILE", help="write the bound port number to FILE once listening"
+    )
+    listen.add_argument("--input", required=True, metavar="FILE|-", help="this side's ID file")
+    connect = modes.add_parser(
+        "connect",
+        help="connect to a listening peer",
+        description="Connect to a listening peer and run the PSI.",
+        epilog=_EPILOG,
+    )
+    connect.add_argument("--peer", required=True, metavar="HOST:PORT")
+    connect.add_argument(
+        "--tls-server-name",
+        metavar="NAME",
+        help="name expected in the listener's certificate (default: HOST)",
+    )
+    connect.add_argument("--input", required=True, metavar="FILE|-", help="this side's ID file")
+    for p, func in ((listen, _run.run_listen), (connect, _run.run_connect)):
+        _add_input_options(p)
+        _add_protocol_options(p)
+        _add_output_options(p)
+        _add_network_options(p)
+        p.set_defaults(func=func)
+
+    local = modes.add_parser(
+        "local",
+        help="run both sides in this process",
+        description="Run both parties in one process on files A and B "
+        "(A is the listener; the output is A's view).",
+        epilog=_EPILOG,
+    )
+    local.add_argument("file_a", metavar="A")
+    local.add_argument("file_b", metavar="B")
+    _add_input_options(local)
+    _add_protocol_options(local)
+    _add_output_options(local)
+    local.set_defaults(func=_run.run_local)
+
+    certs = modes.add_parser(
+        "make-certs",
+        help="create a test CA, server and client certificate",
+        description="Create ca.pem, server.pem/key (listener) and "
+        "client.pem/key (connector) in DIR for trying mutual TLS.",
+    )
+    certs.add_argument("directory", metavar="DIR")
+    certs.add_argument(
+        "--name",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="extra host name or IP for the server certificate (repeatable)",
+    )
+    certs.add_argument("--days", type=_positive, default=30, help="validity (default 30 days)")
+    certs.add_argument("--force", action="store_true", help="overwrite existing files")
+    certs.set_defaults(func=_make_certs)
+
+
+def _make_certs(args: argparse.Namespace) -> int:
+    import sys
+
+    from ..exceptions import InvalidArgumentError
+    from .psi_tool._certs import make_certs
+
+    try:
+        paths = make_certs(args.directory, names=tuple(args.name), days=args.days, force=args.force)
+    except InvalidArgumentError as exc:
+        sys.stderr.write(f"fedcrypto psi: error: {exc}\n")
+        return 2
+    except OSError as exc:
+        sys.stderr.write(f"fedcrypto psi: error: {args.directory}: {exc.strerror}\n")
+        return 2
+    for path in paths:
+        print(path)
+    return 0
+
+
+def register(sub: Any) -> None:
+    """Register ``fedcrypto psi`` on the top-level sub-parsers."""
+    parser = sub.add_parser(
+        "psi",
+        help="two-party private set intersection tool",
+        description=__doc__.splitlines()[0] if __doc__ else None,
+        epilog=_EPILOG,
+    )
+    build_psi_parser(parser)

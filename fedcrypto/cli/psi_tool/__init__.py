@@ -1,0 +1,13 @@
+"""The standalone two-party PSI tool behind ``fedcrypto psi`` (the only PSI code doing I/O).
+
+Modules: ``_input`` (ID files), ``_net`` (frames, TLS), ``_handshake`` (versioned hello),
+``_progress`` (stderr bars), ``_output`` (atomic results, JSON report), ``_certs``
+(``make-certs``), ``_run`` (the driver).  See ``docs/psi-tool.md``.
+"""
+
+from __future__ import annotations
+
+from ._input import InputData, InputSpec, load_input
+from ._run import run_connect, run_listen, run_local
+
+__all__ = ["InputSpec", "InputData", "load_input", "run_listen", "run_connect", "run_local"]
