@@ -1,3 +1,864 @@
+/*
+ * fedcrypto native kernels: batch modular arithmetic over GMP (no Python.h).
+ *
+ * Threading model: every batch kernel splits its index range [0, count) into
+ * `parts` contiguous slices of (almost) equal size, one per thread; thread t owns
+ * slice t and writes only its own output rows (or its own partial result).  The
+ * arithmetic is exact, so the result never depends on the thread count.  Each
+ * thread allocates its scratch once and reuses it for every element of its slice.
+ * There is no global mutable state: fixed-base tables are written once, at
+ * construction, and only read afterwards.
+ *
+ * Modular multiplication (multi-exponentiation, fixed-base tables) uses
+ * Montgomery's method for odd moduli: values are kept as a*R mod m with
+ * R = 2^(64n); a product is reduced word by word (REDC).  Even moduli fall back
+ * to schoolbook reduction by division (mpn_tdiv_qr).
+ */
 #include <gmp.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "kernels.h"
+
+#if GMP_LIMB_BITS != 64 || GMP_NAIL_BITS != 0
+#error "fedcrypto's native kernel needs 64-bit GMP limbs without nails"
+#endif
+
 const char *fc_gmp_version(void) { return gmp_version; }
+
+/* ------------------------------------------------------------------ helpers -- */
+
+size_t fc_norm(const uint64_t *p, size_t w) {
+    while (w > 0 && p[w - 1] == 0) w--;
+    return w;
+}
+
+size_t fc_bitlen(const uint64_t *p, size_t w) {
+    w = fc_norm(p, w);
+    if (w == 0) return 0;
+    return (w - 1) * 64 + (64 - (size_t)__builtin_clzll(p[w - 1]));
+}
+
+size_t fc_result_width(const uint64_t *m, size_t mn) {
+    /* m - 1 only loses a limb when m is exactly 2^(64(mn-1)). */
+    if (mn > 1 && m[mn - 1] == 1) {
+        size_t i;
+        for (i = 0; i < mn - 1; i++)
+            if (m[i] != 0) return mn;
+        return mn - 1;
+    }
+    return mn;
+}
+
+static int row_below(const uint64_t *row, size_t w, const uint64_t *m, size_t mn) {
+    size_t rn = fc_norm(row, w);
+    if (rn != mn) return rn < mn;
+    return mpn_cmp((mp_srcptr)row, (mp_srcptr)m, (mp_size_t)mn) < 0;
+}
+
+ptrdiff_t fc_first_not_below(const fc_in *a, const uint64_t *m, size_t mn) {
+    size_t i;
+    for (i = 0; i < a->count; i++)
+        if (!row_below(a->p + i * a->width, a->width, m, mn)) return (ptrdiff_t)i;
+    return -1;
+}
+
+size_t fc_max_bitlen(const fc_in *a) {
+    size_t i, best = 0;
+    for (i = 0; i < a->count; i++) {
+        size_t b = fc_bitlen(a->p + i * a->width, a->width);
+        if (b > best) best = b;
+    }
+    return best;
+}
+
+/* Copy a row of width w into n limbs (zero padded; the high limbs of a value
+ * below an n-limb modulus are zero, so truncation loses nothing). */
+static void load_row(mp_limb_t *dst, const uint64_t *src, size_t w, size_t n) {
+    size_t c = w < n ? w : n;
+    memcpy(dst, src, c * sizeof(mp_limb_t));
+    if (c < n) memset(dst + c, 0, (n - c) * sizeof(mp_limb_t));
+}
+
+/* Store n limbs into an output row of width ow; FC_ERANGE if it does not fit. */
+static int store_limbs(uint64_t *dst, size_t ow, const mp_limb_t *src, size_t n) {
+    size_t sn = fc_norm((const uint64_t *)src, n);
+    if (sn > ow) return FC_ERANGE;
+    memcpy(dst, src, sn * sizeof(mp_limb_t));
+    if (sn < ow) memset(dst + sn, 0, (ow - sn) * sizeof(uint64_t));
+    return FC_OK;
+}
+
+static int store_mpz(uint64_t *dst, size_t ow, const mpz_t x) {
+    return store_limbs(dst, ow, mpz_limbs_read(x), mpz_size(x));
+}
+
+static void set_error(int *slot, int code) { __atomic_store_n(slot, code, __ATOMIC_RELAXED); }
+
+/* The `width` bits of row (w limbs) starting at bit `pos`. */
+static unsigned digit_at(const uint64_t *row, size_t w, size_t pos, unsigned width) {
+    size_t limb = pos / 64;
+    unsigned off = (unsigned)(pos % 64);
+    uint64_t v;
+    if (limb >= w) return 0;
+    v = row[limb] >> off;
+    if (off + width > 64 && limb + 1 < w) v |= row[limb + 1] << (64 - off);
+    return (unsigned)(v & ((UINT64_C(1) << width) - 1));
+}
+
+/* ----------------------------------------------------------------- threads -- */
+
+typedef void (*fc_task)(void *ctx, size_t part, size_t begin, size_t end);
+
+typedef struct {
+    fc_task fn;
+    void *ctx;
+    size_t part, begin, end;
+} fc_slice;
+
+static void *slice_main(void *arg) {
+    fc_slice *s = (fc_slice *)arg;
+    s->fn(s->ctx, s->part, s->begin, s->end);
+    return NULL;
+}
+
+/* How many slices to use: at most `threads`, at most `count`, and one when the
+ * whole batch is too cheap to be worth starting threads (`work` is a rough cost
+ * in limb products). */
+static size_t plan_parts(size_t count, int threads, double work) {
+    size_t parts = threads < 1 ? 1 : (size_t)threads;
+    if (parts > 256) parts = 256;
+    if (parts > count) parts = count;
+    if (parts < 1) parts = 1;
+    if (work < 150000.0) parts = 1;
+    return parts;
+}
+
+/* Run fn over [0, count) in `parts` static slices; slice 0 runs on the calling
+ * thread.  A slice whose thread cannot be started runs on the caller too. */
+static void run_parallel(size_t count, size_t parts, fc_task fn, void *ctx) {
+    fc_slice *slices;
+    pthread_t *tids;
+    int *started;
+    size_t t;
+    if (parts <= 1) {
+        fn(ctx, 0, 0, count);
+        return;
+    }
+    slices = (fc_slice *)malloc(parts * sizeof(fc_slice));
+    tids = (pthread_t *)malloc(parts * sizeof(pthread_t));
+    started = (int *)calloc(parts, sizeof(int));
+    if (!slices || !tids || !started) {
+        free(slices);
+        free(tids);
+        free(started);
+        fn(ctx, 0, 0, count); /* same result, one thread */
+        return;
+    }
+    for (t = 0; t < parts; t++) {
+        slices[t].fn = fn;
+        slices[t].ctx = ctx;
+        slices[t].part = t;
+        slices[t].begin = count * t / parts;
+        slices[t].end = count * (t + 1) / parts;
+    }
+    for (t = 1; t < parts; t++)
+        started[t] = pthread_create(&tids[t], NULL, slice_main, &slices[t]) == 0;
+    slice_main(&slices[0]);
+    for (t = 1; t < parts; t++) {
+        if (started[t])
+            pthread_join(tids[t], NULL);
+        else
+            slice_main(&slices[t]);
+    }
+    free(slices);
+    free(tids);
+    free(started);
+}
+
+/* ------------------------------------------------ modular multiplication -- */
+
+typedef struct {
+    size_t n;            /* limbs of m (normalized) */
+    const mp_limb_t *m;  /* the modulus */
+    int mont;            /* Montgomery form (m odd) or plain residues */
+    mp_limb_t minv;      /* -1/m mod 2^64 (Montgomery only) */
+} modctx;
+
+/* Per-thread scratch for modctx operations. */
+typedef struct {
+    mp_limb_t *t; /* 2n limbs */
+    mp_limb_t *q; /* n + 1 limbs */
+} modscratch;
+
+static void mc_init(modctx *c, const uint64_t *m, size_t mn) {
+    c->n = mn;
+    c->m = (const mp_limb_t *)m;
+    c->mont = (int)(m[0] & 1);
+    c->minv = 0;
+    if (c->mont) {
+        /* Newton iteration for 1/m0 mod 2^64: each step doubles the correct bits. */
+        mp_limb_t inv = m[0]; /* correct to 3 bits for odd m0 */
+        int i;
+        for (i = 0; i < 5; i++) inv *= 2 - m[0] * inv;
+        c->minv = (mp_limb_t)0 - inv;
+    }
+}
+
+static int ms_alloc(modscratch *s, size_t n) {
+    s->t = (mp_limb_t *)malloc((2 * n + 2) * sizeof(mp_limb_t));
+    s->q = (mp_limb_t *)malloc((n + 2) * sizeof(mp_limb_t));
+    if (!s->t || !s->q) {
+        free(s->t);
+        free(s->q);
+        s->t = s->q = NULL;
+        return FC_ENOMEM;
+    }
+    return FC_OK;
+}
+
+static void ms_free(modscratch *s) {
+    free(s->t);
+    free(s->q);
+}
+
+/* r = t / R mod m (Montgomery) or t mod m (plain); t holds 2n limbs, destroyed. */
+static void mc_reduce(const modctx *c, mp_limb_t *r, modscratch *s) {
+    size_t n = c->n, j;
+    mp_limb_t *t = s->t;
+    if (!c->mont) {
+        mpn_tdiv_qr(s->q, r, 0, t, (mp_size_t)(2 * n), c->m, (mp_size_t)n);
+        return;
+    }
+    /* REDC: clear one low limb per step; step j's carry belongs at limb j + n and
+     * is parked in the (now zero) limb j, then all carries are added at once. */
+    for (j = 0; j < n; j++) {
+        mp_limb_t qj = t[j] * c->minv;
+        t[j] = mpn_addmul_1(t + j, c->m, (mp_size_t)n, qj);
+    }
+    if (mpn_add_n(r, t + n, t, (mp_size_t)n) || mpn_cmp(r, c->m, (mp_size_t)n) >= 0)
+        mpn_sub_n(r, r, c->m, (mp_size_t)n);
+}
+
+/* r = a * b (Montgomery product or plain modular product); r may alias a or b. */
+static void mc_mul(const modctx *c, mp_limb_t *r, const mp_limb_t *a, const mp_limb_t *b,
+                   modscratch *s) {
+    if (a == b)
+        mpn_sqr(s->t, a, (mp_size_t)c->n);
+    else
+        mpn_mul_n(s->t, a, b, (mp_size_t)c->n);
+    mc_reduce(c, r, s);
+}
+
+/* r = a * R mod m (into Montgomery form); a < m, n limbs. */
+static void mc_to(const modctx *c, mp_limb_t *r, const mp_limb_t *a, modscratch *s) {
+    size_t n = c->n;
+    if (!c->mont) {
+        memmove(r, a, n * sizeof(mp_limb_t));
+        return;
+    }
+    memset(s->t, 0, n * sizeof(mp_limb_t));
+    memcpy(s->t + n, a, n * sizeof(mp_limb_t));
+    mpn_tdiv_qr(s->q, r, 0, s->t, (mp_size_t)(2 * n), c->m, (mp_size_t)n);
+}
+
+/* r = a / R mod m (out of Montgomery form). */
+static void mc_from(const modctx *c, mp_limb_t *r, const mp_limb_t *a, modscratch *s) {
+    size_t n = c->n;
+    if (!c->mont) {
+        memmove(r, a, n * sizeof(mp_limb_t));
+        return;
+    }
+    memcpy(s->t, a, n * sizeof(mp_limb_t));
+    memset(s->t + n, 0, n * sizeof(mp_limb_t));
+    mc_reduce(c, r, s);
+}
+
+/* r = 1 mod m as a plain (not Montgomery) residue. */
+static void set_one(mp_limb_t *r, size_t n) {
+    memset(r, 0, n * sizeof(mp_limb_t));
+    r[0] = 1;
+}
+
+/* ----------------------------------------------------------------- powmod -- */
+
+typedef struct {
+    const fc_in *b, *e;
+    const uint64_t *m;
+    size_t mn;
+    int secret;
+    const fc_out *out;
+    int err;
+} powmod_ctx;
+
+static void powmod_task(void *vc, size_t part, size_t begin, size_t end) {
+    powmod_ctx *c = (powmod_ctx *)vc;
+    size_t i, n = c->mn, ew = c->e->width;
+    int shared = c->e->count == 1;
+    (void)part;
+    if (begin >= end) return;
+    if (c->secret) {
+        /* Constant time: mpn_sec_powm with the exponent's full row width in bits,
+         * so the running time depends on sizes only, never on the values. */
+        mp_bitcnt_t enb = (mp_bitcnt_t)ew * 64;
+        mp_size_t itch = mpn_sec_powm_itch((mp_size_t)n, enb, (mp_size_t)n);
+        mp_limb_t *tp = (mp_limb_t *)malloc((size_t)itch * sizeof(mp_limb_t));
+        mp_limb_t *bp = (mp_limb_t *)malloc(n * sizeof(mp_limb_t));
+        mp_limb_t *rp = (mp_limb_t *)malloc(n * sizeof(mp_limb_t));
+        if (!tp || !bp || !rp) {
+            set_error(&c->err, FC_ENOMEM);
+        } else {
+            for (i = begin; i < end; i++) {
+                const uint64_t *ep = c->e->p + (shared ? 0 : i) * ew;
+                int rc;
+                load_row(bp, c->b->p + i * c->b->width, c->b->width, n);
+                mpn_sec_powm(rp, bp, (mp_size_t)n, (mp_srcptr)ep, enb, (mp_srcptr)c->m,
+                             (mp_size_t)n, tp);
+                rc = store_limbs(c->out->p + i * c->out->width, c->out->width, rp, n);
+                if (rc) set_error(&c->err, rc);
+            }
+        }
+        free(tp);
+        free(bp);
+        free(rp);
+    } else {
+        mpz_t r, b, e, m;
+        mpz_init2(r, (mp_bitcnt_t)(2 * n * 64));
+        mpz_roinit_n(m, (mp_srcptr)c->m, (mp_size_t)n);
+        for (i = begin; i < end; i++) {
+            const uint64_t *ep = c->e->p + (shared ? 0 : i) * ew;
+            int rc;
+            mpz_roinit_n(b, (mp_srcptr)(c->b->p + i * c->b->width), (mp_size_t)c->b->width);
+            mpz_roinit_n(e, (mp_srcptr)ep, (mp_size_t)ew);
+            mpz_powm(r, b, e, m);
+            rc = store_mpz(c->out->p + i * c->out->width, c->out->width, r);
+            if (rc) set_error(&c->err, rc);
+        }
+        mpz_clear(r);
+    }
+}
+
+int fc_powmod(const fc_in *bases, const fc_in *exps, const uint64_t *m, size_t mn, int secret,
+              const fc_out *out, int threads) {
+    powmod_ctx c = {bases, exps, m, mn, secret, out, FC_OK};
+    double work = (double)bases->count * (double)mn * (double)mn * (double)(exps->width * 64);
+    run_parallel(bases->count, plan_parts(bases->count, threads, work), powmod_task, &c);
+    return c.err;
+}
+
+/* ----------------------------------------------------------------- mulmod -- */
+
+typedef struct {
+    const fc_in *a, *b;
+    const uint64_t *m;
+    size_t mn;
+    const fc_out *out;
+    int err;
+} mulmod_ctx;
+
+static void mulmod_task(void *vc, size_t part, size_t begin, size_t end) {
+    mulmod_ctx *c = (mulmod_ctx *)vc;
+    size_t i, n = c->mn;
+    int shared = c->b->count == 1;
+    mp_limb_t *x, *y, *r;
+    modscratch s;
+    (void)part;
+    if (begin >= end) return;
+    x = (mp_limb_t *)malloc(3 * n * sizeof(mp_limb_t));
+    if (!x || ms_alloc(&s, n)) {
+        free(x);
+        set_error(&c->err, FC_ENOMEM);
+        return;
+    }
+    y = x + n;
+    r = y + n;
+    if (shared) load_row(y, c->b->p, c->b->width, n);
+    for (i = begin; i < end; i++) {
+        int rc;
+        load_row(x, c->a->p + i * c->a->width, c->a->width, n);
+        if (!shared) load_row(y, c->b->p + i * c->b->width, c->b->width, n);
+        mpn_mul_n(s.t, x, y, (mp_size_t)n);
+        mpn_tdiv_qr(s.q, r, 0, s.t, (mp_size_t)(2 * n), (mp_srcptr)c->m, (mp_size_t)n);
+        rc = store_limbs(c->out->p + i * c->out->width, c->out->width, r, n);
+        if (rc) set_error(&c->err, rc);
+    }
+    ms_free(&s);
+    free(x);
+}
+
+int fc_mulmod(const fc_in *a, const fc_in *b, const uint64_t *m, size_t mn, const fc_out *out,
+              int threads) {
+    mulmod_ctx c = {a, b, m, mn, out, FC_OK};
+    double work = (double)a->count * (double)mn * (double)mn * 3.0;
+    run_parallel(a->count, plan_parts(a->count, threads, work), mulmod_task, &c);
+    return c.err;
+}
+
+/* ---------------------------------------------------------------- prodmod -- */
+
+typedef struct {
+    const fc_in *a;
+    const uint64_t *m;
+    size_t mn;
+    mp_limb_t *partials; /* parts * n limbs */
+    int err;
+} prodmod_ctx;
+
+static void prodmod_task(void *vc, size_t part, size_t begin, size_t end) {
+    prodmod_ctx *c = (prodmod_ctx *)vc;
+    size_t i, n = c->mn;
+    mp_limb_t *acc = c->partials + part * n, *x;
+    modscratch s;
+    set_one(acc, n);
+    if (begin >= end) return;
+    x = (mp_limb_t *)malloc(n * sizeof(mp_limb_t));
+    if (!x || ms_alloc(&s, n)) {
+        free(x);
+        set_error(&c->err, FC_ENOMEM);
+        return;
+    }
+    load_row(acc, c->a->p + begin * c->a->width, c->a->width, n);
+    for (i = begin + 1; i < end; i++) {
+        load_row(x, c->a->p + i * c->a->width, c->a->width, n);
+        mpn_mul_n(s.t, acc, x, (mp_size_t)n);
+        mpn_tdiv_qr(s.q, acc, 0, s.t, (mp_size_t)(2 * n), (mp_srcptr)c->m, (mp_size_t)n);
+    }
+    ms_free(&s);
+    free(x);
+}
+
+int fc_prodmod(const fc_in *a, const uint64_t *m, size_t mn, const fc_out *out, int threads) {
+    size_t n = mn, parts, t;
+    double work = (double)a->count * (double)mn * (double)mn * 3.0;
+    prodmod_ctx c;
+    modscratch s;
+    int rc;
+    parts = plan_parts(a->count, threads, work);
+    c.a = a;
+    c.m = m;
+    c.mn = mn;
+    c.err = FC_OK;
+    c.partials = (mp_limb_t *)malloc(parts * n * sizeof(mp_limb_t));
+    if (!c.partials) return FC_ENOMEM;
+    if (ms_alloc(&s, n)) {
+        free(c.partials);
+        return FC_ENOMEM;
+    }
+    if (a->count == 0)
+        set_one(c.partials, n);
+    else
+        run_parallel(a->count, parts, prodmod_task, &c);
+    if (a->count == 0) parts = 1;
+    for (t = 1; t < parts && c.err == FC_OK; t++) {
+        mpn_mul_n(s.t, c.partials, c.partials + t * n, (mp_size_t)n);
+        mpn_tdiv_qr(s.q, c.partials, 0, s.t, (mp_size_t)(2 * n), (mp_srcptr)m, (mp_size_t)n);
+    }
+    rc = c.err ? c.err : store_limbs(out->p, out->width, c.partials, n);
+    ms_free(&s);
+    free(c.partials);
+    return rc;
+}
+
+/* ----------------------------------------------------------- multi-powmod -- */
+
+/* Pippenger's bucket method.  Exponents are cut into windows of c bits.  For one
+ * window, base i goes into bucket d = (its c-bit digit); each bucket holds the
+ * product of its bases; then prod_d bucket[d]^d is formed with 2 * 2^c
+ * multiplications by running products (S = prod_{d' >= d} bucket[d'],
+ * T = prod_d S_d).  Windows are independent, so threads take whole windows; the
+ * caller then folds them together, top window first, with c squarings between
+ * windows.  Cost ~ windows * (N + 2^(c+1)) + bits multiplications instead of
+ * ~ 1.2 * bits * N for N independent exponentiations. */
+
+typedef struct {
+    const modctx *mc;
+    const fc_in *e;
+    const mp_limb_t *bm; /* N bases in Montgomery form, n limbs each */
+    size_t nbases;
+    unsigned c;
+    mp_limb_t *wres; /* window results, n limbs each */
+    unsigned char *wset;
+    int err;
+} mexp_ctx;
+
+static void mexp_task(void *vc, size_t part, size_t begin, size_t end) {
+    mexp_ctx *x = (mexp_ctx *)vc;
+    const modctx *mc = x->mc;
+    size_t n = mc->n, nb = (size_t)1 << x->c, w, i, d;
+    mp_limb_t *buckets, *S, *T;
+    unsigned char *bset;
+    modscratch s;
+    (void)part;
+    if (begin >= end) return;
+    buckets = (mp_limb_t *)malloc((nb + 2) * n * sizeof(mp_limb_t));
+    bset = (unsigned char *)malloc(nb);
+    if (!buckets || !bset || ms_alloc(&s, n)) {
+        free(buckets);
+        free(bset);
+        set_error(&x->err, FC_ENOMEM);
+        return;
+    }
+    S = buckets + nb * n;
+    T = S + n;
+    for (w = begin; w < end; w++) {
+        int have_s = 0, have_t = 0;
+        memset(bset, 0, nb);
+        for (i = 0; i < x->nbases; i++) {
+            unsigned dg = digit_at(x->e->p + i * x->e->width, x->e->width, w * x->c, x->c);
+            if (!dg) continue;
+            if (bset[dg]) {
+                mc_mul(mc, buckets + dg * n, buckets + dg * n, x->bm + i * n, &s);
+            } else {
+                memcpy(buckets + dg * n, x->bm + i * n, n * sizeof(mp_limb_t));
+                bset[dg] = 1;
+            }
+        }
+        for (d = nb - 1; d >= 1; d--) {
+            if (bset[d]) {
+                if (have_s)
+                    mc_mul(mc, S, S, buckets + d * n, &s);
+                else
+                    memcpy(S, buckets + d * n, n * sizeof(mp_limb_t));
+                have_s = 1;
+            }
+            if (have_s) {
+                if (have_t)
+                    mc_mul(mc, T, T, S, &s);
+                else
+                    memcpy(T, S, n * sizeof(mp_limb_t));
+                have_t = 1;
+            }
+        }
+        if (have_t) memcpy(x->wres + w * n, T, n * sizeof(mp_limb_t));
+        x->wset[w] = (unsigned char)have_t;
+    }
+    ms_free(&s);
+    free(buckets);
+    free(bset);
+}
+
+typedef struct {
+    const modctx *mc;
+    const fc_in *b;
+    mp_limb_t *bm;
+    int err;
+} tomont_ctx;
+
+static void tomont_task(void *vc, size_t part, size_t begin, size_t end) {
+    tomont_ctx *x = (tomont_ctx *)vc;
+    size_t n = x->mc->n, i;
+    modscratch s;
+    (void)part;
+    if (begin >= end) return;
+    if (ms_alloc(&s, n)) {
+        set_error(&x->err, FC_ENOMEM);
+        return;
+    }
+    for (i = begin; i < end; i++) {
+        mp_limb_t *dst = x->bm + i * n;
+        load_row(dst, x->b->p + i * x->b->width, x->b->width, n);
+        mc_to(x->mc, dst, dst, &s);
+    }
+    ms_free(&s);
+}
+
+static unsigned choose_pippenger_window(size_t nbases, size_t bits) {
+    unsigned c, best = 1;
+    double best_cost = -1.0;
+    for (c = 1; c <= 16; c++) {
+        double windows = (double)((bits + c - 1) / c);
+        double cost = windows * ((double)nbases + 2.0 * (double)((size_t)1 << c));
+        if (best_cost < 0 || cost < best_cost) {
+            best_cost = cost;
+            best = c;
+        }
+    }
+    return best;
+}
+
+int fc_multi_powmod(const fc_in *bases, const fc_in *exps, const uint64_t *m, size_t mn,
+                    const fc_out *out, int threads) {
+    modctx mc;
+    size_t n = mn, bits = fc_max_bitlen(exps), nwin, w;
+    unsigned c, j;
+    int have = 0, rc;
+    mp_limb_t *acc;
+    modscratch s;
+    mexp_ctx x;
+    tomont_ctx tc;
+    if (bases->count == 0 || bits == 0) {
+        mp_limb_t one[1] = {1};
+        return store_limbs(out->p, out->width, one, 1);
+    }
+    mc_init(&mc, m, mn);
+    c = choose_pippenger_window(bases->count, bits);
+    nwin = (bits + c - 1) / c;
+    memset(&x, 0, sizeof x);
+    x.mc = &mc;
+    x.e = exps;
+    x.nbases = bases->count;
+    x.c = c;
+    x.bm = NULL;
+    tc.bm = (mp_limb_t *)malloc(bases->count * n * sizeof(mp_limb_t));
+    x.wres = (mp_limb_t *)malloc(nwin * n * sizeof(mp_limb_t));
+    x.wset = (unsigned char *)calloc(nwin, 1);
+    acc = (mp_limb_t *)malloc(n * sizeof(mp_limb_t));
+    if (!tc.bm || !x.wres || !x.wset || !acc || ms_alloc(&s, n)) {
+        free(tc.bm);
+        free(x.wres);
+        free(x.wset);
+        free(acc);
+        return FC_ENOMEM;
+    }
+    tc.mc = &mc;
+    tc.b = bases;
+    tc.err = FC_OK;
+    run_parallel(bases->count, plan_parts(bases->count, threads, (double)bases->count * n * n * 3.0),
+                 tomont_task, &tc);
+    x.bm = tc.bm;
+    x.err = tc.err;
+    if (x.err == FC_OK)
+        run_parallel(nwin, plan_parts(nwin, threads, (double)bases->count * n * n * nwin), mexp_task,
+                     &x);
+    rc = x.err;
+    if (rc == FC_OK) {
+        for (w = nwin; w-- > 0;) {
+            if (have)
+                for (j = 0; j < c; j++) mc_mul(&mc, acc, acc, acc, &s);
+            if (x.wset[w]) {
+                if (have)
+                    mc_mul(&mc, acc, acc, x.wres + w * n, &s);
+                else
+                    memcpy(acc, x.wres + w * n, n * sizeof(mp_limb_t));
+                have = 1;
+            }
+        }
+        if (have)
+            mc_from(&mc, acc, acc, &s);
+        else
+            set_one(acc, n);
+        rc = store_limbs(out->p, out->width, acc, n);
+    }
+    ms_free(&s);
+    free(tc.bm);
+    free(x.wres);
+    free(x.wset);
+    free(acc);
+    return rc;
+}
+
+/* -------------------------------------------------------------------- CRT -- */
+
+typedef struct {
+    const fc_in *rp, *rq;
+    const uint64_t *p, *q, *qinv;
+    size_t pn, qn, qin;
+    const fc_out *out;
+    int err;
+} crt_ctx;
+
+static void crt_task(void *vc, size_t part, size_t begin, size_t end) {
+    crt_ctx *c = (crt_ctx *)vc;
+    size_t i;
+    mpz_t t, x, a, b, p, q, qi;
+    (void)part;
+    if (begin >= end) return;
+    mpz_init2(t, (mp_bitcnt_t)((c->pn + c->qin + 1) * 64));
+    mpz_init2(x, (mp_bitcnt_t)((c->pn + c->qn + 1) * 64));
+    mpz_roinit_n(p, (mp_srcptr)c->p, (mp_size_t)c->pn);
+    mpz_roinit_n(q, (mp_srcptr)c->q, (mp_size_t)c->qn);
+    mpz_roinit_n(qi, (mp_srcptr)c->qinv, (mp_size_t)c->qin);
+    for (i = begin; i < end; i++) {
+        int rc;
+        mpz_roinit_n(a, (mp_srcptr)(c->rp->p + i * c->rp->width), (mp_size_t)c->rp->width);
+        mpz_roinit_n(b, (mp_srcptr)(c->rq->p + i * c->rq->width), (mp_size_t)c->rq->width);
+        mpz_sub(t, a, b);
+        mpz_mul(t, t, qi);
+        mpz_mod(t, t, p); /* (rp - rq) / q mod p, in [0, p) */
+        mpz_mul(x, t, q);
+        mpz_add(x, x, b); /* below q + q (p - 1) = p q */
+        rc = store_mpz(c->out->p + i * c->out->width, c->out->width, x);
+        if (rc) set_error(&c->err, rc);
+    }
+    mpz_clear(t);
+    mpz_clear(x);
+}
+
+int fc_crt(const fc_in *rp, const fc_in *rq, const uint64_t *p, size_t pn, const uint64_t *q,
+           size_t qn, const uint64_t *qinv, size_t qin, const fc_out *out, int threads) {
+    crt_ctx c = {rp, rq, p, q, qinv, pn, qn, qin, out, FC_OK};
+    double work = (double)rp->count * (double)(pn + qn) * (double)(pn + qn) * 2.0;
+    run_parallel(rp->count, plan_parts(rp->count, threads, work), crt_task, &c);
+    return c.err;
+}
+
+/* ------------------------------------------------------------- fixed base -- */
+
+/* Fixed-window table per digit position (the full-table variant of the
+ * Brickell-Gordon-McCurley-Wilson method): for window i (bits [ik, ik+k)) and
+ * digit d in [1, 2^k), entry (i, d) = base^(d * 2^(ik)) in Montgomery form.
+ * base^e is then the product of one entry per non-zero digit of e: about
+ * max_exp_bits / k multiplications and no squarings. */
+struct fc_fixed_base {
+    modctx mc;
+    mp_limb_t *m;       /* own copy of the modulus */
+    size_t n;
+    unsigned k;         /* window bits */
+    size_t windows;     /* ceil(max_exp_bits / k) */
+    size_t per_window;  /* 2^k - 1 entries */
+    mp_limb_t *table;   /* windows * per_window * n limbs */
+};
+
+typedef struct {
+    fc_fixed_base *fb;
+    int err;
+} fbfill_ctx;
+
+static void fbfill_task(void *vc, size_t part, size_t begin, size_t end) {
+    fbfill_ctx *x = (fbfill_ctx *)vc;
+    fc_fixed_base *fb = x->fb;
+    size_t n = fb->n, i, d;
+    modscratch s;
+    (void)part;
+    if (begin >= end) return;
+    if (ms_alloc(&s, n)) {
+        set_error(&x->err, FC_ENOMEM);
+        return;
+    }
+    for (i = begin; i < end; i++) {
+        mp_limb_t *row = fb->table + i * fb->per_window * n; /* row[0] = anchor base^(2^(ik)) */
+        for (d = 1; d < fb->per_window; d++)
+            mc_mul(&fb->mc, row + d * n, row + (d - 1) * n, row, &s);
+    }
+    ms_free(&s);
+}
+
+static unsigned choose_fb_window(size_t max_exp_bits, size_t n) {
+    /* The largest window up to 8 bits whose table stays within 64 MiB; 8 bits is
+     * where precomputation (windows * 255 products) stays a fraction of a second
+     * at 4096 bits while pow needs only max_exp_bits / 8 products. */
+    const double budget = 64.0 * 1024 * 1024;
+    unsigned k;
+    for (k = 8; k > 1; k--) {
+        double windows = (double)((max_exp_bits + k - 1) / k);
+        double bytes = windows * (double)(((size_t)1 << k) - 1) * (double)n * 8.0;
+        if (bytes <= budget && (size_t)k <= max_exp_bits) break;
+    }
+    return k;
+}
+
+fc_fixed_base *fc_fb_new(const uint64_t *base, size_t bw, const uint64_t *m, size_t mn,
+                         size_t max_exp_bits, unsigned window, int threads) {
+    fc_fixed_base *fb;
+    size_t n = mn, i;
+    unsigned j;
+    modscratch s;
+    fbfill_ctx fc;
+    size_t entries;
+    if (max_exp_bits < 1) max_exp_bits = 1;
+    fb = (fc_fixed_base *)calloc(1, sizeof *fb);
+    if (!fb) return NULL;
+    fb->n = n;
+    fb->k = window ? window : choose_fb_window(max_exp_bits, n);
+    if (fb->k > 16) fb->k = 16;
+    fb->windows = (max_exp_bits + fb->k - 1) / fb->k;
+    fb->per_window = ((size_t)1 << fb->k) - 1;
+    entries = fb->windows * fb->per_window;
+    fb->m = (mp_limb_t *)malloc(n * sizeof(mp_limb_t));
+    fb->table = (mp_limb_t *)malloc(entries * n * sizeof(mp_limb_t));
+    if (!fb->m || !fb->table || ms_alloc(&s, n)) {
+        fc_fb_free(fb);
+        return NULL;
+    }
+    memcpy(fb->m, m, n * sizeof(mp_limb_t));
+    mc_init(&fb->mc, (const uint64_t *)fb->m, n);
+    /* Anchors, sequentially: A_0 = base, A_{i+1} = A_i^(2^k). */
+    load_row(fb->table, base, bw, n);
+    mc_to(&fb->mc, fb->table, fb->table, &s);
+    for (i = 1; i < fb->windows; i++) {
+        mp_limb_t *prev = fb->table + (i - 1) * fb->per_window * n;
+        mp_limb_t *cur = fb->table + i * fb->per_window * n;
+        mc_mul(&fb->mc, cur, prev, prev, &s);
+        for (j = 1; j < fb->k; j++) mc_mul(&fb->mc, cur, cur, cur, &s);
+    }
+    ms_free(&s);
+    /* Then every window's powers A_i^d, windows split between threads. */
+    fc.fb = fb;
+    fc.err = FC_OK;
+    run_parallel(fb->windows,
+                 plan_parts(fb->windows, threads, (double)entries * (double)n * (double)n * 3.0),
+                 fbfill_task, &fc);
+    if (fc.err) {
+        fc_fb_free(fb);
+        return NULL;
+    }
+    return fb;
+}
+
+void fc_fb_free(fc_fixed_base *fb) {
+    if (!fb) return;
+    free(fb->m);
+    free(fb->table);
+    free(fb);
+}
+
+unsigned fc_fb_window(const fc_fixed_base *fb) { return fb->k; }
+
+size_t fc_fb_table_bytes(const fc_fixed_base *fb) {
+    return fb->windows * fb->per_window * fb->n * sizeof(mp_limb_t);
+}
+
+typedef struct {
+    const fc_fixed_base *fb;
+    const fc_in *e;
+    const fc_out *out;
+    int err;
+} fbpow_ctx;
+
+static void fbpow_task(void *vc, size_t part, size_t begin, size_t end) {
+    fbpow_ctx *x = (fbpow_ctx *)vc;
+    const fc_fixed_base *fb = x->fb;
+    size_t n = fb->n, i, w;
+    mp_limb_t *acc;
+    modscratch s;
+    (void)part;
+    if (begin >= end) return;
+    acc = (mp_limb_t *)malloc(n * sizeof(mp_limb_t));
+    if (!acc || ms_alloc(&s, n)) {
+        free(acc);
+        set_error(&x->err, FC_ENOMEM);
+        return;
+    }
+    for (i = begin; i < end; i++) {
+        const uint64_t *row = x->e->p + i * x->e->width;
+        int have = 0, rc;
+        for (w = 0; w < fb->windows; w++) {
+            unsigned d = digit_at(row, x->e->width, w * fb->k, fb->k);
+            const mp_limb_t *entry;
+            if (!d) continue;
+            entry = fb->table + (w * fb->per_window + d - 1) * n;
+            if (have) {
+                mc_mul(&fb->mc, acc, acc, entry, &s);
+            } else {
+                memcpy(acc, entry, n * sizeof(mp_limb_t));
+                have = 1;
+            }
+        }
+        if (have)
+            mc_from(&fb->mc, acc, acc, &s);
+        else
+            set_one(acc, n);
+        rc = store_limbs(x->out->p + i * x->out->width, x->out->width, acc, n);
+        if (rc) set_error(&x->err, rc);
+    }
+    ms_free(&s);
+    free(acc);
+}
+
+int fc_fb_pow(const fc_fixed_base *fb, const fc_in *exps, const fc_out *out, int threads) {
+    fbpow_ctx x = {fb, exps, out, FC_OK};
+    double work = (double)exps->count * (double)fb->windows * (double)fb->n * (double)fb->n * 3.0;
+    run_parallel(exps->count, plan_parts(exps->count, threads, work), fbpow_task, &x);
+    return x.err;
+}

@@ -1,0 +1,117 @@
+"""The ``native`` backend: batch kernels in C over the system GMP (:mod:`fedcrypto._native`).
+
+Every method allocates the output limb array and passes it, with the inputs and
+the modulus as a ``(1, width)`` limb row, to the extension.  The extension
+validates buffers and value ranges under the GIL, then runs the whole batch with
+the GIL released on ``threads`` POSIX threads (static partition: results are
+identical for any thread count).  See ``docs/native-kernel.md``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import _native
+from ._base import Backend, FixedBaseTable, default_threads, output_width
+from ._limbs import LimbArray, int_to_limbs
+
+__all__ = ["NativeBackend", "NativeFixedBase"]
+
+
+def _mod_row(mod: int) -> LimbArray:
+    return int_to_limbs(mod)
+
+
+def _out(count: int, mod: int) -> LimbArray:
+    return np.empty((count, output_width(mod)), dtype=np.uint64)
+
+
+class NativeFixedBase(FixedBaseTable):
+    """A precomputed table of ``base^(d * 2^(i k))`` (Montgomery form for odd moduli).
+
+    ``pow`` then needs one modular multiplication per non-zero ``k``-bit digit of
+    the exponent and no squarings.  The table lives in C memory, is written once
+    and only read afterwards, so one table can serve many threads at once.
+    """
+
+    __slots__ = ("_table",)
+
+    def __init__(self, base: int, mod: int, max_exp_bits: int, *, window: int = 0) -> None:
+        super().__init__(base, mod, max_exp_bits)
+        self._table = _native.FixedBase(
+            int_to_limbs(base), _mod_row(mod), max_exp_bits, window, default_threads()
+        )
+
+    @property
+    def window(self) -> int:
+        """Window width ``k`` in bits (one table row per ``k`` exponent bits)."""
+        return int(self._table.window)
+
+    @property
+    def table_bytes(self) -> int:
+        """Memory held by the precomputed table, in bytes."""
+        return int(self._table.table_bytes)
+
+    def _pow(self, exps: LimbArray, threads: int) -> LimbArray:
+        out = _out(exps.shape[0], self.mod)
+        self._table.pow(exps, out, threads)
+        return out
+
+    def __repr__(self) -> str:
+        return (
+            f"NativeFixedBase(mod_bits={self.mod.bit_length()}, max_exp_bits={self.max_exp_bits}, "
+            f"window={self.window})"
+        )
+
+
+class NativeBackend(Backend):
+    """Batch modular arithmetic in C over GMP, multi-threaded, GIL released."""
+
+    name = "native"
+
+    def _powmod(self, bases: LimbArray, exps: LimbArray, mod: int, secret: bool, threads: int) -> LimbArray:
+        out = _out(bases.shape[0], mod)
+        _native.powmod(bases, exps, _mod_row(mod), out, secret, threads)
+        return out
+
+    def _mulmod(self, a: LimbArray, b: LimbArray, mod: int, threads: int) -> LimbArray:
+        out = _out(a.shape[0], mod)
+        _native.mulmod(a, b, _mod_row(mod), out, threads)
+        return out
+
+    def _prodmod(self, values: LimbArray, mod: int, threads: int) -> LimbArray:
+        out = _out(1, mod)
+        _native.prodmod(values, _mod_row(mod), out, threads)
+        return out
+
+    def _multi_powmod(self, bases: LimbArray, exps: LimbArray, mod: int, threads: int) -> LimbArray:
+        out = _out(1, mod)
+        _native.multi_powmod(bases, exps, _mod_row(mod), out, threads)
+        return out
+
+    def _fixed_base(self, base: int, mod: int, max_exp_bits: int) -> FixedBaseTable:
+        return NativeFixedBase(base, mod, max_exp_bits)
+
+    def _crt(self, rp: LimbArray, rq: LimbArray, p: int, q: int, q_inv: int, threads: int) -> LimbArray:
+        out = _out(rp.shape[0], p * q)
+        _native.crt(rp, rq, _mod_row(p), _mod_row(q), int_to_limbs(q_inv), out, threads)
+        return out
+
+    def info(self) -> dict[str, str]:
+        """``name``, linked ``gmp`` version, ``gmpy2`` version (if importable),
+        ``constant_time`` and the default ``threads``."""
+        info: dict[str, str] = {"name": self.name, "gmp": _native.gmp_version()}
+        try:
+            import gmpy2
+
+            info["gmpy2"] = str(gmpy2.version())
+        except ImportError:  # pragma: no cover - gmpy2 is a dependency
+            pass
+        info["constant_time"] = "yes"
+        info["threads"] = str(default_threads())
+        return info
+
+    def __reduce__(self) -> Any:
+        return (NativeBackend, ())
