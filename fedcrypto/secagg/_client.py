@@ -1,0 +1,487 @@
+"""The client side of Bonawitz et al. secure aggregation (CCS 2017, Fig. 4), sans-I/O.
+
+One method per round; each takes the server's message (object or bytes) and returns
+the client's reply.  Calling a round twice, out of order, or after an error raises
+:class:`~fedcrypto.exceptions.ProtocolError`: a client that has answered the
+unmasking request never answers another one, which is what stops a server from
+collecting both shares (self-mask seed and mask key) of the same client.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import TypeVar
+
+import numpy as np
+import numpy.typing as npt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+
+from ..exceptions import (
+    FedCryptoError,
+    InvalidArgumentError,
+    InvalidTypeError,
+    ProtocolError,
+    SerializationError,
+)
+from ..serialization import Reader, Writer
+from ..sharing import Share, shamir_split_many
+from ._config import SecAggConfig
+from ._crypto import (
+    agree,
+    decrypt_share,
+    encrypt_share,
+    load_public_key,
+    share_encryption_key,
+    sign,
+    verify,
+)
+from ._masking import MaskAccumulator, pairwise_mask_key, self_mask_key
+from ._messages import (
+    AdvertiseKeys,
+    ConsistencyCheck,
+    ConsistencyRequest,
+    KeyList,
+    MaskedInput,
+    Message,
+    ShareDelivery,
+    ShareKeys,
+    UnmaskRequest,
+    UnmaskResponse,
+    consistency_transcript,
+)
+
+__all__ = ["SecAggClient"]
+
+M = TypeVar("M", bound=Message)
+
+_ADVERTISE, _SHARE, _MASK, _CONSISTENCY, _UNMASK, _DONE, _FAILED = range(7)
+_SEED_BYTES = 32
+
+
+def _coerce(msg: M | bytes, cls: type[M], session_id: bytes) -> M:
+    if isinstance(msg, (bytes, bytearray, memoryview)):
+        return cls.from_bytes(bytes(msg), session_id=session_id)
+    if not isinstance(msg, cls):
+        raise InvalidTypeError(f"expected {cls.__name__} or its bytes, got {type(msg).__name__}")
+    if msg.session_id != session_id:
+        raise ProtocolError(f"{cls.__name__} belongs to another session")
+    return msg
+
+
+def share_plaintext(sender: int, receiver: int, key_share: Share, mask_share: Share) -> bytes:
+    """Plaintext inside a share ciphertext: ids, then the two serialized shares."""
+    return (
+        Writer()
+        .u32(sender)
+        .u32(receiver)
+        .blob(key_share.to_bytes())
+        .blob(mask_share.to_bytes())
+        .getvalue()
+    )
+
+
+class SecAggClient:
+    """One client of a secure-aggregation session.
+
+    Args:
+        config: the session parameters (identical at every party).
+        client_id: this client's id (must be registered in ``config``).
+        signing_key: this client's long-term Ed25519 key; required in active mode,
+            and its public key must be ``config.verifying_keys[client_id]``.
+
+    Rounds (each returns the message to send to the server):
+        0. :meth:`advertise_keys` -> AdvertiseKeys
+        1. :meth:`share_keys` (KeyList) -> ShareKeys
+        2. :meth:`masked_input` (ShareDelivery, input vector) -> MaskedInput
+        3. :meth:`consistency_check` (ConsistencyRequest) -> ConsistencyCheck (active only)
+        4. :meth:`unmask` (UnmaskRequest) -> UnmaskResponse
+    """
+
+    __slots__ = (
+        "_b_seed",
+        "_config",
+        "_enc_key",
+        "_id",
+        "_keys",
+        "_mask_key",
+        "_own_shares",
+        "_received",
+        "_signing_key",
+        "_stage",
+        "_survivors",
+        "_u1",
+        "_u2",
+    )
+
+    def __init__(
+        self,
+        config: SecAggConfig,
+        client_id: int,
+        *,
+        signing_key: Ed25519PrivateKey | None = None,
+    ) -> None:
+        if not isinstance(config, SecAggConfig):
+            raise InvalidTypeError("config must be a SecAggConfig")
+        if client_id not in config.client_ids:
+            raise InvalidArgumentError(f"client {client_id} is not registered in this session")
+        if config.active:
+            if not isinstance(signing_key, Ed25519PrivateKey):
+                raise InvalidArgumentError("active mode needs the client's Ed25519 signing key")
+            from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+            mine = signing_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+            registered = config.verifying_keys[client_id].public_bytes(
+                Encoding.Raw, PublicFormat.Raw
+            )
+            if mine != registered:
+                raise InvalidArgumentError(
+                    "signing key does not match the registered verifying key"
+                )
+        self._config = config
+        self._id = client_id
+        self._signing_key = signing_key
+        self._stage = _ADVERTISE
+        self._enc_key = X25519PrivateKey.generate()
+        self._mask_key = X25519PrivateKey.generate()
+        self._b_seed = b""
+        self._keys: dict[int, tuple[X25519PublicKey, X25519PublicKey]] = {}
+        self._u1: tuple[int, ...] = ()
+        self._u2: frozenset[int] = frozenset()
+        self._own_shares: tuple[Share, Share] | None = None
+        self._received: dict[int, tuple[Share, Share]] = {}
+        self._survivors: tuple[int, ...] | None = None
+
+    def __repr__(self) -> str:
+        return f"SecAggClient(id={self._id}, stage={self._stage}, {self._config!r})"
+
+    def __reduce__(self) -> object:
+        raise TypeError("SecAggClient holds secret keys and cannot be pickled")
+
+    @property
+    def client_id(self) -> int:
+        """This client's id."""
+        return self._id
+
+    # -- helpers ----------------------------------------------------------------
+    def _enter(self, stage: int, name: str) -> None:
+        if self._stage == _FAILED:
+            raise ProtocolError("this client aborted the session after an earlier error")
+        if self._stage != stage:
+            if self._stage > stage:
+                raise ProtocolError(
+                    f"{name}: round already answered (replayed or repeated request)"
+                )
+            raise ProtocolError(f"{name}: called out of order")
+
+    def _sign(self, msg: M) -> M:
+        if not self._config.active:
+            return msg
+        assert self._signing_key is not None
+        return dataclasses.replace(msg, signature=sign(self._signing_key, msg.signed_transcript()))  # type: ignore[call-arg]
+
+    def _run(self, stage: int, name: str, fn: object, *args: object) -> object:
+        self._enter(stage, name)
+        try:
+            out = fn(*args)  # type: ignore[operator]
+        except (FedCryptoError, ValueError, TypeError):
+            self._stage = _FAILED
+            raise
+        return out
+
+    def _holders(self, among: tuple[int, ...] | frozenset[int]) -> tuple[int, ...]:
+        return self._config.holders(self._id, among)
+
+    # -- round 0 ----------------------------------------------------------------
+    def advertise_keys(self) -> AdvertiseKeys:
+        """Round 0 (AdvertiseKeys): send fresh X25519 public keys ``c_u^PK`` and ``s_u^PK``."""
+        self._enter(_ADVERTISE, "advertise_keys")
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+        raw = (Encoding.Raw, PublicFormat.Raw)
+        msg = AdvertiseKeys(
+            session_id=self._config.session_id,
+            sender=self._id,
+            enc_public=self._enc_key.public_key().public_bytes(*raw),
+            mask_public=self._mask_key.public_key().public_bytes(*raw),
+        )
+        self._stage = _SHARE
+        return self._sign(msg)
+
+    # -- round 1 ----------------------------------------------------------------
+    def share_keys(self, key_list: KeyList | bytes) -> ShareKeys:
+        """Round 1 (ShareKeys): check U1's keys, Shamir-share ``s_u^SK`` and ``b_u`` to the holders.
+
+        Each holder ``v`` gets ``AES-GCM(HKDF(X25519(c_u, c_v)), u || v || share(s_u^SK) || share(b_u))``.
+
+        Raises:
+            ProtocolError: fewer than ``t`` holders, duplicate or unknown clients, this
+                client's own keys altered, duplicated public keys.
+            InvalidSignatureError: an advertisement's signature fails (active).
+        """
+        msg = _coerce(key_list, KeyList, self._config.session_id)
+        return self._run(_SHARE, "share_keys", self._share_keys, msg)  # type: ignore[return-value]
+
+    def _share_keys(self, msg: KeyList) -> ShareKeys:
+        cfg = self._config
+        ids = [e.sender for e in msg.entries]
+        if len(set(ids)) != len(ids):
+            raise ProtocolError("key list names a client twice")
+        publics: set[bytes] = set()
+        for e in msg.entries:
+            if e.sender not in cfg.client_ids:
+                raise ProtocolError("key list names an unregistered client")
+            if cfg.active:
+                verify(
+                    cfg.verifying_keys[e.sender], e.signature, e.signed_transcript(), who=e.sender
+                )
+            for pk in (e.enc_public, e.mask_public):
+                if pk in publics:
+                    raise ProtocolError("key list contains a repeated public key")
+                publics.add(pk)
+        mine = [e for e in msg.entries if e.sender == self._id]
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+        raw = (Encoding.Raw, PublicFormat.Raw)
+        if (
+            len(mine) != 1
+            or mine[0].enc_public != self._enc_key.public_key().public_bytes(*raw)
+            or mine[0].mask_public != self._mask_key.public_key().public_bytes(*raw)
+        ):
+            raise ProtocolError("key list omits or alters this client's own keys")
+        u1 = tuple(sorted(ids))
+        if len(u1) < cfg.threshold:
+            raise ProtocolError(
+                f"only {len(u1)} clients advertised keys, threshold is {cfg.threshold}"
+            )
+        holders = self._holders(u1)
+        if len(holders) < cfg.threshold:
+            raise ProtocolError(
+                f"only {len(holders)} share holders among the advertised clients, threshold is "
+                f"{cfg.threshold}"
+            )
+        for e in msg.entries:
+            if e.sender in holders:
+                self._keys[e.sender] = (
+                    load_public_key(e.enc_public),
+                    load_public_key(e.mask_public),
+                )
+        self._u1 = u1
+        self._b_seed = os.urandom(_SEED_BYTES)
+        sk_raw = self._mask_key.private_bytes_raw()
+        key_shares, mask_shares = shamir_split_many(
+            [sk_raw, self._b_seed], threshold=cfg.threshold, shares=len(holders)
+        )
+        cts: list[tuple[int, bytes]] = []
+        for pos, v in enumerate(holders):
+            if v == self._id:
+                self._own_shares = (key_shares[pos], mask_shares[pos])
+                continue
+            secret = agree(self._enc_key, self._keys[v][0])
+            key = share_encryption_key(secret, session_id=cfg.session_id, u=self._id, v=v)
+            pt = share_plaintext(self._id, v, key_shares[pos], mask_shares[pos])
+            cts.append(
+                (v, encrypt_share(key, pt, session_id=cfg.session_id, sender=self._id, receiver=v))
+            )
+        self._stage = _MASK
+        return self._sign(
+            ShareKeys(session_id=cfg.session_id, sender=self._id, ciphertexts=tuple(cts))
+        )
+
+    # -- round 2 ----------------------------------------------------------------
+    def masked_input(self, delivery: ShareDelivery | bytes, values: npt.ArrayLike) -> MaskedInput:
+        """Round 2 (MaskedInputCollection): decrypt the shares received and send the masked input.
+
+        ``y_u = x_u + PRG(b_u) + sum over v in U2 (neighbours) of sign(u, v) * PRG(s_{u,v})``
+        mod ``2^k``, with ``sign = +1`` if ``u < v`` else ``-1``, so the pairwise masks of
+        two surviving clients cancel in the sum.
+
+        Args:
+            delivery: the ciphertexts addressed to this client (their senders form U2).
+            values: integer vector of ``vector_length`` entries in ``[0, 2^k)``.
+
+        Raises:
+            ProtocolError: fewer than ``t`` holders left, a ciphertext from a client not in
+                U1 or not a neighbour, a bad ciphertext or share.
+            InvalidArgumentError, InvalidTypeError: bad input vector.
+        """
+        msg = _coerce(delivery, ShareDelivery, self._config.session_id)
+        x = self._check_input(values)
+        return self._run(_MASK, "masked_input", self._masked_input, msg, x)  # type: ignore[return-value]
+
+    def _check_input(self, values: npt.ArrayLike) -> npt.NDArray[np.uint64]:
+        cfg = self._config
+        arr = np.asarray(values)
+        if arr.dtype.kind not in "ui":
+            raise InvalidTypeError("input vector must have an integer dtype")
+        if arr.shape != (cfg.vector_length,):
+            raise InvalidArgumentError(f"input vector must have shape ({cfg.vector_length},)")
+        if arr.size and (int(arr.min()) < 0 or int(arr.max()) >> cfg.modulus_bits):
+            raise InvalidArgumentError(f"input entries must lie in [0, 2^{cfg.modulus_bits})")
+        return arr.astype(np.uint64, copy=False)
+
+    def _masked_input(self, msg: ShareDelivery, x: npt.NDArray[np.uint64]) -> MaskedInput:
+        cfg = self._config
+        if msg.receiver != self._id:
+            raise ProtocolError("share delivery is addressed to another client")
+        holders = set(self._holders(self._u1))
+        senders = [s for s, _ in msg.ciphertexts]
+        if len(set(senders)) != len(senders):
+            raise ProtocolError("share delivery repeats a sender")
+        for sender, ct in msg.ciphertexts:
+            if sender == self._id or sender not in holders:
+                raise ProtocolError(
+                    f"share delivery holds a ciphertext from client {sender}, not a neighbour in U1"
+                )
+            secret = agree(self._enc_key, self._keys[sender][0])
+            key = share_encryption_key(secret, session_id=cfg.session_id, u=self._id, v=sender)
+            pt = decrypt_share(key, ct, session_id=cfg.session_id, sender=sender, receiver=self._id)
+            self._received[sender] = self._parse_plaintext(sender, pt)
+        u2 = frozenset(senders) | {self._id}
+        if len(u2) < cfg.threshold:
+            raise ProtocolError(
+                f"only {len(u2)} share holders remain, threshold is {cfg.threshold}"
+            )
+        self._u2 = u2
+        acc = MaskAccumulator(cfg.vector_length, cfg.modulus_bits, initial=x)
+        acc.add(
+            self_mask_key(
+                self._b_seed, session_id=cfg.session_id, u=self._id, modulus_bits=cfg.modulus_bits
+            )
+        )
+        for v in sorted(senders):
+            secret = agree(self._mask_key, self._keys[v][1])
+            key = pairwise_mask_key(
+                secret, session_id=cfg.session_id, u=self._id, v=v, modulus_bits=cfg.modulus_bits
+            )
+            acc.add(key, 1 if self._id < v else -1)
+        self._stage = _CONSISTENCY if cfg.active else _UNMASK
+        return self._sign(
+            MaskedInput(
+                session_id=cfg.session_id,
+                sender=self._id,
+                modulus_bits=cfg.modulus_bits,
+                vector=acc.result(),
+            )
+        )
+
+    def _parse_plaintext(self, sender: int, pt: bytes) -> tuple[Share, Share]:
+        cfg = self._config
+        try:
+            r = Reader(pt)
+            u, v = r.u32(), r.u32()
+            key_share = Share.from_bytes(r.blob(1 << 16))
+            mask_share = Share.from_bytes(r.blob(1 << 16))
+            r.finish()
+        except SerializationError:
+            raise ProtocolError(f"malformed share plaintext from client {sender}") from None
+        if u != sender or v != self._id:
+            raise ProtocolError(f"share plaintext from client {sender} names the wrong parties")
+        sender_holders = cfg.holders(sender, self._u1)
+        expected_index = sender_holders.index(self._id) + 1
+        for s in (key_share, mask_share):
+            if (
+                s.threshold != cfg.threshold
+                or s.share_count != len(sender_holders)
+                or s.index != expected_index
+                or s.secret_length != _SEED_BYTES
+            ):
+                raise ProtocolError(f"share from client {sender} has the wrong parameters")
+        return key_share, mask_share
+
+    # -- round 3 ----------------------------------------------------------------
+    def consistency_check(self, request: ConsistencyRequest | bytes) -> ConsistencyCheck:
+        """Round 3 (ConsistencyCheck, active variant): sign the survivor list U3.
+
+        Raises:
+            ProtocolError: U3 not within U2, without this client, or smaller than ``t``.
+        """
+        msg = _coerce(request, ConsistencyRequest, self._config.session_id)
+        return self._run(_CONSISTENCY, "consistency_check", self._consistency, msg)  # type: ignore[return-value]
+
+    def _check_survivors(self, survivors: tuple[int, ...]) -> None:
+        cfg = self._config
+        if list(survivors) != sorted(set(survivors)):
+            raise ProtocolError("survivor list must be sorted and without repeats")
+        if self._id not in survivors:
+            raise ProtocolError("survivor list omits this client")
+        if any(s not in cfg.client_ids for s in survivors):
+            raise ProtocolError("survivor list names an unregistered client")
+        mine = self._holders(survivors)
+        if any(s not in self._u2 for s in mine):
+            raise ProtocolError(
+                "survivor list names a neighbour that did not share keys (not in U2)"
+            )
+        if len(survivors) < cfg.threshold or len(mine) < cfg.threshold:
+            raise ProtocolError(f"fewer than {cfg.threshold} survivors: too few to continue safely")
+
+    def _consistency(self, msg: ConsistencyRequest) -> ConsistencyCheck:
+        self._check_survivors(msg.survivors)
+        self._survivors = msg.survivors
+        assert self._signing_key is not None
+        sig = sign(
+            self._signing_key,
+            consistency_transcript(self._config.session_id, self._id, msg.survivors),
+        )
+        self._stage = _UNMASK
+        return ConsistencyCheck(session_id=self._config.session_id, sender=self._id, signature=sig)
+
+    # -- round 4 ----------------------------------------------------------------
+    def unmask(self, request: UnmaskRequest | bytes) -> UnmaskResponse:
+        """Round 4 (Unmasking): reveal ``b`` shares of survivors and ``s^SK`` shares of dropped clients.
+
+        Refuses (``ProtocolError``) any request that would let the server learn both
+        secrets of one client: a client named both survivor and dropped, a dropped client
+        that is in U3 as signed in the consistency round, a second unmasking request.
+
+        Raises:
+            ProtocolError: a forbidden or inconsistent request, fewer than ``t`` survivors.
+            InvalidSignatureError: a consistency signature fails (active).
+        """
+        msg = _coerce(request, UnmaskRequest, self._config.session_id)
+        return self._run(_UNMASK, "unmask", self._unmask, msg)  # type: ignore[return-value]
+
+    def _unmask(self, msg: UnmaskRequest) -> UnmaskResponse:
+        cfg = self._config
+        survivors, dropped = msg.survivors, msg.dropped
+        if set(survivors) & set(dropped):
+            raise ProtocolError(
+                "unmasking request asks for both the self-mask share and the key share of the "
+                "same client: refused"
+            )
+        if list(dropped) != sorted(set(dropped)):
+            raise ProtocolError("dropped list must be sorted and without repeats")
+        self._check_survivors(survivors)
+        if any(d not in cfg.client_ids for d in dropped):
+            raise ProtocolError("dropped list names an unregistered client")
+        if cfg.active:
+            if survivors != self._survivors:
+                raise ProtocolError(
+                    "survivor list differs from the one signed in the consistency round"
+                )
+            signers = [s for s, _ in msg.signatures]
+            if len(set(signers)) != len(signers) or any(s not in survivors for s in signers):
+                raise ProtocolError("consistency signatures from clients outside U3 or repeated")
+            if len(signers) < cfg.threshold:
+                raise ProtocolError(
+                    f"only {len(signers)} consistency signatures, threshold is {cfg.threshold}"
+                )
+            for signer, sig in msg.signatures:
+                verify(
+                    cfg.verifying_keys[signer],
+                    sig,
+                    consistency_transcript(cfg.session_id, signer, survivors),
+                    who=signer,
+                )
+        held = dict(self._received)
+        if self._own_shares is not None:
+            held[self._id] = self._own_shares
+        mask_out = tuple((o, held[o][1].to_bytes()) for o in survivors if o in held)
+        key_out = tuple((o, held[o][0].to_bytes()) for o in dropped if o in held and o != self._id)
+        self._stage = _DONE
+        return self._sign(
+            UnmaskResponse(
+                session_id=cfg.session_id, sender=self._id, mask_shares=mask_out, key_shares=key_out
+            )
+        )

@@ -1,0 +1,154 @@
+"""Public parameters of one secure-aggregation session, shared by the server and every client."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from ..exceptions import InvalidArgumentError, InvalidTypeError
+from ..serialization import param_id
+from ._graph import neighbor_map
+from ._masking import word_dtype
+
+__all__ = ["SecAggConfig", "ROUNDS", "SESSION_ID_BYTES", "MAX_CLIENT_ID"]
+
+SESSION_ID_BYTES = 32
+MAX_CLIENT_ID = (1 << 32) - 1
+#: Round names, in protocol order (also the keys of ``simulate(dropouts=...)``).
+ROUNDS = ("advertise_keys", "share_keys", "masked_input", "consistency", "unmasking")
+
+
+@dataclass(frozen=True, eq=False)
+class SecAggConfig:
+    """Everything the parties of one session agree on before it starts.
+
+    Build it with :meth:`create`.  The session id must be fresh and unpredictable
+    for every run: it salts every key derivation and is bound into every message,
+    so messages of one session are useless in another.
+
+    Attributes:
+        session_id: 32 random bytes.
+        client_ids: the registered clients (sorted, distinct, ``0 <= id < 2^32``).
+        threshold: ``t``: the Shamir threshold, and the minimum number of clients
+            that must survive each round.  In SecAgg+ mode it applies to each
+            client's ``k + 1`` share holders (neighbours plus itself).
+        modulus_bits: ``k`` in ``Z_{2^k}`` (1..64).
+        vector_length: entries per input vector.
+        active: the active-adversary variant (Ed25519 signatures, ConsistencyCheck round).
+        verifying_keys: in active mode, every client's long-term Ed25519 public key (the PKI).
+        degree: SecAgg+ neighbour degree, or ``None`` for the complete graph (Bonawitz).
+    """
+
+    session_id: bytes
+    client_ids: tuple[int, ...]
+    threshold: int
+    modulus_bits: int
+    vector_length: int
+    active: bool = False
+    verifying_keys: Mapping[int, Ed25519PublicKey] = field(default_factory=dict)
+    degree: int | None = None
+    _neighbors: Mapping[int, frozenset[int]] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def create(
+        cls,
+        client_ids: Iterable[int],
+        *,
+        threshold: int,
+        vector_length: int,
+        modulus_bits: int = 32,
+        active: bool = False,
+        verifying_keys: Mapping[int, Ed25519PublicKey] | None = None,
+        degree: int | None = None,
+        session_id: bytes | None = None,
+        unsafe_allow_low_threshold: bool = False,
+    ) -> SecAggConfig:
+        """Validate the parameters and build a config (fresh random session id by default).
+
+        Threshold rule: ``t`` must be a strict majority of the share holders
+        (``n // 2 < t <= n`` for Bonawitz, ``(k + 1) // 2 < t <= k + 1`` for SecAgg+),
+        otherwise a server could collect ``t`` shares of both secrets of one client
+        from two disjoint groups.  ``unsafe_allow_low_threshold=True`` only lowers the
+        bound to ``t >= 2`` (for experiments; it voids the security argument).
+
+        Raises:
+            InvalidArgumentError: bad ids, threshold, modulus, degree, session id or
+                missing verifying keys in active mode.
+            InvalidTypeError: a verifying key of the wrong type.
+        """
+        ids = tuple(sorted(int(c) for c in client_ids))
+        n = len(ids)
+        if n < 2:
+            raise InvalidArgumentError("secure aggregation needs at least 2 clients")
+        if len(set(ids)) != n or ids[0] < 0 or ids[-1] > MAX_CLIENT_ID:
+            raise InvalidArgumentError("client ids must be distinct integers in [0, 2^32)")
+        word_dtype(modulus_bits)  # validates 1..64
+        if not isinstance(vector_length, int) or not 1 <= vector_length <= (1 << 31):
+            raise InvalidArgumentError("vector_length must be between 1 and 2^31")
+        if session_id is None:
+            session_id = os.urandom(SESSION_ID_BYTES)
+        if not isinstance(session_id, bytes) or len(session_id) != SESSION_ID_BYTES:
+            raise InvalidArgumentError(f"session_id must be {SESSION_ID_BYTES} bytes")
+        if degree is not None:
+            if not isinstance(degree, int) or degree < 2:
+                raise InvalidArgumentError("SecAgg+ degree must be an integer >= 2")
+            if degree >= n - 1:
+                degree = None  # complete graph: plain Bonawitz
+            elif degree % 2:
+                raise InvalidArgumentError("SecAgg+ degree must be even (Harary graph) or >= n - 1")
+        holders = n if degree is None else degree + 1
+        if not isinstance(threshold, int) or threshold > holders:
+            raise InvalidArgumentError(f"threshold must be an integer <= {holders} (share holders)")
+        low = 2 if unsafe_allow_low_threshold else holders // 2 + 1
+        if threshold < low:
+            raise InvalidArgumentError(
+                f"threshold must be at least {low} (a strict majority of the {holders} share holders)"
+            )
+        keys: dict[int, Ed25519PublicKey] = {}
+        if active:
+            if verifying_keys is None:
+                raise InvalidArgumentError("active mode needs every client's Ed25519 verifying key")
+            for c in ids:
+                if c not in verifying_keys:
+                    raise InvalidArgumentError(f"no verifying key for client {c}")
+                key = verifying_keys[c]
+                if not isinstance(key, Ed25519PublicKey):
+                    raise InvalidTypeError("verifying keys must be Ed25519PublicKey objects")
+                keys[c] = key
+        nmap = neighbor_map(ids, degree, session_id)
+        return cls(
+            session_id=session_id,
+            client_ids=ids,
+            threshold=threshold,
+            modulus_bits=modulus_bits,
+            vector_length=vector_length,
+            active=bool(active),
+            verifying_keys=MappingProxyType(keys),
+            degree=degree,
+            _neighbors=MappingProxyType(nmap),
+        )
+
+    @property
+    def param(self) -> bytes:
+        """The 16-byte envelope parameter id of this session's messages."""
+        return param_id(b"secagg", self.session_id)
+
+    def neighbors(self, client: int) -> frozenset[int]:
+        """The clients ``client`` masks with and shares to (never itself)."""
+        return self._neighbors[client]
+
+    def holders(self, client: int, among: Iterable[int]) -> tuple[int, ...]:
+        """Sorted share holders of ``client``: itself and its neighbours, restricted to ``among``."""
+        pool = self._neighbors[client] | {client}
+        return tuple(sorted(c for c in among if c in pool))
+
+    def __repr__(self) -> str:
+        return (
+            f"SecAggConfig(clients={len(self.client_ids)}, threshold={self.threshold}, "
+            f"modulus_bits={self.modulus_bits}, vector_length={self.vector_length}, "
+            f"active={self.active}, degree={self.degree})"
+        )
