@@ -22,6 +22,7 @@ from ._keys import (
     private_key_from_primes,
     public_key_from_n,
 )
+from ._packing import PackedVector, PackingScheme, estimate_alpha
 from ._pool import RandomizerPool
 from ._vector import EncryptedVector, concatenate
 
@@ -32,10 +33,13 @@ __all__ = [
     "INTEGER",
     "Encoding",
     "EncryptedVector",
+    "PackedVector",
+    "PackingScheme",
     "PaillierPrivateKey",
     "PaillierPublicKey",
     "RandomizerPool",
     "concatenate",
+    "estimate_alpha",
     "generate_private_key",
     "private_key_from_primes",
     "public_key_from_n",
