@@ -1,0 +1,53 @@
+"""Type stub for the native GMP kernel ``fedcrypto._native`` (src_native/glue.c).
+
+Limb arrays are 2-D C-contiguous ``uint64`` arrays ``(count, width)``, limb 0 least
+significant; moduli are ``(1, width)`` limb rows.  Outputs are allocated by the
+caller with shape ``(count, width_of(m - 1))`` and must not overlap any input.
+Errors: :class:`fedcrypto.exceptions.InvalidTypeError` (layout, dtype) and
+:class:`fedcrypto.exceptions.InvalidArgumentError` (values, lengths, moduli).
+"""
+
+from typing import final
+
+import numpy as np
+import numpy.typing as npt
+
+_Limbs = npt.NDArray[np.uint64]
+
+def gmp_version() -> str:
+    """Version of the GMP library linked in."""
+
+def powmod(bases: _Limbs, exps: _Limbs, mod: _Limbs, out: _Limbs, secret: bool, threads: int, /) -> None:
+    """``out[i] = bases[i] ** exps[i or 0] mod m``; ``secret``: constant time, odd ``m``."""
+
+def mulmod(a: _Limbs, b: _Limbs, mod: _Limbs, out: _Limbs, threads: int, /) -> None:
+    """``out[i] = a[i] * b[i or 0] mod m``."""
+
+def prodmod(values: _Limbs, mod: _Limbs, out: _Limbs, threads: int, /) -> None:
+    """``out[0] = prod(values) mod m`` (1 when empty)."""
+
+def multi_powmod(bases: _Limbs, exps: _Limbs, mod: _Limbs, out: _Limbs, threads: int, /) -> None:
+    """``out[0] = prod(bases[i] ** exps[i]) mod m`` (Pippenger; 1 when empty)."""
+
+def crt(
+    rp: _Limbs, rq: _Limbs, p: _Limbs, q: _Limbs, qinv: _Limbs, out: _Limbs, threads: int, /
+) -> None:
+    """``out[i] = rq[i] + q * ((rp[i] - rq[i]) * qinv mod p)``."""
+
+@final
+class FixedBase:
+    """Immutable table of powers of one base; safe to share between threads."""
+
+    def __new__(
+        cls, base: _Limbs, mod: _Limbs, max_exp_bits: int, window: int, threads: int
+    ) -> FixedBase: ...
+    def pow(self, exps: _Limbs, out: _Limbs, threads: int, /) -> None:
+        """``out[i] = base ** exps[i] mod m``."""
+    @property
+    def window(self) -> int: ...
+    @property
+    def table_bytes(self) -> int: ...
+    @property
+    def max_exp_bits(self) -> int: ...
+    @property
+    def out_width(self) -> int: ...
