@@ -58,7 +58,9 @@ _HASHES = {"sha256": (hashlib.sha256, 32, 64), "sha512": (hashlib.sha512, 64, 12
 # ---------------------------------------------------------------------------------------
 # expand_message_xmd and hash_to_field
 # ---------------------------------------------------------------------------------------
-def expand_message_xmd(msg: bytes, dst: bytes, len_in_bytes: int, hash_name: str = "sha256") -> bytes:
+def expand_message_xmd(
+    msg: bytes, dst: bytes, len_in_bytes: int, hash_name: str = "sha256"
+) -> bytes:
     """RFC 9380 ``expand_message_xmd``: stretch ``msg`` into ``len_in_bytes`` uniform bytes.
 
     The message is hashed once with a zero block prefix (``b_0``), then ``ell`` chained

@@ -1,0 +1,105 @@
+"""Finite-field DH group operations for PSI over RFC 3526 / RFC 7919 safe-prime groups.
+
+For a safe prime ``p = 2q + 1`` the quadratic residues mod ``p`` form the subgroup ``G`` of
+prime order ``q``.
+
+* ``H(x)``: ``expand_message_xmd(SHA-256)`` of the item to ``|p| + 128`` bits, reduced mod
+  ``p`` (statistical distance to uniform below 2^-128), then squared: a uniform-looking
+  element of ``G`` (squaring maps ``Z*_p`` 2-to-1 onto ``G``).
+* Secret exponent: uniform in ``[2, 2^k)`` from the OS CSPRNG with ``k`` twice the group's
+  security strength (RFC 7919 section 5.2 / NIST SP 800-56A short exponents): 256 bits for
+  the 2048- and 3072-bit groups, 320 bits for ffdhe4096.
+* Masking ``y -> y^k mod p`` runs in batches through the arithmetic backend with
+  ``secret=True`` (constant-time exponentiation, ``mpz_powm_sec`` in the native kernel).
+* Peer elements must satisfy ``1 < y < p - 1`` and have Legendre symbol ``(y/p) = 1``,
+  i.e. lie in ``G`` (for a safe prime, Euler's criterion equals subgroup membership).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import gmpy2
+
+from .._backend import get_backend
+from .._backend._limbs import int_to_limbs, ints_to_limbs, limbs_to_be_bytes
+from .._random import randrange
+from ..exceptions import InvalidArgumentError, InvalidGroupElementError
+from ._dh_groups import DH_GROUPS
+from ._ecdh import tag_many
+from ._h2c import expand_message_xmd
+
+__all__ = ["group_params", "exponent_bits", "new_exponent", "dh_mask_own", "dh_mask_peer"]
+
+
+def group_params(group: str) -> tuple[int, int]:
+    """``(p, element size in bytes)`` of a named group."""
+    try:
+        _rfc, bits, p = DH_GROUPS[group]
+    except KeyError:
+        raise InvalidArgumentError(f"unknown DH group {group!r}") from None
+    return p, (bits + 7) // 8
+
+
+def exponent_bits(group: str) -> int:
+    """Secret exponent size: twice the security strength of the group."""
+    bits = DH_GROUPS[group][1]
+    return 320 if bits >= 4096 else 256
+
+
+def new_exponent(group: str) -> int:
+    """A fresh secret exponent, uniform in ``[2, 2^k)``."""
+    return randrange(2, 1 << exponent_bits(group))
+
+
+def _hash_to_group(items: Sequence[bytes], p: int, dst: bytes) -> list[int]:
+    L = (p.bit_length() + 128 + 7) // 8
+    out = []
+    for x in items:
+        h = int.from_bytes(expand_message_xmd(x, dst, L, "sha256"), "big") % p
+        h = h * h % p
+        if h <= 1:  # pragma: no cover - probability ~2^-2047
+            raise InvalidArgumentError("an identifier hashed to a degenerate group element")
+        out.append(h)
+    return out
+
+
+def _powmod(values: list[int], exp: int, p: int, nbytes: int) -> bytes:
+    width = (p.bit_length() + 63) // 64
+    if not values:
+        return b""
+    res = get_backend().powmod(
+        ints_to_limbs(values, width), int_to_limbs(exp), p, secret=True, threads=1
+    )
+    return limbs_to_be_bytes(res, nbytes)
+
+
+def dh_mask_own(items: Sequence[bytes], exp: int, group: str, dst: bytes) -> bytes:
+    """``H(item)^k mod p`` for each item, fixed-width big-endian."""
+    p, nbytes = group_params(group)
+    return _powmod(_hash_to_group(items, p, dst), exp, p, nbytes)
+
+
+def dh_mask_peer(elements: Sequence[bytes], exp: int, group: str, tag_key: bytes | None) -> bytes:
+    """Check the peer's elements are in the prime-order subgroup, then ``y^k mod p``.
+
+    :returns: concatenated 16-byte tags when ``tag_key`` is given, else the masked values.
+    :raises InvalidGroupElementError: an element outside ``(1, p-1)`` or not a residue.
+    """
+    p, nbytes = group_params(group)
+    pm = gmpy2.mpz(p)
+    values = []
+    for e in elements:
+        y = int.from_bytes(e, "big")
+        if not 1 < y < p - 1:
+            raise InvalidGroupElementError("peer sent a DH element outside 1 < y < p-1")
+        if gmpy2.legendre(y, pm) != 1:
+            raise InvalidGroupElementError(
+                "peer sent a DH element outside the prime-order subgroup (not a quadratic residue)"
+            )
+        values.append(y)
+    masked = _powmod(values, exp, p, nbytes)
+    if tag_key is None:
+        return masked
+    return tag_many([masked[i : i + nbytes] for i in range(0, len(masked), nbytes)], tag_key)
+

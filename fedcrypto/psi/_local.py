@@ -1,0 +1,64 @@
+"""Run both parties of a PSI in one process (tests, benchmarks, trying things out)."""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+from ..exceptions import ProtocolError
+from ._messages import decode_message
+from ._party import PsiResult, create_party
+from ._settings import PsiSettings
+
+__all__ = ["run_pair"]
+
+
+def run_pair(
+    settings: PsiSettings,
+    listener_items: Sequence[bytes],
+    connector_items: Sequence[bytes],
+    *,
+    session_id: bytes | None = None,
+    workdir: str | None = None,
+    **party_kwargs: Any,
+) -> tuple[PsiResult, PsiResult]:
+    """Run a complete PSI between a listener and a connector in this process.
+
+    Every message goes through :meth:`PsiMessage.to_bytes` and :func:`decode_message`, as
+    over a network.  The two parties are driven alternately; each side's outgoing messages
+    are queued and delivered in order.
+
+    :returns: ``(listener_result, connector_result)``.
+    :raises ProtocolError: if the run stalls (a bug) or any party error.
+    """
+    sid = session_id if session_id is not None else os.urandom(32)
+    parties = {
+        "listener": create_party(settings, role="listener", items=listener_items,
+                                 peer_size=len(connector_items), session_id=sid,
+                                 workdir=workdir, **party_kwargs),
+        "connector": create_party(settings, role="connector", items=connector_items,
+                                  peer_size=len(listener_items), session_id=sid,
+                                  workdir=workdir, **party_kwargs),
+    }
+    try:
+        queues: dict[str, deque[bytes]] = {"listener": deque(), "connector": deque()}
+        for role, other in (("listener", "connector"), ("connector", "listener")):
+            queues[other].extend(m.to_bytes() for m in parties[role].start())
+        while not (parties["listener"].done and parties["connector"].done):
+            progressed = False
+            for role, other in (("listener", "connector"), ("connector", "listener")):
+                party = parties[role]
+                if queues[role] and not party.done:
+                    msg = decode_message(queues[role].popleft(), settings, sid)
+                    queues[other].extend(m.to_bytes() for m in party.handle(msg))
+                    progressed = True
+            if not progressed:
+                raise ProtocolError("PSI run stalled: no party has a message to handle")
+        if queues["listener"] or queues["connector"]:
+            raise ProtocolError("messages left over after both parties finished")
+        return parties["listener"].result(), parties["connector"].result()
+    finally:
+        for p in parties.values():
+            p.close()

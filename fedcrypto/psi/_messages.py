@@ -1,0 +1,258 @@
+"""Typed PSI protocol messages and their wire format.
+
+Every message is a fedcrypto envelope (``serialization.pack``) whose object type names the
+message kind (0x0201..0x0208) and whose parameter id binds it to the session and suite:
+``param_id(b"fedcrypto/psi", session_id, suite_id)`` where ``suite_id`` is
+``fedcrypto-psi-v1:<protocol>:<group>:<reveal>``.  A message from another session, another
+protocol or group, or another protocol version is rejected before its payload is parsed.
+
+Batch payload (all integers big-endian)::
+
+    u32 index       batch number within its stream (0, 1, 2, ...)
+    u32 total       number of batches in the stream (TagReply: the index it answers)
+    u32 count       number of elements in this batch (<= batch_size)
+    u16 elem_size   bytes per element (fixed by the suite, checked)
+    count * elem_size bytes
+
+RSA public key payload: ``u16 len(e) || e || u16 len(n) || n`` (big-endian, minimal).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import numpy.typing as npt
+
+from ..exceptions import InvalidTypeError, ProtocolError, SerializationError
+from ..serialization import ObjectType, Reader, Writer, pack, param_id, unpack
+from ._dh_groups import DH_GROUPS
+from ._settings import TAG_BYTES, PsiSettings, check_session_id
+
+__all__ = [
+    "PsiMessage",
+    "MaskedBatch",
+    "TagReply",
+    "ShuffledTags",
+    "RsaPublicKey",
+    "BlindedBatch",
+    "SignedBatch",
+    "SignerTags",
+    "MatchPositions",
+    "decode_message",
+    "message_param",
+]
+
+_MAX_TOTAL = 1 << 31
+
+
+def message_param(settings: PsiSettings, session_id: bytes) -> bytes:
+    """The 16-byte parameter id binding messages to one session and suite."""
+    return param_id(b"fedcrypto/psi", check_session_id(session_id), settings.suite_id())
+
+
+def element_size(settings: PsiSettings, kind: str) -> int:
+    """Fixed element size in bytes of a message kind under ``settings``."""
+    group = settings.resolved_group()
+    if kind == "tag":
+        return TAG_BYTES
+    if kind == "position":
+        return 8
+    if settings.protocol == "ecdh":
+        return 32
+    if settings.protocol == "dh":
+        return (DH_GROUPS[group][1] + 7) // 8
+    return int(group[3:]) // 8  # rsa2048 -> 256
+
+
+@dataclass(frozen=True, eq=False)
+class PsiMessage:
+    """Base class of PSI messages: immutable, serialized with :meth:`to_bytes`.
+
+    ``param`` is the 16-byte session/suite binding (:func:`message_param`).
+    """
+
+    param: bytes
+
+    OBJECT_TYPE: ClassVar[ObjectType]
+
+    def to_bytes(self) -> bytes:
+        """The message as a fedcrypto envelope (type = message kind, parameter id = ``param``)."""
+        return pack(self.OBJECT_TYPE, self._payload(), param=self.param)
+
+    def _payload(self) -> bytes:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, eq=False)
+class _Batch(PsiMessage):
+    """A batch of fixed-size elements (see the module docstring for the layout)."""
+
+    index: int
+    total: int
+    data: bytes
+    elem_size: int
+
+    KIND: ClassVar[str] = "element"
+
+    @property
+    def count(self) -> int:
+        """Number of elements in this batch."""
+        return len(self.data) // self.elem_size if self.elem_size else 0
+
+    def elements(self) -> list[bytes]:
+        """The elements as a list of ``elem_size``-byte strings."""
+        s = self.elem_size
+        return [self.data[i : i + s] for i in range(0, len(self.data), s)]
+
+    def _payload(self) -> bytes:
+        w = Writer().u32(self.index).u32(self.total).u32(self.count).u16(self.elem_size)
+        return w.raw(self.data).getvalue()
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(index={self.index}, total={self.total}, "
+                f"count={self.count})")
+
+    @classmethod
+    def _parse(cls, param: bytes, payload: bytes, settings: PsiSettings) -> _Batch:
+        r = Reader(payload)
+        index, total, count, size = r.u32(), r.u32(), r.u32(), r.u16()
+        expected = element_size(settings, cls.KIND)
+        if size != expected:
+            raise SerializationError(
+                f"{cls.__name__}: element size {size}, expected {expected} for this suite"
+            )
+        if count > settings.batch_size:
+            raise SerializationError(
+                f"{cls.__name__}: {count} elements exceed the batch size {settings.batch_size}"
+            )
+        if total > _MAX_TOTAL or (cls is not TagReply and index >= max(total, 1)):
+            raise SerializationError(f"{cls.__name__}: batch index {index} out of range")
+        data = r.raw(count * size)
+        r.finish()
+        return cls(param=param, index=index, total=total, data=data, elem_size=size)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class MaskedBatch(_Batch):
+    """ECDH/DH first stage: this party's hashed items raised to its secret key (shuffled)."""
+
+    OBJECT_TYPE: ClassVar[ObjectType] = ObjectType.PSI_MASKED_BATCH
+    KIND: ClassVar[str] = "element"
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class TagReply(_Batch):
+    """ECDH/DH reply to the peer's MaskedBatch number ``index``: the double-masked tags in the
+    peer's order when the peer learns the intersection, else empty (an acknowledgement)."""
+
+    OBJECT_TYPE: ClassVar[ObjectType] = ObjectType.PSI_TAG_REPLY
+    KIND: ClassVar[str] = "tag"
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class ShuffledTags(_Batch):
+    """ECDH/DH reveal ``count``: the peer's double-masked tags in a fresh random order."""
+
+    OBJECT_TYPE: ClassVar[ObjectType] = ObjectType.PSI_SHUFFLED_TAGS
+    KIND: ClassVar[str] = "tag"
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class BlindedBatch(_Batch):
+    """RSA: the client's blinded full-domain hashes ``H(x) * r^e mod n``."""
+
+    OBJECT_TYPE: ClassVar[ObjectType] = ObjectType.PSI_RSA_BLINDED_BATCH
+    KIND: ClassVar[str] = "element"
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class SignedBatch(_Batch):
+    """RSA: the signer's blind signatures ``(H(x) r^e)^d mod n`` of BlindedBatch ``index``."""
+
+    OBJECT_TYPE: ClassVar[ObjectType] = ObjectType.PSI_RSA_SIGNED_BATCH
+    KIND: ClassVar[str] = "element"
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class SignerTags(_Batch):
+    """RSA: tags ``T(H(y)^d)`` of the signer's own items, in a random order."""
+
+    OBJECT_TYPE: ClassVar[ObjectType] = ObjectType.PSI_RSA_SIGNER_TAGS
+    KIND: ClassVar[str] = "tag"
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class MatchPositions(_Batch):
+    """RSA reveal ``both``: positions (u64) in the signer's tag stream that matched."""
+
+    OBJECT_TYPE: ClassVar[ObjectType] = ObjectType.PSI_MATCH_POSITIONS
+    KIND: ClassVar[str] = "position"
+
+    def positions(self) -> npt.NDArray[np.int64]:
+        """The positions as int64."""
+        return np.frombuffer(self.data, dtype=">u8").astype(np.int64)
+
+
+@dataclass(frozen=True, eq=False)
+class RsaPublicKey(PsiMessage):
+    """RSA: the signer's public key ``(n, e)`` for this session."""
+
+    n: int
+    e: int
+
+    OBJECT_TYPE: ClassVar[ObjectType] = ObjectType.PSI_RSA_PUBLIC_KEY
+
+    def _payload(self) -> bytes:
+        e = self.e.to_bytes((self.e.bit_length() + 7) // 8, "big")
+        n = self.n.to_bytes((self.n.bit_length() + 7) // 8, "big")
+        return Writer().u16(len(e)).raw(e).u16(len(n)).raw(n).getvalue()
+
+    @classmethod
+    def _parse(cls, param: bytes, payload: bytes, settings: PsiSettings) -> RsaPublicKey:
+        r = Reader(payload)
+        e = int.from_bytes(r.raw(r.u16()), "big")
+        n_len = r.u16()
+        if n_len != element_size(settings, "element"):
+            raise SerializationError("RSA modulus has the wrong size for this suite")
+        n = int.from_bytes(r.raw(n_len), "big")
+        r.finish()
+        return cls(param=param, n=n, e=e)
+
+
+_KINDS: dict[int, type[PsiMessage]] = {
+    int(c.OBJECT_TYPE): c
+    for c in (MaskedBatch, TagReply, ShuffledTags, RsaPublicKey, BlindedBatch, SignedBatch,
+              SignerTags, MatchPositions)
+}
+_ALLOWED = {
+    "ecdh": {MaskedBatch, TagReply, ShuffledTags},
+    "dh": {MaskedBatch, TagReply, ShuffledTags},
+    "rsa": {RsaPublicKey, BlindedBatch, SignedBatch, SignerTags, MatchPositions},
+}
+
+
+def decode_message(data: bytes, settings: PsiSettings, session_id: bytes) -> PsiMessage:
+    """Parse one PSI message received from the peer.
+
+    Checks the envelope (magic, version, type, session/suite binding, exact length), that
+    the kind belongs to the protocol, element sizes and the batch-size bound.  Group
+    membership of the elements is checked later by the party that uses them.
+
+    :raises SerializationError: malformed, truncated, foreign or oversized data.
+    :raises ProtocolError: a message kind that the protocol in ``settings`` never sends.
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise InvalidTypeError("message data must be bytes")
+    data = bytes(data)
+    if len(data) < 8:
+        raise SerializationError("truncated message")
+    kind = int.from_bytes(data[6:8], "big")
+    cls = _KINDS.get(kind)
+    if cls is None:
+        raise SerializationError(f"unknown PSI message type 0x{kind:04x}")
+    env = unpack(data, cls.OBJECT_TYPE, expected_param=message_param(settings, session_id))
+    if cls not in _ALLOWED[settings.protocol]:
+        raise ProtocolError(f"{cls.__name__} is not a message of the {settings.protocol} protocol")
+    return cls._parse(env.param_id, env.payload, settings)  # type: ignore[attr-defined,no-any-return]

@@ -1,0 +1,80 @@
+"""A small process pool for the PSI hot loops.
+
+X25519 and P-256 calls through ``cryptography`` and the hash-to-curve arithmetic hold the
+GIL, so a party spreads each batch over worker *processes*.  The pool uses the
+``forkserver`` start method (no fork of a possibly multi-threaded parent), is created
+lazily on the first batch big enough to split, and results come back in input order, so
+output never depends on the number of workers.
+
+Tasks are module-level functions and plain arguments (bytes, ints, lists of bytes).  The
+party's secret scalar travels to its own worker processes over the local pipe of the pool
+(never to disk or to the peer).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, TypeVar
+
+from .._backend import default_threads
+
+__all__ = ["WorkerPool", "split"]
+
+T = TypeVar("T")
+
+#: Below this many elements per worker a batch is processed in the calling process.
+MIN_CHUNK = 256
+
+
+def split(seq: Sequence[T], parts: int) -> list[Sequence[T]]:
+    """Split ``seq`` into at most ``parts`` contiguous chunks of near-equal size (order kept)."""
+    n = len(seq)
+    parts = max(1, min(parts, n // MIN_CHUNK if n >= MIN_CHUNK else 1))
+    step = -(-n // parts) if n else 1
+    return [seq[i : i + step] for i in range(0, n, step)] or [seq]
+
+
+class WorkerPool:
+    """Runs ``fn(chunk, *args)`` over chunks of a batch, in worker processes when useful.
+
+    :param workers: number of processes (None = all cores this process may use; 1 = run
+        everything inline).
+    """
+
+    def __init__(self, workers: int | None) -> None:
+        self._workers = default_threads() if workers is None else workers
+        self._executor: ProcessPoolExecutor | None = None
+
+    @property
+    def workers(self) -> int:
+        return self._workers
+
+    def map_chunks(
+        self, fn: Callable[..., T], seq: Sequence[Any], *args: Any
+    ) -> list[T]:
+        """Apply ``fn(chunk, *args)`` to contiguous chunks of ``seq``; results in order."""
+        chunks = split(seq, self._workers) if self._workers > 1 else [seq]
+        if len(chunks) == 1:
+            return [fn(chunks[0], *args)]
+        if self._executor is None:
+            ctx = multiprocessing.get_context("forkserver")
+            self._executor = ProcessPoolExecutor(max_workers=self._workers, mp_context=ctx)
+        futures = [self._executor.submit(fn, c, *args) for c in chunks]
+        return [f.result() for f in futures]
+
+    def close(self) -> None:
+        """Stop the worker processes (idempotent)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: S110 - best effort at interpreter shutdown
+            pass
+
+    def __reduce__(self) -> Any:
+        raise TypeError("worker pools cannot be pickled")

@@ -1,0 +1,168 @@
+"""PSI settings both parties must agree on, and the protocol constants."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from ..exceptions import InvalidArgumentError, InvalidTypeError
+
+__all__ = [
+    "PROTOCOL_VERSION",
+    "PROTOCOLS",
+    "REVEAL_MODES",
+    "ROLES",
+    "TAG_BYTES",
+    "SESSION_ID_BYTES",
+    "PsiSettings",
+    "supported_groups",
+]
+
+#: Version of the PSI message protocol (part of every domain-separation tag).
+PROTOCOL_VERSION = 1
+PROTOCOLS = ("ecdh", "dh", "rsa")
+REVEAL_MODES = ("listener", "connector", "both", "count")
+ROLES = ("listener", "connector")
+#: Second-stage tags are truncated to 128 bits: for 1e8 x 1e8 elements the chance of any
+#: false match is below 1e16 / 2^128 ~ 2^-74.
+TAG_BYTES = 16
+SESSION_ID_BYTES = 32
+
+_GROUPS: dict[str, tuple[str, ...]] = {
+    "ecdh": ("curve25519", "p256"),
+    "dh": ("ffdhe2048", "ffdhe3072", "ffdhe4096", "modp2048", "modp3072"),
+    "rsa": ("rsa2048", "rsa3072"),
+}
+_ALIASES = {"modp_2048": "modp2048", "modp_3072": "modp3072", "x25519": "curve25519",
+            "secp256r1": "p256", "p-256": "p256"}
+_MAX_BATCH = 1 << 20
+
+
+def supported_groups(protocol: str) -> tuple[str, ...]:
+    """The group names accepted for ``protocol`` (the first one is the default).
+
+    :raises InvalidArgumentError: for an unknown protocol.
+    """
+    try:
+        return _GROUPS[protocol]
+    except KeyError:
+        raise InvalidArgumentError(
+            f"unknown PSI protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}"
+        ) from None
+
+
+@dataclass(frozen=True)
+class PsiSettings:
+    """The parameters of one PSI run.
+
+    :param protocol: ``"ecdh"`` (default), ``"dh"`` or ``"rsa"``.
+    :param group: curve / group / key size; ``None`` picks the protocol's default
+        (``curve25519``, ``ffdhe2048``, ``rsa2048``).  See :func:`supported_groups`.
+    :param reveal: who learns the intersection: ``"listener"``, ``"connector"``, ``"both"``,
+        or ``"count"`` (both learn only its size; ECDH and DH only).
+    :param batch_size: elements per message (bounds every frame).
+    :param memory_budget: bytes the matching step may hold in memory; past it the join
+        runs out of core with hash partitions in ``workdir``.
+    :param workers: processes for hashing and scalar multiplications (None = all cores,
+        1 = no subprocesses).  Does not change any result.
+
+    ``protocol``, ``group``, ``reveal`` and ``batch_size`` must be equal on both sides
+    (:meth:`as_dict` is what the handshake compares); ``memory_budget`` and ``workers`` are
+    local choices.
+    """
+
+    protocol: str = "ecdh"
+    group: str | None = None
+    reveal: str = "both"
+    batch_size: int = 65536
+    memory_budget: int = 512 << 20
+    workers: int | None = None
+
+    def resolved_group(self) -> str:
+        """The group name with the protocol's default filled in and aliases resolved.
+
+        :raises InvalidArgumentError: for an unknown protocol or group.
+        """
+        groups = supported_groups(self.protocol)
+        if self.group is None:
+            return groups[0]
+        name = _ALIASES.get(self.group.lower(), self.group.lower())
+        if name not in groups:
+            raise InvalidArgumentError(
+                f"unknown group {self.group!r} for protocol {self.protocol!r}; "
+                f"choose one of {', '.join(groups)}"
+            )
+        return name
+
+    def validate(self) -> None:
+        """Check every field.
+
+        :raises InvalidTypeError: for a field of the wrong type.
+        :raises InvalidArgumentError: for an unknown protocol, group or reveal mode, reveal
+            ``"count"`` with RSA, or a batch size / budget / worker count out of range.
+        """
+        for name in ("protocol", "reveal"):
+            if not isinstance(getattr(self, name), str):
+                raise InvalidTypeError(f"{name} must be a string")
+        if self.group is not None and not isinstance(self.group, str):
+            raise InvalidTypeError("group must be a string or None")
+        for name in ("batch_size", "memory_budget"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise InvalidTypeError(f"{name} must be an int")
+        if self.workers is not None and (
+            isinstance(self.workers, bool) or not isinstance(self.workers, int)
+        ):
+            raise InvalidTypeError("workers must be an int or None")
+        self.resolved_group()
+        if self.reveal not in REVEAL_MODES:
+            raise InvalidArgumentError(
+                f"unknown reveal mode {self.reveal!r}; choose one of {', '.join(REVEAL_MODES)}"
+            )
+        if self.protocol == "rsa" and self.reveal == "count":
+            raise InvalidArgumentError(
+                "reveal 'count' is available for the ecdh and dh protocols only (with RSA the "
+                "client can always link signatures to its own items)"
+            )
+        if not 1 <= self.batch_size <= _MAX_BATCH:
+            raise InvalidArgumentError(f"batch_size must be between 1 and {_MAX_BATCH}")
+        if self.memory_budget < 1 << 20:
+            raise InvalidArgumentError("memory_budget must be at least 1 MiB")
+        if self.workers is not None and not 1 <= self.workers <= 256:
+            raise InvalidArgumentError("workers must be between 1 and 256")
+
+    def as_dict(self) -> dict[str, str | int]:
+        """The settings both sides must agree on: protocol, group (resolved), reveal,
+        batch_size, and the PSI protocol version."""
+        return {
+            "protocol": self.protocol,
+            "group": self.resolved_group(),
+            "reveal": self.reveal,
+            "batch_size": self.batch_size,
+            "psi_version": PROTOCOL_VERSION,
+        }
+
+    def suite_id(self) -> bytes:
+        """Canonical bytes naming protocol, version, group and reveal mode (used in DSTs)."""
+        return (
+            f"fedcrypto-psi-v{PROTOCOL_VERSION}:{self.protocol}:{self.resolved_group()}:"
+            f"{self.reveal}".encode()
+        )
+
+
+def session_tag(settings: PsiSettings, session_id: bytes, purpose: str) -> bytes:
+    """A domain-separation tag naming the library, protocol version, suite, session and purpose.
+
+    At most 255 bytes (a valid RFC 9380 DST): the session id enters as a SHA-256 digest.
+    """
+    sid = hashlib.sha256(session_id).hexdigest()[:32]
+    return settings.suite_id() + f":{purpose}:".encode() + sid.encode()
+
+
+def check_session_id(session_id: object) -> bytes:
+    """Validate a session id: exactly 32 bytes."""
+    if not isinstance(session_id, (bytes, bytearray)):
+        raise InvalidTypeError("session_id must be bytes")
+    if len(session_id) != SESSION_ID_BYTES:
+        raise InvalidArgumentError(f"session_id must be exactly {SESSION_ID_BYTES} bytes")
+    return bytes(session_id)
