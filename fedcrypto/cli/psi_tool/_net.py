@@ -349,6 +349,8 @@ class Connection:
                 self._sock.shutdown(socket.SHUT_WR)
         except OSError:
             return
+        if self._eof:
+            return
         deadline = time.monotonic() + _DRAIN_SECONDS
         while time.monotonic() < deadline:
             r, _, _ = select.select([self._sock], [], [], 0.2)
