@@ -173,9 +173,9 @@ def _add_network_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--max-frame-size",
         type=_positive,
-        default=256,
+        default=None,
         metavar="MiB",
-        help="largest frame accepted from the peer (default 256 MiB)",
+        help="largest frame accepted from the peer (default: batch size x 520 B, at least 16 MiB)",
     )
     g.add_argument(
         "--connect-timeout",

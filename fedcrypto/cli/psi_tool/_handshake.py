@@ -50,6 +50,7 @@ _MAX_SET = 1 << 40
 TOOL = "fedcrypto-psi"
 
 _OPTION_NAMES = {
+    "psi_version": "PSI protocol version",
     "protocol": "--protocol",
     "group": "--group",
     "reveal": "--reveal",

@@ -45,6 +45,11 @@ def _eta(seconds: float) -> str:
 class Progress:
     """Callable ``progress(phase, done, total)`` handed to the PSI party.
 
+    Phases may interleave (a streaming protocol hashes batch 2 while masking the peer's batch
+    1): each phase keeps its own counters, the bar shows the phase reported last, and a
+    ``done`` line is printed when a phase reaches its total.  A phase's clock starts at the
+    previous report of any phase (the work happened in between).
+
     ``stream``: where to draw (stderr); ``quiet``: draw nothing; ``label``: prefix (used by
     ``psi local`` to tell the two parties apart).
     """
@@ -57,66 +62,80 @@ class Progress:
         self._label = f"{label} " if label else ""
         self._tty = bool(getattr(self._stream, "isatty", lambda: False)())
         self._lock = threading.Lock()
-        self._phase: str | None = None
-        self._start = 0.0
+        self._last_event = time.monotonic()
         self._last_draw = 0.0
-        self._done = 0
-        self._total = 0
+        self._current: str | None = None
+        self._drawn = False
+        self._phases: dict[str, list[float]] = {}  # phase -> [start, done, total, finished]
         self.phase_times: dict[str, float] = {}
+
+    def reset_clock(self) -> None:
+        """Start timing from now (call when the protocol starts)."""
+        with self._lock:
+            self._last_event = time.monotonic()
 
     def __call__(self, phase: str, done: int, total: int) -> None:
         with self._lock:
             now = time.monotonic()
-            if phase != self._phase:
-                self._finish_locked(now)
-                self._phase, self._start, self._last_draw = phase, now, 0.0
-            self._done, self._total = done, total
+            state = self._phases.get(phase)
+            if state is None or state[3]:
+                state = self._phases[phase] = [self._last_event, 0.0, 0.0, 0.0]
+            state[1], state[2] = float(done), float(total)
+            self._last_event = now
+            self._current = phase
             if total and done >= total:
-                self._finish_locked(now)
+                state[3] = 1.0
+                self._finish_phase(phase, state, now)
             elif self._tty and not self._quiet and now - self._last_draw >= 0.1:
                 self._last_draw = now
-                self._stream.write("\r" + self._line(now) + "\x1b[K")
+                self._stream.write("\r" + self._line(phase, state, now) + "\x1b[K")
                 self._stream.flush()
+                self._drawn = True
 
-    def _line(self, now: float) -> str:
-        elapsed = max(now - self._start, 1e-9)
-        done, total = self._done, self._total
+    def _line(self, phase: str, state: list[float], now: float) -> str:
+        start, done, total = state[0], state[1], state[2]
+        elapsed = max(now - start, 1e-9)
         rate = done / elapsed
         frac = min(1.0, done / total) if total else 0.0
         fill = int(frac * _BAR)
         bar = "#" * fill + "." * (_BAR - fill)
         eta = _eta((total - done) / rate) if rate > 0 and total > done else "0:00"
         return (
-            f"{self._label}{self._phase:<15} [{bar}] {frac * 100:5.1f}% "
+            f"{self._label}{phase:<15} [{bar}] {frac * 100:5.1f}% "
             f"{format_count(done)}/{format_count(total)} {format_count(rate)}/s ETA {eta}"
         )
 
-    def _finish_locked(self, now: float) -> None:
-        if self._phase is None:
+    def _finish_phase(self, phase: str, state: list[float], now: float) -> None:
+        elapsed = max(now - state[0], 1e-9)
+        self.phase_times[phase] = self.phase_times.get(phase, 0.0) + elapsed
+        if self._quiet:
             return
-        elapsed = now - self._start
-        self.phase_times[self._phase] = self.phase_times.get(self._phase, 0.0) + elapsed
-        if not self._quiet:
-            rate = self._done / elapsed if elapsed > 0 else 0.0
-            text = (
-                f"{self._label}{self._phase:<15} done: {format_count(self._done)} in "
-                f"{elapsed:.1f} s ({format_count(rate)}/s)"
-            )
-            self._stream.write(("\r" + text + "\x1b[K\n") if self._tty else text + "\n")
-            self._stream.flush()
-        self._phase = None
+        rate = state[1] / elapsed
+        text = (
+            f"{self._label}{phase:<15} done: {format_count(state[1])} in "
+            f"{elapsed:.1f} s ({format_count(rate)}/s)"
+        )
+        if self._tty and self._drawn:
+            self._stream.write("\r\x1b[K")
+        self._drawn = False
+        self._stream.write(text + "\n")
+        self._stream.flush()
 
     def finish(self) -> None:
-        """Close the current bar (end of the run or error)."""
+        """Clear an unfinished bar (end of the run or error)."""
         with self._lock:
-            self._finish_locked(time.monotonic())
+            if self._tty and self._drawn and not self._quiet:
+                self._stream.write("\r\x1b[K")
+                self._stream.flush()
+            self._drawn = False
 
     def info(self, text: str) -> None:
         """A one-line status message (suppressed by quiet)."""
         if self._quiet:
             return
         with self._lock:
-            if self._tty and self._phase is not None:
+            if self._tty and self._drawn:
                 self._stream.write("\r\x1b[K")
+                self._drawn = False
             self._stream.write(f"{self._label}{text}\n")
             self._stream.flush()

@@ -9,6 +9,7 @@ side ends too.  Output and report files are only renamed into place after succes
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import ssl
@@ -184,10 +185,13 @@ def _error_line(message: str) -> None:
     sys.stderr.flush()
 
 
-def _guarded(body: Callable[[list[Connection]], int], progress: Progress) -> int:
+def _guarded(
+    body: Callable[[list[Connection], list[Callable[[], None]]], int], progress: Progress
+) -> int:
     """Run ``body`` turning every failure into one stderr line, an exit code, and an ABORT
     frame for a connected peer."""
     holder: list[Connection] = []
+    closers: list[Callable[[], None]] = []
     debug = os.environ.get("FEDCRYPTO_DEBUG") == "1"
 
     def abort(reason: str) -> None:
@@ -195,7 +199,7 @@ def _guarded(body: Callable[[list[Connection]], int], progress: Progress) -> int
             holder[0].abort(reason)
 
     try:
-        return body(holder)
+        return body(holder, closers)
     except _Failure as exc:
         progress.finish()
         abort(f"it stopped: {exc}")
@@ -247,6 +251,9 @@ def _guarded(body: Callable[[list[Connection]], int], progress: Progress) -> int
             traceback.print_exc()
         return EXIT_PROTOCOL
     finally:
+        for close in closers:
+            with contextlib.suppress(Exception):
+                close()
         if holder:
             holder[0].close(flush_timeout=1.0)
 
@@ -346,6 +353,14 @@ def _prepare(
     return settings, spec, data
 
 
+def _max_frame(args: argparse.Namespace) -> int:
+    """--max-frame-size in bytes; by default enough for a batch of the largest elements
+    (512-byte DH-4096 values) plus headers, and at least 16 MiB."""
+    if args.max_frame_size is not None:
+        return int(args.max_frame_size) << 20
+    return max(16 << 20, args.batch_size * 520 + (1 << 20))
+
+
 def _tls(args: argparse.Namespace, server: bool) -> ssl.SSLContext | None:
     if args.insecure_no_tls:
         if any((args.tls_cert, args.tls_key, args.tls_ca)):
@@ -374,7 +389,7 @@ def _tls(args: argparse.Namespace, server: bool) -> ssl.SSLContext | None:
 def _run_network(args: argparse.Namespace, role: str) -> int:
     progress = Progress(quiet=args.quiet)
 
-    def body(holder: list[Connection]) -> int:
+    def body(holder: list[Connection], closers: list[Callable[[], None]]) -> int:
         from ... import __version__
 
         psi = _psi()
@@ -404,7 +419,7 @@ def _run_network(args: argparse.Namespace, role: str) -> int:
                 host, port, ctx=ctx, timeout=args.connect_timeout, server_name=args.tls_server_name
             )
             peer_name = f"{host}:{port}"
-        conn = Connection(sock, max_frame=args.max_frame_size << 20, idle_timeout=args.idle_timeout)
+        conn = Connection(sock, max_frame=_max_frame(args), idle_timeout=args.idle_timeout)
         holder.append(conn)
         progress.info(
             f"connected to {peer_name}"
@@ -419,6 +434,7 @@ def _run_network(args: argparse.Namespace, role: str) -> int:
             set_size=len(data.keys),
         )
         hs = run_handshake(conn, hello, max_peer_size=args.max_peer_size)
+        progress.reset_clock()
         party = psi.create_party(
             settings,
             role=role,
@@ -428,6 +444,7 @@ def _run_network(args: argparse.Namespace, role: str) -> int:
             workdir=args.workdir,
             progress=progress,
         )
+        closers.append(party.close)
 
         def decode(body_: bytes) -> Any:
             return psi.decode_message(body_, settings, hs.session_id)
@@ -479,7 +496,7 @@ def run_local(args: argparse.Namespace) -> int:
     connector; ``--reveal`` is from A's point of view; the output is A's)."""
     progress = Progress(quiet=args.quiet)
 
-    def body(holder: list[Connection]) -> int:
+    def body(holder: list[Connection], closers: list[Callable[[], None]]) -> int:
         psi = _psi()
         args.input = args.file_a
         settings, spec, data = _prepare(args, "listener", progress, label="A ")
@@ -508,6 +525,7 @@ def run_local(args: argparse.Namespace) -> int:
             workdir=args.workdir,
             progress=Progress(quiet=args.quiet, label="B"),
         )
+        closers.extend((a.close, b.close))
         to_b = [m.to_bytes() for m in a.start()]
         to_a = [m.to_bytes() for m in b.start()]
         moved = 0
