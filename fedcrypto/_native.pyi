@@ -17,7 +17,9 @@ _Limbs = npt.NDArray[np.uint64]
 def gmp_version() -> str:
     """Version of the GMP library linked in."""
 
-def powmod(bases: _Limbs, exps: _Limbs, mod: _Limbs, out: _Limbs, secret: bool, threads: int, /) -> None:
+def powmod(
+    bases: _Limbs, exps: _Limbs, mod: _Limbs, out: _Limbs, secret: bool, threads: int, /
+) -> None:
     """``out[i] = bases[i] ** exps[i or 0] mod m``; ``secret``: constant time, odd ``m``."""
 
 def mulmod(a: _Limbs, b: _Limbs, mod: _Limbs, out: _Limbs, threads: int, /) -> None:

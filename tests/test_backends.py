@@ -244,7 +244,9 @@ BAD_ARRAYS: list[tuple[str, Callable[[], object]]] = [
 
 
 @pytest.mark.parametrize("label,make", BAD_ARRAYS, ids=[b[0] for b in BAD_ARRAYS])
-def test_bad_arrays_are_typed_errors(backend: Backend, label: str, make: Callable[[], object]) -> None:
+def test_bad_arrays_are_typed_errors(
+    backend: Backend, label: str, make: Callable[[], object]
+) -> None:
     m = 1009
     good = _rows([2, 3], m)
     bad = make()
@@ -402,7 +404,9 @@ def test_crt_large_and_unbalanced(backend: Backend) -> None:
 
     p, q = random_prime(512), random_prime(200)
     xs = [secrets.randbelow(p * q) for _ in range(5)]
-    out = backend.crt(ints_to_limbs([x % p for x in xs]), ints_to_limbs([x % q for x in xs], 7), p, q)
+    out = backend.crt(
+        ints_to_limbs([x % p for x in xs]), ints_to_limbs([x % q for x in xs], 7), p, q
+    )
     assert limbs_to_ints(out) == xs
 
 

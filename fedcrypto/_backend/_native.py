@@ -71,7 +71,9 @@ class NativeBackend(Backend):
 
     name = "native"
 
-    def _powmod(self, bases: LimbArray, exps: LimbArray, mod: int, secret: bool, threads: int) -> LimbArray:
+    def _powmod(
+        self, bases: LimbArray, exps: LimbArray, mod: int, secret: bool, threads: int
+    ) -> LimbArray:
         out = _out(bases.shape[0], mod)
         _native.powmod(bases, exps, _mod_row(mod), out, secret, threads)
         return out
@@ -94,7 +96,9 @@ class NativeBackend(Backend):
     def _fixed_base(self, base: int, mod: int, max_exp_bits: int) -> FixedBaseTable:
         return NativeFixedBase(base, mod, max_exp_bits)
 
-    def _crt(self, rp: LimbArray, rq: LimbArray, p: int, q: int, q_inv: int, threads: int) -> LimbArray:
+    def _crt(
+        self, rp: LimbArray, rq: LimbArray, p: int, q: int, q_inv: int, threads: int
+    ) -> LimbArray:
         out = _out(rp.shape[0], p * q)
         _native.crt(rp, rq, _mod_row(p), _mod_row(q), int_to_limbs(q_inv), out, threads)
         return out
