@@ -195,7 +195,8 @@ def create_party(
     :param progress: ``progress(phase, done, total)`` callback; phases ``"hashing"``,
         ``"masking own"``, ``"masking peer's"``, ``"matching"``.
     :param rsa_key: RSA only, optional: a :class:`fedcrypto.hazmat.rsa_blind.RsaBlindKey` to
-        use when this party is the signer (default: a fresh key per session).
+        use when this party is the signer (default: a fresh key per session); ignored
+        when this party is the client.
     :returns: a :class:`PsiParty`.
     :raises InvalidArgumentError: for bad settings, role, sizes or session id.
     :raises InvalidTypeError: for items that are not bytes.

@@ -105,8 +105,6 @@ class RsaParty(PsiParty):
             self._positions_total: int | None = None
             self._matched: list[np.ndarray] = []
         else:
-            if rsa_key is not None:
-                raise InvalidArgumentError("rsa_key is only used by the signer")
             self._pub: RsaPublicNumbers | None = None
             self._signer_learns = settings.reveal == "both"
             self._my_batches = batch_count(self.n, self._bs)

@@ -1,0 +1,19 @@
+"""Shared fixtures for the PSI protocol tests."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from fedcrypto.hazmat.rsa_blind import RsaBlindKey
+
+#: The pure-Python backend is slow for 2048-bit arithmetic: shrink set sizes there.
+PURE = os.environ.get("FEDCRYPTO_BACKEND", "").strip().lower() == "pure"
+SIZE = 12 if PURE else 40
+
+
+@pytest.fixture(scope="session")
+def rsa_key() -> RsaBlindKey:
+    """One 2048-bit signer key for the whole session (key generation takes ~1 s)."""
+    return RsaBlindKey.generate(2048)
