@@ -96,7 +96,6 @@ def test_empty_sets_and_disjoint() -> None:
     _check(s, [b"x", b"y"], [b"z"])
 
 
-@pytest.mark.skipif(PURE, reason="spawning workers is slow under the pure backend")
 def test_workers_do_not_change_results() -> None:
     a = [b"id%d" % i for i in range(1200)]
     b = [b"id%d" % i for i in range(600, 1500)]
