@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -82,6 +83,11 @@ def _check_python_number(v: object) -> None:
         raise InvalidTypeError(f"cannot encode a value of type {type(v).__name__}")
 
 
+def _fixed(v: float, f: int) -> int:
+    """``round(v * 2**f)`` exactly (half to even), for any finite float and ``f``."""
+    return round(Fraction(v) * (1 << f))
+
+
 def to_integers(values: Any, frac_bits: int | None) -> tuple[np.ndarray | list[int], Encoding]:
     """Scale ``values`` to plaintext integers.
 
@@ -104,7 +110,7 @@ def to_integers(values: Any, frac_bits: int | None) -> tuple[np.ndarray | list[i
                     fv = float(v)
                     if not math.isfinite(fv):
                         raise EncodingError("cannot encode NaN or infinity")
-                    ints.append(round(math.ldexp(fv, f)))
+                    ints.append(_fixed(fv, f))
                 else:
                     ints.append(int(v) << f)
             return ints, Encoding(True, f)
@@ -124,10 +130,11 @@ def to_integers(values: Any, frac_bits: int | None) -> tuple[np.ndarray | list[i
         x = arr.astype(np.float64)
         if not np.isfinite(x).all():
             raise EncodingError("cannot encode NaN or infinity")
-        scaled = np.rint(np.ldexp(x, f)) if f < 1024 else None
+        with np.errstate(over="ignore"):
+            scaled = np.rint(np.ldexp(x, f)) if f < 1024 else None
         if scaled is not None and (scaled.size == 0 or float(np.abs(scaled).max()) < 2.0**62):
             return scaled.astype(np.int64), Encoding(True, f)
-        return [round(math.ldexp(float(v), f)) for v in x], Encoding(True, f)
+        return [_fixed(float(v), f) for v in x], Encoding(True, f)
     raise InvalidTypeError(f"cannot encode values of dtype {arr.dtype}")
 
 

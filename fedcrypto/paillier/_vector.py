@@ -29,9 +29,12 @@ from ._encoding import (
     to_integers,
 )
 from ._keys import PaillierPublicKey, Randomness
-from ._limbmath import widen
+from ._limbmath import is_zero, row_minus, widen
 
 __all__ = ["EncryptedVector", "concatenate"]
+
+#: Types accepted as plaintext operands of + - *.
+_PLAIN = (int, float, np.integer, np.floating, np.ndarray, Sequence)
 
 
 def _scalar_exponents(
@@ -63,9 +66,13 @@ def _scalar_exponents(
 def _broadcast_operand(value: Any) -> tuple[Any, bool]:
     """Wrap a scalar plaintext as a 1-element list; report whether it was a scalar."""
     if isinstance(value, np.ndarray) and value.ndim == 0:
-        return [value.item()], True
+        return value.reshape(1), True
     if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)):
-        return [value], True
+        if isinstance(value, int) and not -(2**62) < value < 2**62:
+            arr = np.empty(1, dtype=object)
+            arr[0] = value
+            return arr, True
+        return np.array([value]), True
     return value, False
 
 
@@ -225,23 +232,30 @@ class EncryptedVector:
             raise InvalidArgumentError(f"{what} has length {other_len}, the vector has {len(self)}")
 
     # -- arithmetic ------------------------------------------------------------------
-    def __add__(self, other: Any) -> EncryptedVector:
-        be = get_backend()
+    def _add_plain(self, other: Any, *, negate: bool) -> EncryptedVector:
+        """``self + other`` (or ``self - other``) for plaintext ``other`` (scalar or same length)."""
         pk = self._pk
-        if isinstance(other, EncryptedVector):
-            a, b = self._aligned(other)
-            a._check_length(len(b), "the other vector")
-            return a._new(be.mulmod(a._c, b._c, pk.nsquare), a._encoding)
-        if not isinstance(other, (int, float, np.integer, np.floating, np.ndarray, Sequence)):
-            return NotImplemented
         vals, scalar = _broadcast_operand(other)
         m = encode_with(pk, vals, self._encoding)
         if not scalar:
             self._check_length(m.shape[0], "the plaintext")
+        if negate:
+            zero = is_zero(m)
+            m = row_minus(pk._n_row, m)
+            m[zero] = 0
         if len(self) == 0:
             return self._new(self._c.copy())
         factors = _crypto.plaintext_factors(pk, m)
-        return self._new(widen(be.mulmod(self._c, factors, pk.nsquare), pk.ciphertext_width))
+        return self._new(widen(get_backend().mulmod(self._c, factors, pk.nsquare), pk.ciphertext_width))
+
+    def __add__(self, other: Any) -> EncryptedVector:
+        if isinstance(other, EncryptedVector):
+            a, b = self._aligned(other)
+            a._check_length(len(b), "the other vector")
+            return a._new(get_backend().mulmod(a._c, b._c, self._pk.nsquare), a._encoding)
+        if not isinstance(other, _PLAIN):
+            return NotImplemented
+        return self._add_plain(other, negate=False)
 
     __radd__ = __add__
 
@@ -253,32 +267,19 @@ class EncryptedVector:
             a, b = self._aligned(other)
             a._check_length(len(b), "the other vector")
             return a + (-b)
-        if not isinstance(other, (int, float, np.integer, np.floating, np.ndarray, Sequence)):
+        if not isinstance(other, _PLAIN):
             return NotImplemented
-        vals, _ = _broadcast_operand(other)
-        arr = np.asarray(vals) if not isinstance(vals, np.ndarray) else vals
-        if arr.dtype.kind == "O":
-            neg: Any = np.empty(arr.shape, dtype=object)
-            neg[:] = [-v for v in arr]
-        elif arr.dtype.kind == "u":
-            neg = -arr.astype(object) if arr.size and int(arr.max()) >= 1 << 62 else -arr.astype(np.int64)
-        else:
-            neg = -arr
-        if isinstance(other, (int, float, np.integer, np.floating)) or (
-            isinstance(other, np.ndarray) and other.ndim == 0
-        ):
-            return self.__add__(neg[0] if neg.ndim else neg.item())
-        return self.__add__(neg)
+        return self._add_plain(other, negate=True)
 
     def __rsub__(self, other: Any) -> EncryptedVector:
-        if not isinstance(other, (int, float, np.integer, np.floating, np.ndarray, Sequence)):
+        if not isinstance(other, _PLAIN):
             return NotImplemented
-        return (-self) + other
+        return (-self)._add_plain(other, negate=False)
 
     def __mul__(self, other: Any) -> EncryptedVector:
         if isinstance(other, EncryptedVector):
             raise InvalidTypeError("Paillier cannot multiply two ciphertexts; multiply by plaintexts")
-        if not isinstance(other, (int, float, np.integer, np.floating, np.ndarray, Sequence)):
+        if not isinstance(other, _PLAIN):
             return NotImplemented
         vals, scalar = _broadcast_operand(other)
         exps, neg, kenc = _scalar_exponents(vals, frac_bits=None)
