@@ -1,16 +1,49 @@
-"""Secret sharing: Shamir t-of-n over a word-size prime field (vectorised).
+"""Secret sharing for federated learning and MPC.
 
-* :func:`shamir_split` / :func:`shamir_combine` share a byte string (e.g. a 32-byte key)
-  among ``n`` parties so that any ``t`` reconstruct it and ``t - 1`` learn nothing;
-  :func:`shamir_split_many` / :func:`shamir_combine_many` do the same for many secrets
-  at once (Lagrange coefficients computed once per index set).
-* :class:`Share` is an immutable share that serializes through the fedcrypto envelope.
+* **Shamir t-of-n** over GF(2**31 - 1), vectorised: :func:`shamir_split` /
+  :func:`shamir_combine` share a byte string (e.g. a 32-byte key) so that any ``t`` of
+  ``n`` shares reconstruct it and ``t - 1`` learn nothing; :func:`shamir_split_many` /
+  :func:`shamir_combine_many` do many secrets at once (Lagrange coefficients computed once
+  per index set).  :class:`Share` serializes through the fedcrypto envelope.
+* **Additive sharing** among ``n`` parties over the ring Z_2^64 (:data:`RING64`) or a
+  prime field (:class:`PrimeField`: vectorised for primes below 2**32, Python ints
+  above): :func:`additive_share`, :func:`additive_reconstruct`, :class:`AdditiveShare`
+  with local linear operations; :class:`FixedPoint` encodes reals (16 fractional bits
+  by default), :func:`share_fixed_point` / :func:`reconstruct_fixed_point`.
+* **Beaver multiplication** with a trusted dealer (:class:`BeaverDealer`): elementwise and
+  matrix triples, the open-and-combine protocol between sans-I/O parties
+  (:class:`BeaverMultiplication`, :class:`BeaverParty`, :class:`Opening` messages) and
+  fixed-point truncation (local for 2 parties, dealer-assisted and exact to 1 ulp for
+  any number); :func:`run_multiplication` and :func:`secure_multiply` run it in process.
 
-See ``docs/sharing.md`` for the threat model, parameters and wire formats.
+All randomness comes from the AES-CTR generator :class:`fedcrypto._random.VectorRNG`
+(unbiased rejection sampling).  See ``docs/sharing.md`` for the threat model, parameters,
+message flow and wire formats.
 """
 
 from __future__ import annotations
 
+from ._additive import (
+    MAX_PARTIES,
+    AdditiveShare,
+    additive_reconstruct,
+    additive_share,
+    reconstruct_fixed_point,
+    share_fixed_point,
+)
+from ._beaver import (
+    BeaverDealer,
+    BeaverMultiplication,
+    BeaverParty,
+    Opening,
+    TripleShare,
+    TruncationPairShare,
+    run_multiplication,
+    secure_multiply,
+    truncate_local,
+)
+from ._domain import RING64, Domain, PrimeField, Ring64
+from ._fixedpoint import DEFAULT_FRAC_BITS, FixedPoint
 from ._shamir import (
     MAX_SHARES,
     SHAMIR_FIELD_PRIME,
@@ -22,11 +55,32 @@ from ._shamir import (
 )
 
 __all__ = [
+    "DEFAULT_FRAC_BITS",
+    "MAX_PARTIES",
     "MAX_SHARES",
+    "RING64",
     "SHAMIR_FIELD_PRIME",
+    "AdditiveShare",
+    "BeaverDealer",
+    "BeaverMultiplication",
+    "BeaverParty",
+    "Domain",
+    "FixedPoint",
+    "Opening",
+    "PrimeField",
+    "Ring64",
     "Share",
+    "TripleShare",
+    "TruncationPairShare",
+    "additive_reconstruct",
+    "additive_share",
+    "reconstruct_fixed_point",
+    "run_multiplication",
+    "secure_multiply",
     "shamir_combine",
     "shamir_combine_many",
     "shamir_split",
     "shamir_split_many",
+    "share_fixed_point",
+    "truncate_local",
 ]

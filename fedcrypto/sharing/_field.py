@@ -37,13 +37,13 @@ MAX_INNER = 1 << 21
 U64Array = npt.NDArray[np.uint64]
 
 
-def mul(a: U64Array, b: U64Array) -> U64Array:
-    """Elementwise ``a * b mod p`` (broadcasting); inputs must already be reduced."""
-    return (a * b) % _P
+def mul(a: U64Array, b: U64Array, p: int = P31) -> U64Array:
+    """Elementwise ``a * b mod p`` (broadcasting); inputs reduced, ``p < 2**32``."""
+    return (a * b) % np.uint64(p)
 
 
-def matmul(a: U64Array, b: U64Array) -> U64Array:
-    """The matrix product ``a @ b mod p`` for reduced inputs, exact, on BLAS.
+def matmul(a: U64Array, b: U64Array, p: int = P31) -> U64Array:
+    """The matrix product ``a @ b mod p`` for reduced inputs and ``p < 2**32``, exact, on BLAS.
 
     Both operands are split into 16-bit limbs, ``a = a1 * 2**16 + a0`` and
     ``b = b1 * 2**16 + b0``.  Each limb product is below ``2**32``, so a sum of up to
@@ -54,41 +54,43 @@ def matmul(a: U64Array, b: U64Array) -> U64Array:
     if a.shape[-1] > MAX_INNER:
         raise ValueError("inner dimension too large for exact float64 accumulation")
     n, m = a.shape[0], b.shape[1]
+    pp = np.uint64(p)
     mask = np.uint64(0xFFFF)
     sh = np.uint64(16)
     a2 = np.concatenate([a & mask, a >> sh], axis=0).astype(np.float64)  # (2n, k)
     b2 = np.concatenate([b & mask, b >> sh], axis=1).astype(np.float64)  # (k, 2m)
-    prod = (a2 @ b2).astype(np.uint64) % _P  # exact: every entry < 2**53
+    prod = (a2 @ b2).astype(np.uint64) % pp  # exact: every entry < 2**53
     p00, p01 = prod[:n, :m], prod[:n, m:]
     p10, p11 = prod[n:, :m], prod[n:, m:]
-    mid = ((p01 + p10) << sh) % _P  # (2p) * 2**16 < 2**48
-    hi = ((p11 << sh) % _P << sh) % _P
-    out: U64Array = (p00 + mid + hi) % _P
+    mid = ((p01 + p10) << sh) % pp  # 2p * 2**16 < 2**49
+    hi = ((p11 << sh) % pp << sh) % pp
+    out: U64Array = (p00 + mid + hi) % pp
     return out
 
 
-def pow_vec(base: U64Array, exponent: int) -> U64Array:
+def pow_vec(base: U64Array, exponent: int, p: int = P31) -> U64Array:
     """Elementwise ``base ** exponent mod p`` by square-and-multiply (public exponent)."""
+    pp = np.uint64(p)
     result = np.ones_like(base)
-    b = base % _P
+    b = base % pp
     e = int(exponent)
     while e:
         if e & 1:
-            result = (result * b) % _P
+            result = (result * b) % pp
         e >>= 1
         if e:
-            b = (b * b) % _P
+            b = (b * b) % pp
     return result
 
 
-def inv_vec(a: U64Array) -> U64Array:
+def inv_vec(a: U64Array, p: int = P31) -> U64Array:
     """Elementwise inverse ``a ** (p - 2) mod p`` (Fermat); ``a`` must be non-zero."""
-    return pow_vec(a, P31 - 2)
+    return pow_vec(a, p - 2, p)
 
 
-def random_elements(rng: VectorRNG, count: int) -> U64Array:
+def random_elements(rng: VectorRNG, count: int, p: int = P31) -> U64Array:
     """``count`` uniform field elements from ``rng`` (rejection sampling, no bias)."""
-    return rng.below(P31, count)
+    return rng.below(p, count)
 
 
 def prod_rows(m: U64Array) -> U64Array:
