@@ -97,7 +97,9 @@ class AdditiveShare:
     __slots__ = ("_v",)
     _v: tuple[Domain, int, int, Elements]
 
-    def __init__(self, values: Elements, *, party: int, parties: int, domain: Domain = RING64) -> None:
+    def __init__(
+        self, values: Elements, *, party: int, parties: int, domain: Domain = RING64
+    ) -> None:
         """Wrap validated values as party ``party``'s share.
 
         Raises:
@@ -179,7 +181,9 @@ class AdditiveShare:
         if (other.party, other.parties) != (self.party, self.parties):
             raise KeyMismatchError(f"cannot {op} shares held by different parties")
         if other.shape != self.shape:
-            raise InvalidArgumentError(f"cannot {op} shares of shapes {self.shape} and {other.shape}")
+            raise InvalidArgumentError(
+                f"cannot {op} shares of shapes {self.shape} and {other.shape}"
+            )
         return other
 
     def __add__(self, other: AdditiveShare) -> AdditiveShare:
@@ -214,18 +218,22 @@ class AdditiveShare:
         """
         c = self._public(value)
         if self.party != 0:
-            return self._wrap(np.broadcast_to(self.values, np.broadcast_shapes(c.shape, self.shape)).copy())
+            return self._wrap(
+                np.broadcast_to(self.values, np.broadcast_shapes(c.shape, self.shape)).copy()
+            )
         return self._wrap(self.domain.add(self.values, c))
 
     def sub_public(self, value: npt.ArrayLike) -> AdditiveShare:
         """Share of ``x - c`` for a public integer array ``c`` (only party 0 subtracts it)."""
         c = self._public(value)
         if self.party != 0:
-            return self._wrap(np.broadcast_to(self.values, np.broadcast_shapes(c.shape, self.shape)).copy())
+            return self._wrap(
+                np.broadcast_to(self.values, np.broadcast_shapes(c.shape, self.shape)).copy()
+            )
         return self._wrap(self.domain.sub(self.values, c))
 
     def mul_public(self, value: npt.ArrayLike) -> AdditiveShare:
-        """Share of ``c * x`` (elementwise) for a public integer array ``c``; every party multiplies.
+        """Share of ``c * x`` (elementwise) for a public integer array ``c`` (all parties multiply).
 
         For a fixed-point ``c`` the result has ``2f`` fractional bits: truncate it with
         :func:`~fedcrypto.sharing.truncate_local` (2 parties) or a dealer truncation pair.
@@ -263,7 +271,9 @@ class AdditiveShare:
                 elements out of range.
         """
         env = unpack(
-            data, ObjectType.ADDITIVE_SHARE, expected_param=None if domain is None else domain.param_id
+            data,
+            ObjectType.ADDITIVE_SHARE,
+            expected_param=None if domain is None else domain.param_id,
         )
         r = Reader(env.payload)
         dom = domain_from_reader(r)

@@ -271,7 +271,9 @@ class TruncationPairShare(_Frozen):
             raise InvalidArgumentError("party out of range")
         if not isinstance(frac_bits, int) or not 0 < frac_bits <= 40:
             raise InvalidArgumentError("frac_bits must be between 1 and 40")
-        arrs = [RING64.validate(v, n) for v, n in ((r, "r"), (r_msb, "r_msb"), (r_trunc, "r_trunc"))]
+        arrs = [
+            RING64.validate(v, n) for v, n in ((r, "r"), (r_msb, "r_msb"), (r_trunc, "r_trunc"))
+        ]
         if not arrs[0].shape == arrs[1].shape == arrs[2].shape:
             raise InvalidArgumentError("truncation pair arrays must have one shape")
         _set(
@@ -381,7 +383,13 @@ class Opening(_Frozen):
 
     @classmethod
     def _trusted(
-        cls, op_id: bytes, kind: str, party: int, parties: int, domain: Domain, arrays: tuple[Elements, ...]
+        cls,
+        op_id: bytes,
+        kind: str,
+        party: int,
+        parties: int,
+        domain: Domain,
+        arrays: tuple[Elements, ...],
     ) -> Opening:
         o = object.__new__(cls)
         _set(
@@ -438,7 +446,14 @@ class Opening(_Frozen):
         arrays = tuple(dom.read(r, int(np.prod(s, dtype=np.int64))).reshape(s) for s in shapes)
         r.finish()
         try:
-            return cls(op_id=env.param_id, kind=kind, party=party, parties=parties, domain=dom, arrays=arrays)
+            return cls(
+                op_id=env.param_id,
+                kind=kind,
+                party=party,
+                parties=parties,
+                domain=dom,
+                arrays=arrays,
+            )
         except (InvalidArgumentError, InvalidTypeError) as exc:
             raise SerializationError(f"invalid opening: {exc}") from None
 
@@ -501,7 +516,9 @@ class BeaverDealer:
         out.append(last)
         return out
 
-    def _triples(self, kind: str, a_shape: tuple[int, ...], b_shape: tuple[int, ...]) -> list[TripleShare]:
+    def _triples(
+        self, kind: str, a_shape: tuple[int, ...], b_shape: tuple[int, ...]
+    ) -> list[TripleShare]:
         dom = self._domain
         a, a_sh = self._random_shared(a_shape)
         b, b_sh = self._random_shared(b_shape)
@@ -534,7 +551,9 @@ class BeaverDealer:
         s = _shape_tuple(shape, "shape")
         return self._triples("elementwise", s, s)
 
-    def matrix_triples(self, x_shape: tuple[int, int], y_shape: tuple[int, int]) -> list[TripleShare]:
+    def matrix_triples(
+        self, x_shape: tuple[int, int], y_shape: tuple[int, int]
+    ) -> list[TripleShare]:
         """Matrix triples ``c = a @ b`` for multiplying an ``(m, k)`` by a ``(k, n)`` matrix.
 
         Raises:
@@ -546,7 +565,9 @@ class BeaverDealer:
             raise InvalidArgumentError("matrix triples need shapes (m, k) and (k, n)")
         return self._triples("matrix", xs, ys)
 
-    def truncation_pairs(self, shape: int | tuple[int, ...], *, frac_bits: int = 16) -> list[TruncationPairShare]:
+    def truncation_pairs(
+        self, shape: int | tuple[int, ...], *, frac_bits: int = 16
+    ) -> list[TruncationPairShare]:
         """Shares of ``(r, r >> 63, (r mod 2**63) >> frac_bits)`` for dealer-assisted truncation.
 
         Raises:
@@ -734,7 +755,9 @@ class BeaverMultiplication:
         self._state = _WAIT_BEAVER
         return self._mine
 
-    def _check_openings(self, openings: Sequence[Opening], kind: str, op_id: bytes) -> list[Opening]:
+    def _check_openings(
+        self, openings: Sequence[Opening], kind: str, op_id: bytes
+    ) -> list[Opening]:
         t = self._t
         if isinstance(openings, (bytes, str)) or not isinstance(openings, Sequence):
             raise InvalidTypeError("openings must be a sequence of Opening")
@@ -816,9 +839,11 @@ class BeaverMultiplication:
             if t.party == 0:
                 z = dom.add_into(z, dom.matmul(d, e))
         if self._f is None:
-            return self._finish(z)
+            self._finish(z)
+            return None
         if self._pair is None:  # two parties, local truncation
-            return self._finish(_truncate_local_values(z, t.party, self._f, inplace=True))
+            self._finish(_truncate_local_values(z, t.party, self._f, inplace=True))
+            return None
         pair = self._pair
         if t.party == 0:
             z = np.add(z, _U64(1 << 62), out=z)
@@ -895,10 +920,14 @@ class BeaverParty:
             raise InvalidTypeError("triple must be a TripleShare")
         if (triple.party, triple.parties) != (self._party, self._parties):
             raise KeyMismatchError("the triple belongs to a different party")
-        ids = [triple.triple_id] + ([truncation_pair.pair_id] if truncation_pair is not None else [])
+        ids = [triple.triple_id] + (
+            [truncation_pair.pair_id] if truncation_pair is not None else []
+        )
         if any(i in self._used for i in ids):
             raise ProtocolError("refusing to reuse a Beaver triple or truncation pair")
-        op = BeaverMultiplication(x, y, triple, fixed_point=fixed_point, truncation_pair=truncation_pair)
+        op = BeaverMultiplication(
+            x, y, triple, fixed_point=fixed_point, truncation_pair=truncation_pair
+        )
         self._used.update(ids)
         return op
 
@@ -943,7 +972,11 @@ def run_multiplication(
         raise InvalidArgumentError("one triple (and truncation pair) per party is needed")
     ops = [
         BeaverMultiplication(
-            xs[i], ys[i], ts[i], fixed_point=fixed_point, truncation_pair=None if ps is None else ps[i]
+            xs[i],
+            ys[i],
+            ts[i],
+            fixed_point=fixed_point,
+            truncation_pair=None if ps is None else ps[i],
         )
         for i in range(n)
     ]

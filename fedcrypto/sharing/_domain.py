@@ -157,7 +157,8 @@ class Ring64(Domain):
         return np.multiply(a, b, dtype=np.uint64)
 
     def matmul(self, a: Elements, b: Elements) -> Elements:
-        return np.matmul(a, b, dtype=np.uint64)  # integer matmul wraps mod 2**64
+        out: Elements = np.matmul(a, b, dtype=np.uint64)  # integer matmul wraps mod 2**64
+        return out
 
     def from_ints(self, values: object) -> Elements:
         arr = np.asarray(values)
@@ -275,7 +276,8 @@ class PrimeField(Domain):
             if a.ndim != 2 or b.ndim != 2:
                 raise InvalidArgumentError("matrix products need 2-D operands")
             return _field.matmul(a, b, self._p)
-        return np.matmul(a, b) % self._p
+        prod: Elements = np.matmul(a, b) % self._p
+        return prod
 
     def from_ints(self, values: object) -> Elements:
         arr = np.asarray(values)

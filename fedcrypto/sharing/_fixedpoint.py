@@ -80,9 +80,7 @@ class FixedPoint:
 
     def __eq__(self, other: object) -> bool:
         return (
-            isinstance(other, FixedPoint)
-            and other._f == self._f
-            and other._domain == self._domain
+            isinstance(other, FixedPoint) and other._f == self._f and other._domain == self._domain
         )
 
     def __hash__(self) -> int:
@@ -152,7 +150,9 @@ class FixedPoint:
         ints[:] = flat
         return dom.from_ints(ints.reshape(scaled.shape))
 
-    def decode(self, values: npt.NDArray[Any], *, frac_bits: int | None = None) -> npt.NDArray[np.float64]:
+    def decode(
+        self, values: npt.NDArray[Any], *, frac_bits: int | None = None
+    ) -> npt.NDArray[np.float64]:
         """Decode domain elements to floats (centred lift, divided by ``2**f``).
 
         Args:

@@ -398,9 +398,7 @@ def _select(shares: Sequence[Share], which: str) -> tuple[Share, ...]:
         seen.add(s.index)
     t = first.threshold
     if len(shares) < t:
-        raise InvalidArgumentError(
-            f"{which}: {len(shares)} shares given, the threshold is {t}"
-        )
+        raise InvalidArgumentError(f"{which}: {len(shares)} shares given, the threshold is {t}")
     return tuple(sorted(shares, key=lambda s: s.index)[:t])
 
 

@@ -68,8 +68,12 @@ def test_local_linear_operations(dom: object) -> None:
     def rec(shares: list[AdditiveShare]) -> list[int]:
         return [int(v) for v in additive_reconstruct(shares).tolist()]
 
-    assert rec([x + y for x, y in zip(xs, ys, strict=True)]) == [(u + v) % m for u, v in zip(a, b, strict=True)]
-    assert rec([x - y for x, y in zip(xs, ys, strict=True)]) == [(u - v) % m for u, v in zip(a, b, strict=True)]
+    assert rec([x + y for x, y in zip(xs, ys, strict=True)]) == [
+        (u + v) % m for u, v in zip(a, b, strict=True)
+    ]
+    assert rec([x - y for x, y in zip(xs, ys, strict=True)]) == [
+        (u - v) % m for u, v in zip(a, b, strict=True)
+    ]
     assert rec([-x for x in xs]) == [(-u) % m for u in a]
     assert rec([x.add_public(c) for x in xs]) == [(u + v) % m for u, v in zip(a, c, strict=True)]
     assert rec([x.sub_public(c) for x in xs]) == [(u - v) % m for u, v in zip(a, c, strict=True)]
@@ -169,7 +173,9 @@ def test_malformed_serialized_shares() -> None:
     # a field share claiming an element >= p
     w = Writer().u8(2).big(P31).u16(0).u16(2).u8(1).u64(1).raw((P31).to_bytes(4, "big"))
     with pytest.raises(SerializationError):
-        AdditiveShare.from_bytes(pack(ObjectType.ADDITIVE_SHARE, w.getvalue(), param=PrimeField(P31).param_id))
+        AdditiveShare.from_bytes(
+            pack(ObjectType.ADDITIVE_SHARE, w.getvalue(), param=PrimeField(P31).param_id)
+        )
     # a field that is not prime
     w = Writer().u8(2).big(P31 + 2).u16(0).u16(2).u8(1).u64(1).raw(b"\x00\x00\x00\x01")
     with pytest.raises(SerializationError):
@@ -182,7 +188,9 @@ def test_malformed_serialized_shares() -> None:
         Writer().u8(1).u16(0).u16(2).u8(9).getvalue(),
     ):
         with pytest.raises(SerializationError):
-            AdditiveShare.from_bytes(pack(ObjectType.ADDITIVE_SHARE, payload, param=RING64.param_id))
+            AdditiveShare.from_bytes(
+                pack(ObjectType.ADDITIVE_SHARE, payload, param=RING64.param_id)
+            )
 
 
 # ---------------------------------------------------------------- fixed point
@@ -199,7 +207,9 @@ def test_fixed_point_ring_round_trip(values: list[float], f: int) -> None:
     assert np.all(np.abs(back - x) <= 0.5 / 2**f + 1e-9 * np.abs(x))
 
 
-@given(st.lists(st.floats(min_value=-16000, max_value=16000, allow_nan=False), min_size=1, max_size=30))
+@given(
+    st.lists(st.floats(min_value=-16000, max_value=16000, allow_nan=False), min_size=1, max_size=30)
+)
 @settings(max_examples=40, deadline=None)
 def test_fixed_point_field_round_trip(values: list[float]) -> None:
     for p in (P31, P127):
@@ -210,7 +220,7 @@ def test_fixed_point_field_round_trip(values: list[float]) -> None:
 
 def test_fixed_point_negatives_exact() -> None:
     codec = FixedPoint(16)
-    x = np.array([-1.0, -0.5, -2.0**-16, -12345.25, 0.0, 3.75, -(2.0**46)])
+    x = np.array([-1.0, -0.5, -(2.0**-16), -12345.25, 0.0, 3.75, -(2.0**46)])
     assert np.array_equal(codec.decode(codec.encode(x)), x)
     enc = codec.encode(np.array([-1.0]))
     assert int(enc[0]) == 2**64 - 2**16

@@ -53,9 +53,7 @@ def _signed(values: np.ndarray) -> np.ndarray:
     return np.array(values.view(np.int64).tolist(), dtype=object)
 
 
-@pytest.mark.parametrize(
-    ("parties", "dealer_trunc"), [(2, False), (2, True), (3, True), (5, True)]
-)
+@pytest.mark.parametrize(("parties", "dealer_trunc"), [(2, False), (2, True), (3, True), (5, True)])
 def test_fixed_point_product_within_one_ulp(parties: int, dealer_trunc: bool) -> None:
     rng = VectorRNG()
     codec = FixedPoint(16)
@@ -146,14 +144,19 @@ def test_matrix_product(parties: int) -> None:
     ys = share_fixed_point(y, parties=parties)
     dealer = BeaverDealer(parties)
     zs = run_multiplication(
-        xs, ys, dealer.matrix_triples((6, 4), (4, 3)), fixed_point=codec,
+        xs,
+        ys,
+        dealer.matrix_triples((6, 4), (4, 3)),
+        fixed_point=codec,
         truncation_pairs=dealer.truncation_pairs((6, 3)) if parties > 2 else None,
     )
     diff = _signed(additive_reconstruct(zs)) - exact
     assert set(diff.ravel().tolist()) <= {0, 1}
 
 
-@pytest.mark.parametrize("dom", [RING64, PrimeField(P31), PrimeField(4294967291), PrimeField((1 << 127) - 1)], ids=repr)
+@pytest.mark.parametrize(
+    "dom", [RING64, PrimeField(P31), PrimeField(4294967291), PrimeField((1 << 127) - 1)], ids=repr
+)
 def test_integer_products_in_every_domain(dom: object) -> None:
     m = dom.modulus  # type: ignore[attr-defined]
     a = [3, -5, 2**40 + 1, 0, 123456789]
@@ -175,7 +178,9 @@ def test_integer_products_in_every_domain(dom: object) -> None:
     ys = additive_share(B, parties=3, domain=dom)  # type: ignore[arg-type]
     z = run_multiplication(xs, ys, BeaverDealer(3, domain=dom).matrix_triples((2, 3), (3, 4)))  # type: ignore[arg-type]
     ref = (np.arange(6).reshape(2, 3) - 2) @ (np.arange(12).reshape(3, 4) * 3)
-    assert [int(v) for v in additive_reconstruct(z).ravel().tolist()] == [int(v) % m for v in ref.ravel()]
+    assert [int(v) for v in additive_reconstruct(z).ravel().tolist()] == [
+        int(v) % m for v in ref.ravel()
+    ]
 
 
 def test_local_truncation_function() -> None:
@@ -217,13 +222,25 @@ def test_protocol_misuse() -> None:
     with pytest.raises(ProtocolError, match="different multiplication"):
         ops[0].receive([msgs[0], foreign])
     # a peer's opening with the wrong shape
-    bad = Opening(op_id=ts[0].triple_id, kind="beaver", party=1, parties=2, domain=RING64,
-                  arrays=(np.zeros(3, dtype=np.uint64), np.zeros(3, dtype=np.uint64)))
+    bad = Opening(
+        op_id=ts[0].triple_id,
+        kind="beaver",
+        party=1,
+        parties=2,
+        domain=RING64,
+        arrays=(np.zeros(3, dtype=np.uint64), np.zeros(3, dtype=np.uint64)),
+    )
     with pytest.raises(ProtocolError, match="wrong shape"):
         ops[0].receive([msgs[0], bad])
     # our own opening altered in transit
-    altered = Opening(op_id=ts[0].triple_id, kind="beaver", party=0, parties=2, domain=RING64,
-                      arrays=(msgs[0].arrays[0] + np.uint64(1), msgs[0].arrays[1]))
+    altered = Opening(
+        op_id=ts[0].triple_id,
+        kind="beaver",
+        party=0,
+        parties=2,
+        domain=RING64,
+        arrays=(msgs[0].arrays[0] + np.uint64(1), msgs[0].arrays[1]),
+    )
     with pytest.raises(ProtocolError, match="altered"):
         ops[0].receive([altered, msgs[1]])
     with pytest.raises(InvalidTypeError):
@@ -239,7 +256,10 @@ def test_truncation_round_misuse() -> None:
     codec = FixedPoint(16)
     xs, ys, ts = _setup(3)
     pairs = BeaverDealer(3).truncation_pairs(4)
-    ops = [BeaverMultiplication(xs[i], ys[i], ts[i], fixed_point=codec, truncation_pair=pairs[i]) for i in range(3)]
+    ops = [
+        BeaverMultiplication(xs[i], ys[i], ts[i], fixed_point=codec, truncation_pair=pairs[i])
+        for i in range(3)
+    ]
     msgs = [op.open() for op in ops]
     second = [op.receive(msgs) for op in ops]
     assert all(isinstance(m, Opening) and m.kind == "truncation" for m in second)
@@ -249,7 +269,9 @@ def test_truncation_round_misuse() -> None:
         ops[0].receive(second[:2])  # type: ignore[arg-type]
     for op in ops:
         assert op.receive(second) is None  # type: ignore[arg-type]
-    assert np.array_equal(reconstruct_fixed_point([op.result for op in ops]), np.arange(4, dtype=float))
+    assert np.array_equal(
+        reconstruct_fixed_point([op.result for op in ops]), np.arange(4, dtype=float)
+    )
 
 
 def test_bad_construction() -> None:
@@ -275,7 +297,9 @@ def test_bad_construction() -> None:
     with pytest.raises(KeyMismatchError):
         BeaverMultiplication(fx[0], fx[0], ts[0])
     with pytest.raises(InvalidArgumentError):
-        BeaverMultiplication(fx[0], fx[0], f_dealer.triples(4)[0], fixed_point=FixedPoint(16, domain=PrimeField(P31)))
+        BeaverMultiplication(
+            fx[0], fx[0], f_dealer.triples(4)[0], fixed_point=FixedPoint(16, domain=PrimeField(P31))
+        )
     with pytest.raises(InvalidArgumentError):
         BeaverDealer(2).matrix_triples((2, 3), (4, 5))
     with pytest.raises(InvalidTypeError):
@@ -305,7 +329,10 @@ def test_messages_serialize_and_validate() -> None:
     for p in pairs:
         back_p = TruncationPairShare.from_bytes(p.to_bytes())
         assert np.array_equal(back_p.r_trunc, p.r_trunc) and back_p.frac_bits == 16
-    ops = [BeaverMultiplication(xs[i], ys[i], ts[i], fixed_point=codec, truncation_pair=pairs[i]) for i in range(3)]
+    ops = [
+        BeaverMultiplication(xs[i], ys[i], ts[i], fixed_point=codec, truncation_pair=pairs[i])
+        for i in range(3)
+    ]
     msgs = [op.open() for op in ops]
     blobs = [m.to_bytes() for m in msgs]
     parsed = [Opening.from_bytes(b, expected_op_id=ts[0].triple_id) for b in blobs]
@@ -321,8 +348,9 @@ def test_messages_serialize_and_validate() -> None:
     second = [Opening.from_bytes(m.to_bytes()) for m in second]  # type: ignore[union-attr]
     for op in ops:
         op.receive(second)
-    assert np.array_equal(reconstruct_fixed_point([op.result for op in ops]), np.arange(4, dtype=float))
-    m = ts[0].matrix_triples if False else None  # noqa: F841  (keep linters quiet)
+    assert np.array_equal(
+        reconstruct_fixed_point([op.result for op in ops]), np.arange(4, dtype=float)
+    )
     mt = BeaverDealer(2).matrix_triples((2, 3), (3, 2))
     back_m = TripleShare.from_bytes(mt[1].to_bytes())
     assert back_m.kind == "matrix" and back_m.b.shape == (3, 2)

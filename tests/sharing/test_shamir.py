@@ -274,8 +274,10 @@ def test_matmul_exact_against_python_ints() -> None:
     rng = VectorRNG()
     a = rng.below(P31, 37 * 23).reshape(37, 23)
     b = rng.below(P31, 23 * 11).reshape(23, 11)
-    ref = [[sum(int(a[i, k]) * int(b[k, j]) for k in range(23)) % P31 for j in range(11)]
-           for i in range(37)]
+    ref = [
+        [sum(int(a[i, k]) * int(b[k, j]) for k in range(23)) % P31 for j in range(11)]
+        for i in range(37)
+    ]
     assert matmul(a, b).tolist() == ref
     edge = np.full((4, 300), P31 - 1, dtype=np.uint64)
     assert (matmul(edge, edge.T) == (300 * (P31 - 1) ** 2) % P31).all()
