@@ -19,8 +19,12 @@ Scheme (parameters: ``r`` bits, ``k`` parties, clipping threshold ``alpha``):
    ``S = V + 2**(r+1) * M`` with ``V = sum q_i`` and ``M`` the number of negative
    summands.  Since ``|V| <= k*L <= 2**r - 1``, ``V`` is the low ``r+1`` bits of ``S``
    read as two's complement, whatever ``M`` is (BatchCrypt reads the whole slot,
-   which is only right for two parties).  ``M`` must lie in ``[0, k]``, ``|V| <= k*L``,
-   unused slots and bits must be zero: anything else raises EncodingOverflowError.
+   which is only right for two parties).  Sums are refused when their total weight
+   would exceed ``k`` (the header tracks it), so overflow cannot happen through the
+   API; the decoder also checks every slot (``0 <= M <= W``, ``-M*L <= V <= (W-M)*L - M``,
+   unused slots and bits zero) and raises EncodingOverflowError on any violation,
+   which catches most corrupted or under-declared sums (not all: some overflowed
+   slot patterns are also valid ones).
 
 Error bound: ``|decoded - sum_i w_i * clip(x_i)| < W * delta`` for stochastic rounding and
 ``<= W * delta / 2`` for nearest, where ``W = sum_i w_i`` (the number of summands when
@@ -421,7 +425,10 @@ class PackedVector:
         V = np.where(low >= (1 << sch.bits), low - (1 << r1), low)
         M = (S - V) >> np.int64(r1)
         W = self._weight
-        if size and (M.min() < 0 or M.max() > W or np.abs(V).max() > W * sch.levels):
+        # M negative summands (each in [-L, -1]) and W - M non-negative ones (each in [0, L]):
+        # V must lie in [-M*L, (W - M)*L - M].
+        L = sch.levels
+        if size and (M.min() < 0 or M.max() > W or (V < -M * L).any() or (V > (W - M) * L - M).any()):
             raise EncodingOverflowError(
                 "a packed slot is inconsistent with the declared number of summands (overflow)"
             )
