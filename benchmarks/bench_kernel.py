@@ -1,0 +1,213 @@
+"""Native kernel benchmarks: each measures its peer (a gmpy2 loop, phe) in the same run.
+
+Run: ``python -m pytest benchmarks/bench_kernel.py -q`` (small default batches,
+well under a minute); ``FEDCRYPTO_BENCH_BIG=1`` for larger batches.  The ratios
+(peer time / our time) are printed and listed in the terminal summary; goals
+from issue 2 are shown as met / NOT met.
+
+Moduli are random odd integers of the stated size (the cost of modular
+arithmetic does not depend on the modulus being prime or an RSA modulus).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import gmpy2
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from conftest import best_time  # noqa: E402  (benchmarks/ is not a package)
+
+from fedcrypto._backend import Backend, default_threads, load_backend
+from fedcrypto._backend._limbs import int_to_limbs, ints_to_limbs, width_of
+from fedcrypto.exceptions import BackendUnavailableError
+
+BIG = os.environ.get("FEDCRYPTO_BENCH_BIG", "") not in ("", "0")
+ROUNDS = 3
+
+
+def _native() -> Backend:
+    try:
+        return load_backend("native")
+    except BackendUnavailableError:
+        pytest.skip("native kernel not built")
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _odd(bits: int) -> int:
+    return secrets.randbits(bits) | (1 << (bits - 1)) | 1
+
+
+def _ours(benchmark: Any, fn: Callable[[], object]) -> float:
+    """Time ``fn`` with pytest-benchmark; returns the best round in seconds."""
+    benchmark.pedantic(fn, rounds=ROUNDS, iterations=1, warmup_rounds=1)
+    return float(benchmark.stats.stats.min)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_powmod_4096_vs_gmpy2(benchmark: Any, report_ratio: Any, threads: int) -> None:
+    """Batch powmod, 4096-bit modulus, 2048-bit exponents (goal 1.15x on 1 thread, 2.0x on 2)."""
+    nb = _native()
+    count = 32 if BIG else 8
+    m = _odd(4096)
+    bs = [secrets.randbelow(m) for _ in range(count)]
+    es = [secrets.randbits(2048) for _ in range(count)]
+    b_arr, e_arr = ints_to_limbs(bs, 64), ints_to_limbs(es, 32)
+    gm = gmpy2.mpz(m)
+    gb, ge = [gmpy2.mpz(x) for x in bs], [gmpy2.mpz(x) for x in es]
+    ours = _ours(benchmark, lambda: nb.powmod(b_arr, e_arr, m, threads=threads))
+    peer = best_time(lambda: [gmpy2.powmod(b, e, gm) for b, e in zip(gb, ge, strict=True)])
+    goal = 1.15 if threads == 1 else 2.0
+    report_ratio(f"powmod 4096/2048 x{count}, {threads} thread(s) vs gmpy2 loop", ours, peer, goal)
+
+
+def test_fixed_base_4096_vs_plain_powmod(benchmark: Any, report_ratio: Any) -> None:
+    """Fixed-base, 4096-bit modulus, 1024-bit exponents, one thread (goal 6x plain powmod)."""
+    nb = _native()
+    count = 64 if BIG else 24
+    m = _odd(4096)
+    g = secrets.randbelow(m)
+    table = nb.fixed_base(g, m, 1024)
+    exps = [secrets.randbits(1024) for _ in range(count)]
+    es = ints_to_limbs(exps, 16)
+    g_rows = ints_to_limbs([g] * count, 64)
+    ours = _ours(benchmark, lambda: table.pow(es, threads=1))
+    plain = best_time(lambda: nb.powmod(g_rows, es, m, threads=1))
+    report_ratio(f"fixed-base 4096/1024 x{count}, 1 thread vs native powmod", ours, plain, 6.0)
+    gm, gg = gmpy2.mpz(m), gmpy2.mpz(g)
+    ge = [gmpy2.mpz(x) for x in exps]
+    peer = best_time(lambda: [gmpy2.powmod(gg, e, gm) for e in ge])
+    report_ratio(f"fixed-base 4096/1024 x{count}, 1 thread vs gmpy2.powmod", ours, peer, 6.0)
+
+
+@pytest.mark.parametrize("alpha_bits", [1024, 1536])
+def test_fixed_base_vs_phe_obfuscation(benchmark: Any, report_ratio: Any, alpha_bits: int) -> None:
+    """Paillier randomness: h^alpha mod n^2 (fixed base) vs phe's r^n mod n^2 (goal 15x, 1 thread)."""
+    from phe import util as phe_util
+
+    nb = _native()
+    count = 48 if BIG else 16
+    n = _odd(2048)
+    n2 = n * n
+    h = secrets.randbelow(n2)
+    table = nb.fixed_base(h, n2, alpha_bits)
+    alphas = ints_to_limbs([secrets.randbits(alpha_bits) for _ in range(count)])
+    rs = [secrets.randbelow(n) for _ in range(count)]
+    ours = _ours(benchmark, lambda: table.pow(alphas, threads=1))
+    peer = best_time(lambda: [phe_util.powmod(r, n, n2) for r in rs])
+    report_ratio(
+        f"h^alpha mod n^2 ({alpha_bits}-bit alpha) x{count}, 1 thread vs phe r^n mod n^2",
+        ours,
+        peer,
+        15.0,
+    )
+
+
+@pytest.mark.parametrize("threads", [1, None])
+def test_multi_powmod_vs_loop(benchmark: Any, report_ratio: Any, threads: int | None) -> None:
+    """Multi-exponentiation, 1000 bases, 64-bit exponents, 4096-bit modulus (goal 4x)."""
+    nb = _native()
+    count = 1000
+    m = _odd(4096)
+    bs = [secrets.randbelow(m) for _ in range(count)]
+    es = [secrets.randbits(64) for _ in range(count)]
+    b_arr, e_arr = ints_to_limbs(bs, 64), ints_to_limbs(es, 1)
+    gm = gmpy2.mpz(m)
+    gb, ge = [gmpy2.mpz(x) for x in bs], [gmpy2.mpz(x) for x in es]
+
+    def loop() -> object:
+        acc = gmpy2.mpz(1)
+        for b, e in zip(gb, ge, strict=True):
+            acc = acc * gmpy2.powmod(b, e, gm) % gm
+        return acc
+
+    ours = _ours(benchmark, lambda: nb.multi_powmod(b_arr, e_arr, m, threads=threads))
+    peer = best_time(loop, repeat=2)
+    label = "default" if threads is None else str(threads)
+    report_ratio(
+        f"multi_powmod 1000x64-bit mod 4096, {label} threads vs gmpy2 loop", ours, peer, 4.0
+    )
+
+
+def test_mulmod_10k_pairs(benchmark: Any, report_ratio: Any) -> None:
+    """Elementwise mulmod, 10,000 pairs at 4096 bits, default threads (goal <= 5.5 us/pair)."""
+    nb = _native()
+    count = 10_000
+    m = _odd(4096)
+    xs = [secrets.randbelow(m) for _ in range(count)]
+    ys = [secrets.randbelow(m) for _ in range(count)]
+    a, b = ints_to_limbs(xs, 64), ints_to_limbs(ys, 64)
+    ours = _ours(benchmark, lambda: nb.mulmod(a, b, m))
+    per_pair_us = ours / count * 1e6
+    print(f"mulmod: {per_pair_us:.2f} us per pair (all included, {default_threads()} threads)")
+    report_ratio("mulmod 10k pairs 4096-bit vs 5.5 us/pair budget", ours, 5.5e-6 * count, 1.0)
+    gm = gmpy2.mpz(m)
+    gx, gy = [gmpy2.mpz(x) for x in xs], [gmpy2.mpz(y) for y in ys]
+    peer = best_time(lambda: [x * y % gm for x, y in zip(gx, gy, strict=True)])
+    report_ratio("mulmod 10k pairs 4096-bit vs gmpy2 loop", ours, peer)
+
+
+def test_secret_powmod_decryption(benchmark: Any, report_ratio: Any) -> None:
+    """Constant-time powmod mod p^2 (2048-bit), 1024-bit exponent, default threads (goal 1.2x)."""
+    nb = _native()
+    count = 64 if BIG else 16
+    p = _odd(1024)
+    p2 = p * p
+    e = secrets.randbits(1024) | (1 << 1023)
+    bs = [secrets.randbelow(p2) for _ in range(count)]
+    b_arr, e_arr = ints_to_limbs(bs, 32), int_to_limbs(e, 16)
+    gp, ge = gmpy2.mpz(p2), gmpy2.mpz(e)
+    gb = [gmpy2.mpz(x) for x in bs]
+    for threads in (1, None):
+        label = "default" if threads is None else "1"
+        if threads is None:
+            ours = _ours(benchmark, lambda: nb.powmod(b_arr, e_arr, p2, secret=True))
+        else:
+            ours = best_time(lambda: nb.powmod(b_arr, e_arr, p2, secret=True, threads=1))
+        peer = best_time(lambda: [gmpy2.powmod(b, ge, gp) for b in gb])
+        report_ratio(
+            f"secret powmod mod p^2 2048/1024 x{count}, {label} threads vs gmpy2.powmod",
+            ours,
+            peer,
+            1.2,
+        )
+
+
+def test_secret_powmod_dh_psi(benchmark: Any, report_ratio: Any) -> None:
+    """DH-PSI exponentiation: constant time, 2048-bit modulus, 256-bit exponent (info)."""
+    nb = _native()
+    count = 256 if BIG else 64
+    m = _odd(2048)
+    e = secrets.randbits(256) | (1 << 255)
+    bs = [secrets.randbelow(m) for _ in range(count)]
+    b_arr, e_arr = ints_to_limbs(bs, 32), int_to_limbs(e, 4)
+    gm, ge = gmpy2.mpz(m), gmpy2.mpz(e)
+    gb = [gmpy2.mpz(x) for x in bs]
+    ours = _ours(benchmark, lambda: nb.powmod(b_arr, e_arr, m, secret=True))
+    peer = best_time(lambda: [gmpy2.powmod_sec(b, ge, gm) for b in gb])
+    report_ratio(
+        f"secret powmod 2048/256 x{count}, default threads vs gmpy2.powmod_sec", ours, peer
+    )
+
+
+def test_crt_batch(benchmark: Any, report_ratio: Any) -> None:
+    """CRT recombination of 2048-bit residue pairs (decryption / RSA signing), info."""
+    nb = _native()
+    count = 2000
+    p, q = _odd(2048), _odd(2048)
+    q_inv = pow(q, -1, p)
+    xs = [secrets.randbelow(p * q) for _ in range(count)]
+    rp, rq = ints_to_limbs([x % p for x in xs], 32), ints_to_limbs([x % q for x in xs], 32)
+    ours = _ours(benchmark, lambda: nb.crt(rp, rq, p, q))
+    gp, gq, gqi = gmpy2.mpz(p), gmpy2.mpz(q), gmpy2.mpz(q_inv)
+    grp = [gmpy2.mpz(x % p) for x in xs]
+    grq = [gmpy2.mpz(x % q) for x in xs]
+    peer = best_time(lambda: [b + gq * ((a - b) * gqi % gp) for a, b in zip(grp, grq, strict=True)])
+    report_ratio(f"crt 2048+2048 x{count}, default threads vs gmpy2 loop", ours, peer)
+    assert np.array_equal(nb.crt(rp, rq, p, q), ints_to_limbs(xs, width_of(p * q - 1)))
