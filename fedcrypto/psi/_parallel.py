@@ -14,6 +14,9 @@ party's secret scalar travels to its own worker processes over the local pipe of
 from __future__ import annotations
 
 import multiprocessing
+import os
+import sys
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
@@ -34,6 +37,15 @@ def split(seq: Sequence[T], parts: int) -> list[Sequence[T]]:
     parts = max(1, min(parts, n // MIN_CHUNK if n >= MIN_CHUNK else 1))
     step = -(-n // parts) if n else 1
     return [seq[i : i + step] for i in range(0, n, step)] or [seq]
+
+
+def _main_is_importable() -> bool:
+    """Whether worker processes can re-create ``__main__`` (forkserver/spawn need this)."""
+    main = sys.modules.get("__main__")
+    if main is None or getattr(main, "__spec__", None) is not None:
+        return True
+    path = getattr(main, "__file__", None)
+    return path is None or os.path.isfile(path)
 
 
 class WorkerPool:
@@ -59,6 +71,14 @@ class WorkerPool:
         if len(chunks) == 1:
             return [fn(chunks[0], *args)]
         if self._executor is None:
+            if not _main_is_importable():
+                warnings.warn(
+                    "fedcrypto.psi: the __main__ module cannot be re-imported by worker "
+                    "processes (interactive or stdin script); running single-process",
+                    RuntimeWarning, stacklevel=3,
+                )
+                self._workers = 1
+                return [fn(seq, *args)]
             ctx = multiprocessing.get_context("forkserver")
             self._executor = ProcessPoolExecutor(max_workers=self._workers, mp_context=ctx)
         futures = [self._executor.submit(fn, c, *args) for c in chunks]
