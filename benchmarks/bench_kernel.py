@@ -50,6 +50,22 @@ def _ours(benchmark: Any, fn: Callable[[], object]) -> float:
     return float(benchmark.stats.stats.min)
 
 
+def _pair(
+    benchmark: Any, ours: Callable[[], object], peer: Callable[[], object], rounds: int = ROUNDS
+) -> tuple[float, float]:
+    """Best times of ``ours`` (pytest-benchmark, then interleaved) and ``peer`` (interleaved).
+
+    Alternating the two gives both the same chances on a machine shared with
+    other work; the best round of each is kept.
+    """
+    t_ours = _ours(benchmark, ours)
+    t_peer = float("inf")
+    for _ in range(rounds):
+        t_peer = min(t_peer, best_time(peer, repeat=1))
+        t_ours = min(t_ours, best_time(ours, repeat=1))
+    return t_ours, t_peer
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 def test_powmod_4096_vs_gmpy2(benchmark: Any, report_ratio: Any, threads: int) -> None:
     """Batch powmod, 4096-bit modulus, 2048-bit exponents (goal 1.15x on 1 thread, 2.0x on 2)."""
@@ -61,8 +77,11 @@ def test_powmod_4096_vs_gmpy2(benchmark: Any, report_ratio: Any, threads: int) -
     b_arr, e_arr = ints_to_limbs(bs, 64), ints_to_limbs(es, 32)
     gm = gmpy2.mpz(m)
     gb, ge = [gmpy2.mpz(x) for x in bs], [gmpy2.mpz(x) for x in es]
-    ours = _ours(benchmark, lambda: nb.powmod(b_arr, e_arr, m, threads=threads))
-    peer = best_time(lambda: [gmpy2.powmod(b, e, gm) for b, e in zip(gb, ge, strict=True)])
+    ours, peer = _pair(
+        benchmark,
+        lambda: nb.powmod(b_arr, e_arr, m, threads=threads),
+        lambda: [gmpy2.powmod(b, e, gm) for b, e in zip(gb, ge, strict=True)],
+    )
     goal = 1.15 if threads == 1 else 2.0
     report_ratio(f"powmod 4096/2048 x{count}, {threads} thread(s) vs gmpy2 loop", ours, peer, goal)
 
@@ -77,18 +96,20 @@ def test_fixed_base_4096_vs_plain_powmod(benchmark: Any, report_ratio: Any) -> N
     exps = [secrets.randbits(1024) for _ in range(count)]
     es = ints_to_limbs(exps, 16)
     g_rows = ints_to_limbs([g] * count, 64)
-    ours = _ours(benchmark, lambda: table.pow(es, threads=1))
-    plain = best_time(lambda: nb.powmod(g_rows, es, m, threads=1))
+    ours, plain = _pair(
+        benchmark, lambda: table.pow(es, threads=1), lambda: nb.powmod(g_rows, es, m, threads=1)
+    )
     report_ratio(f"fixed-base 4096/1024 x{count}, 1 thread vs native powmod", ours, plain, 6.0)
     gm, gg = gmpy2.mpz(m), gmpy2.mpz(g)
     ge = [gmpy2.mpz(x) for x in exps]
-    peer = best_time(lambda: [gmpy2.powmod(gg, e, gm) for e in ge])
+    peer = best_time(lambda: [gmpy2.powmod(gg, e, gm) for e in ge], repeat=ROUNDS)
+    ours = min(ours, best_time(lambda: table.pow(es, threads=1), repeat=ROUNDS))
     report_ratio(f"fixed-base 4096/1024 x{count}, 1 thread vs gmpy2.powmod", ours, peer, 6.0)
 
 
 @pytest.mark.parametrize("alpha_bits", [1024, 1536])
 def test_fixed_base_vs_phe_obfuscation(benchmark: Any, report_ratio: Any, alpha_bits: int) -> None:
-    """Paillier randomness: h^alpha mod n^2 (fixed base) vs phe's r^n mod n^2 (goal 15x, 1 thread)."""
+    """Paillier randomness: h^alpha mod n^2 (fixed base) vs phe r^n mod n^2 (goal 15x, 1 thread)."""
     from phe import util as phe_util
 
     nb = _native()
@@ -99,8 +120,11 @@ def test_fixed_base_vs_phe_obfuscation(benchmark: Any, report_ratio: Any, alpha_
     table = nb.fixed_base(h, n2, alpha_bits)
     alphas = ints_to_limbs([secrets.randbits(alpha_bits) for _ in range(count)])
     rs = [secrets.randbelow(n) for _ in range(count)]
-    ours = _ours(benchmark, lambda: table.pow(alphas, threads=1))
-    peer = best_time(lambda: [phe_util.powmod(r, n, n2) for r in rs])
+    ours, peer = _pair(
+        benchmark,
+        lambda: table.pow(alphas, threads=1),
+        lambda: [phe_util.powmod(r, n, n2) for r in rs],
+    )
     report_ratio(
         f"h^alpha mod n^2 ({alpha_bits}-bit alpha) x{count}, 1 thread vs phe r^n mod n^2",
         ours,
@@ -127,8 +151,9 @@ def test_multi_powmod_vs_loop(benchmark: Any, report_ratio: Any, threads: int | 
             acc = acc * gmpy2.powmod(b, e, gm) % gm
         return acc
 
-    ours = _ours(benchmark, lambda: nb.multi_powmod(b_arr, e_arr, m, threads=threads))
-    peer = best_time(loop, repeat=2)
+    ours, peer = _pair(
+        benchmark, lambda: nb.multi_powmod(b_arr, e_arr, m, threads=threads), loop, rounds=2
+    )
     label = "default" if threads is None else str(threads)
     report_ratio(
         f"multi_powmod 1000x64-bit mod 4096, {label} threads vs gmpy2 loop", ours, peer, 4.0
@@ -144,6 +169,7 @@ def test_mulmod_10k_pairs(benchmark: Any, report_ratio: Any) -> None:
     ys = [secrets.randbelow(m) for _ in range(count)]
     a, b = ints_to_limbs(xs, 64), ints_to_limbs(ys, 64)
     ours = _ours(benchmark, lambda: nb.mulmod(a, b, m))
+    ours = min(ours, best_time(lambda: nb.mulmod(a, b, m), repeat=ROUNDS))
     per_pair_us = ours / count * 1e6
     print(f"mulmod: {per_pair_us:.2f} us per pair (all included, {default_threads()} threads)")
     report_ratio("mulmod 10k pairs 4096-bit vs 5.5 us/pair budget", ours, 5.5e-6 * count, 1.0)
@@ -166,11 +192,17 @@ def test_secret_powmod_decryption(benchmark: Any, report_ratio: Any) -> None:
     gb = [gmpy2.mpz(x) for x in bs]
     for threads in (1, None):
         label = "default" if threads is None else "1"
+
+        def ours_fn(threads: int | None = threads) -> object:
+            return nb.powmod(b_arr, e_arr, p2, secret=True, threads=threads)
+
+        def peer_fn() -> object:
+            return [gmpy2.powmod(b, ge, gp) for b in gb]
+
         if threads is None:
-            ours = _ours(benchmark, lambda: nb.powmod(b_arr, e_arr, p2, secret=True))
+            ours, peer = _pair(benchmark, ours_fn, peer_fn)
         else:
-            ours = best_time(lambda: nb.powmod(b_arr, e_arr, p2, secret=True, threads=1))
-        peer = best_time(lambda: [gmpy2.powmod(b, ge, gp) for b in gb])
+            ours, peer = best_time(ours_fn, repeat=ROUNDS), best_time(peer_fn, repeat=ROUNDS)
         report_ratio(
             f"secret powmod mod p^2 2048/1024 x{count}, {label} threads vs gmpy2.powmod",
             ours,
@@ -189,8 +221,11 @@ def test_secret_powmod_dh_psi(benchmark: Any, report_ratio: Any) -> None:
     b_arr, e_arr = ints_to_limbs(bs, 32), int_to_limbs(e, 4)
     gm, ge = gmpy2.mpz(m), gmpy2.mpz(e)
     gb = [gmpy2.mpz(x) for x in bs]
-    ours = _ours(benchmark, lambda: nb.powmod(b_arr, e_arr, m, secret=True))
-    peer = best_time(lambda: [gmpy2.powmod_sec(b, ge, gm) for b in gb])
+    ours, peer = _pair(
+        benchmark,
+        lambda: nb.powmod(b_arr, e_arr, m, secret=True),
+        lambda: [gmpy2.powmod_sec(b, ge, gm) for b in gb],
+    )
     report_ratio(
         f"secret powmod 2048/256 x{count}, default threads vs gmpy2.powmod_sec", ours, peer
     )
@@ -204,10 +239,10 @@ def test_crt_batch(benchmark: Any, report_ratio: Any) -> None:
     q_inv = pow(q, -1, p)
     xs = [secrets.randbelow(p * q) for _ in range(count)]
     rp, rq = ints_to_limbs([x % p for x in xs], 32), ints_to_limbs([x % q for x in xs], 32)
-    ours = _ours(benchmark, lambda: nb.crt(rp, rq, p, q))
+    crt_ours = _ours(benchmark, lambda: nb.crt(rp, rq, p, q))
     gp, gq, gqi = gmpy2.mpz(p), gmpy2.mpz(q), gmpy2.mpz(q_inv)
     grp = [gmpy2.mpz(x % p) for x in xs]
     grq = [gmpy2.mpz(x % q) for x in xs]
     peer = best_time(lambda: [b + gq * ((a - b) * gqi % gp) for a, b in zip(grp, grq, strict=True)])
-    report_ratio(f"crt 2048+2048 x{count}, default threads vs gmpy2 loop", ours, peer)
+    report_ratio(f"crt 2048+2048 x{count}, default threads vs gmpy2 loop", crt_ours, peer)
     assert np.array_equal(nb.crt(rp, rq, p, q), ints_to_limbs(xs, width_of(p * q - 1)))
