@@ -381,25 +381,27 @@ def _select(shares: Sequence[Share], which: str) -> tuple[Share, ...]:
     first = shares[0]
     if not isinstance(first, Share):
         raise InvalidTypeError(f"{which}: expected Share objects, got {type(first).__name__}")
-    meta = (first.split_id, first.threshold, first.share_count, first.secret_length)
-    seen: set[int] = set()
-    for s in shares:
+    _, t, n, sid, length, _ = first._v
+    vals = []
+    for s in shares:  # the hot loop of the secagg server: keep it lean
         if not isinstance(s, Share):
             raise InvalidTypeError(f"{which}: expected Share objects, got {type(s).__name__}")
-        if (s.split_id, s.threshold, s.share_count, s.secret_length) != meta:
+        v = s._v
+        if v[3] != sid or v[1] != t or v[2] != n or v[4] != length:
             raise KeyMismatchError(
                 f"{which}: shares come from different splits (split id, threshold, "
                 "share count or secret length differ)"
             )
-        if s.index in seen:
-            raise InvalidArgumentError(f"{which}: duplicate share index {s.index}")
-        if not 1 <= s.index <= s.share_count:  # only reachable for hand-made objects
-            raise InvalidArgumentError(f"{which}: share index {s.index} out of range")
-        seen.add(s.index)
-    t = first.threshold
+        vals.append(v)
+    indices = [v[0] for v in vals]  # each in 1..n: checked when the Share was built
+    if len(set(indices)) != len(indices):
+        seen: set[int] = set()
+        dup = next(i for i in indices if i in seen or seen.add(i))  # type: ignore[func-returns-value]
+        raise InvalidArgumentError(f"{which}: duplicate share index {dup}")
     if len(shares) < t:
         raise InvalidArgumentError(f"{which}: {len(shares)} shares given, the threshold is {t}")
-    return tuple(sorted(shares, key=lambda s: s.index)[:t])
+    order = sorted(range(len(indices)), key=indices.__getitem__)[:t]
+    return tuple(shares[i] for i in order)
 
 
 def _decode(elems: np.ndarray, length: int, which: str) -> bytes:
