@@ -518,3 +518,10 @@ def test_glue_checks_outputs_and_buffers(native: Backend) -> None:
     # a modulus row with leading zero limbs is normalized
     _native.powmod(x, x, int_to_limbs(1009, 4), out, False, 1)
     assert out.tolist() == [[4], [27]]
+
+
+def test_huge_thread_counts_are_clamped(backend: Backend) -> None:
+    m = _odd_modulus(256)
+    bs = [secrets.randbelow(m) for _ in range(3)]
+    out = backend.powmod(_rows(bs, m), int_to_limbs(65537), m, threads=10**12)
+    assert limbs_to_ints(out) == [pow(b, 65537, m) for b in bs]

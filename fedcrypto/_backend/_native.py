@@ -24,6 +24,14 @@ def _mod_row(mod: int) -> LimbArray:
     return int_to_limbs(mod)
 
 
+#: Thread counts above this are clamped (the kernel uses at most 256 slices anyway).
+_MAX_THREADS = 1024
+
+
+def _t(threads: int) -> int:
+    return min(threads, _MAX_THREADS)
+
+
 def _out(count: int, mod: int) -> LimbArray:
     return np.empty((count, output_width(mod)), dtype=np.uint64)
 
@@ -56,7 +64,7 @@ class NativeFixedBase(FixedBaseTable):
 
     def _pow(self, exps: LimbArray, threads: int) -> LimbArray:
         out = _out(exps.shape[0], self.mod)
-        self._table.pow(exps, out, threads)
+        self._table.pow(exps, out, _t(threads))
         return out
 
     def __repr__(self) -> str:
@@ -75,22 +83,22 @@ class NativeBackend(Backend):
         self, bases: LimbArray, exps: LimbArray, mod: int, secret: bool, threads: int
     ) -> LimbArray:
         out = _out(bases.shape[0], mod)
-        _native.powmod(bases, exps, _mod_row(mod), out, secret, threads)
+        _native.powmod(bases, exps, _mod_row(mod), out, secret, _t(threads))
         return out
 
     def _mulmod(self, a: LimbArray, b: LimbArray, mod: int, threads: int) -> LimbArray:
         out = _out(a.shape[0], mod)
-        _native.mulmod(a, b, _mod_row(mod), out, threads)
+        _native.mulmod(a, b, _mod_row(mod), out, _t(threads))
         return out
 
     def _prodmod(self, values: LimbArray, mod: int, threads: int) -> LimbArray:
         out = _out(1, mod)
-        _native.prodmod(values, _mod_row(mod), out, threads)
+        _native.prodmod(values, _mod_row(mod), out, _t(threads))
         return out
 
     def _multi_powmod(self, bases: LimbArray, exps: LimbArray, mod: int, threads: int) -> LimbArray:
         out = _out(1, mod)
-        _native.multi_powmod(bases, exps, _mod_row(mod), out, threads)
+        _native.multi_powmod(bases, exps, _mod_row(mod), out, _t(threads))
         return out
 
     def _fixed_base(self, base: int, mod: int, max_exp_bits: int) -> FixedBaseTable:
@@ -100,7 +108,7 @@ class NativeBackend(Backend):
         self, rp: LimbArray, rq: LimbArray, p: int, q: int, q_inv: int, threads: int
     ) -> LimbArray:
         out = _out(rp.shape[0], p * q)
-        _native.crt(rp, rq, _mod_row(p), _mod_row(q), int_to_limbs(q_inv), out, threads)
+        _native.crt(rp, rq, _mod_row(p), _mod_row(q), int_to_limbs(q_inv), out, _t(threads))
         return out
 
     def info(self) -> dict[str, str]:
