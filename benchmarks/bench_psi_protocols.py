@@ -26,8 +26,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from fedcrypto.hazmat.rsa_blind import RsaBlindKey, blind, full_domain_hash, unblind_and_verify
-from fedcrypto.psi import PsiSettings, run_pair
-from fedcrypto.psi import _dh, _ecdh, _h2c
+from fedcrypto.psi import PsiSettings, _dh, _ecdh, _h2c, run_pair
 from fedcrypto.psi._dh_groups import DH_GROUPS
 
 BIG = os.environ.get("FEDCRYPTO_BENCH_BIG", "") not in ("", "0")

@@ -226,7 +226,7 @@ _KINDS: dict[int, type[PsiMessage]] = {
     for c in (MaskedBatch, TagReply, ShuffledTags, RsaPublicKey, BlindedBatch, SignedBatch,
               SignerTags, MatchPositions)
 }
-_ALLOWED = {
+_ALLOWED: dict[str, set[type[PsiMessage]]] = {
     "ecdh": {MaskedBatch, TagReply, ShuffledTags},
     "dh": {MaskedBatch, TagReply, ShuffledTags},
     "rsa": {RsaPublicKey, BlindedBatch, SignedBatch, SignerTags, MatchPositions},

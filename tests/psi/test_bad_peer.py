@@ -99,7 +99,8 @@ def test_x25519_scalar_multiplication_commutes() -> None:
         P = X25519PrivateKey.generate().public_key().public_bytes_raw()
 
         def mul(k: bytes, u: bytes) -> bytes:
-            return X25519PrivateKey.from_private_bytes(k).exchange(X25519PublicKey.from_public_bytes(u))
+            sk = X25519PrivateKey.from_private_bytes(k)
+            return sk.exchange(X25519PublicKey.from_public_bytes(u))
 
         assert mul(ka, mul(kb, P)) == mul(kb, mul(ka, P))
 

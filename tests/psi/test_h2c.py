@@ -1,4 +1,7 @@
-"""RFC 9380 known-answer tests: expand_message_xmd and hash_to_curve (vectors in tests/vectors/rfc9380)."""
+"""RFC 9380 known-answer tests: expand_message_xmd and hash_to_curve.
+
+Vectors in tests/vectors/rfc9380 (provenance in its README).
+"""
 
 from __future__ import annotations
 

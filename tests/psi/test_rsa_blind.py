@@ -1,0 +1,64 @@
+"""hazmat.rsa_blind: blind signing round trip, key checks, refusal to pickle."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from fedcrypto.exceptions import InvalidArgumentError, InvalidSignatureError
+from fedcrypto.hazmat.rsa_blind import (
+    RsaBlindKey,
+    blind,
+    check_public_key,
+    full_domain_hash,
+    unblind_and_verify,
+)
+
+
+def test_blind_sign_unblind_verify(rsa_key: RsaBlindKey) -> None:
+    pub = rsa_key.public()
+    assert pub.bits == 2048 and pub.e == 65537
+    msgs = [b"a", b"b", b"c"]
+    h = full_domain_hash(msgs, pub.n, b"dst")
+    assert all(0 <= x < pub.n for x in h)
+    assert h != full_domain_hash(msgs, pub.n, b"other")
+    b1, r1 = blind(h, pub)
+    b2, _ = blind(h, pub)
+    assert b1 != b2 and b1 != h  # fresh blinding each time
+    s = unblind_and_verify(rsa_key.sign_many(b1), r1, h, pub)
+    assert s == [pow(x, pow(pub.e, -1, (rsa_key.private_numbers()[0] - 1)
+                              * (rsa_key.private_numbers()[1] - 1)), pub.n) for x in h]
+    bad = list(rsa_key.sign_many(b1))
+    bad[1] = (bad[1] * 2) % pub.n
+    with pytest.raises(InvalidSignatureError):
+        unblind_and_verify(bad, r1, h, pub)
+    with pytest.raises(InvalidSignatureError):
+        unblind_and_verify([pub.n], r1[:1], h[:1], pub)
+
+
+def test_key_checks(rsa_key: RsaBlindKey) -> None:
+    pub = rsa_key.public()
+    assert check_public_key(pub.n, pub.e, 2048) == pub
+    with pytest.raises(InvalidArgumentError):
+        check_public_key(pub.n, pub.e, 3072)
+    with pytest.raises(InvalidArgumentError):
+        check_public_key(pub.n - 1, pub.e, 2048)  # even modulus
+    with pytest.raises(InvalidArgumentError):
+        check_public_key(pub.n, 2, 2048)
+    with pytest.raises(InvalidArgumentError):
+        RsaBlindKey.generate(1024)
+    with pytest.raises(InvalidArgumentError):
+        rsa_key.sign_many([pub.n])
+    with pytest.raises(TypeError):
+        pickle.dumps(rsa_key)
+    assert "bits=2048" in repr(rsa_key)
+    p, q, _ = rsa_key.private_numbers()
+    assert str(p) not in repr(rsa_key)
+
+
+def test_small_keys_only_when_unsafe() -> None:
+    k = RsaBlindKey.generate(512, unsafe_allow_small_keys=True)
+    h = full_domain_hash([b"x"], k.public().n, b"d")
+    b, r = blind(h, k.public())
+    assert unblind_and_verify(k.sign_many(b), r, h, k.public()) == k.sign_many(h)
