@@ -25,6 +25,7 @@ the envelope parameter id), so shares of different splits are never silently mix
 from __future__ import annotations
 
 import hmac
+import struct
 from collections.abc import Sequence
 
 import numpy as np
@@ -100,29 +101,42 @@ class Share:
         secret_length: int,
         data: bytes,
     ) -> None:
-        for name, v in (
-            ("index", index),
-            ("threshold", threshold),
-            ("share_count", share_count),
-            ("secret_length", secret_length),
+        if not (
+            type(index) is int
+            and type(threshold) is int
+            and type(share_count) is int
+            and type(secret_length) is int
         ):
-            if not isinstance(v, int) or isinstance(v, bool):
-                raise InvalidTypeError(f"{name} must be an int")
-        if not isinstance(split_id, bytes) or len(split_id) != _SPLIT_ID_BYTES:
-            raise InvalidArgumentError(f"split_id must be {_SPLIT_ID_BYTES} bytes")
-        if not isinstance(data, bytes):
-            raise InvalidTypeError("data must be bytes")
-        _check_params(threshold, share_count)
+            # slow path: int subclasses are fine, bool and everything else are not
+            for name, v in (
+                ("index", index),
+                ("threshold", threshold),
+                ("share_count", share_count),
+                ("secret_length", secret_length),
+            ):
+                if not isinstance(v, int) or isinstance(v, bool):
+                    raise InvalidTypeError(f"{name} must be an int")
+            index, threshold = int(index), int(threshold)
+            share_count, secret_length = int(share_count), int(secret_length)
+        if type(split_id) is not bytes or len(split_id) != _SPLIT_ID_BYTES:
+            if not isinstance(split_id, bytes) or len(split_id) != _SPLIT_ID_BYTES:
+                raise InvalidArgumentError(f"split_id must be {_SPLIT_ID_BYTES} bytes")
+            split_id = bytes(split_id)
+        if type(data) is not bytes:
+            if not isinstance(data, bytes):
+                raise InvalidTypeError("data must be bytes")
+            data = bytes(data)
+        if not (1 <= threshold <= share_count <= MAX_SHARES):
+            _check_params(threshold, share_count)
         if not 1 <= index <= share_count:
             raise InvalidArgumentError(f"share index {index} is outside 1..{share_count}")
         if secret_length < 0:
             raise InvalidArgumentError("secret_length must be non-negative")
-        if len(data) != 4 * _n_elements(secret_length):
+        m = -(-secret_length // _CHUNK)
+        if len(data) != 4 * m:
             raise InvalidArgumentError("share data length does not match the secret length")
-        if data:
-            vals = np.frombuffer(data, dtype=_ELEM_DTYPE)
-            if int(vals.max()) >= P31:
-                raise InvalidArgumentError("share value outside the field")
+        if m and max(struct.unpack(f">{m}I", data)) >= P31:
+            raise InvalidArgumentError("share value outside the field")
         _set_v(self, (index, threshold, share_count, split_id, secret_length, data))
 
     @property

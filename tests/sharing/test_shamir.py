@@ -198,6 +198,20 @@ def test_share_constructor_validates() -> None:
         Share(1, 2, 3, sid, 6, b"\xff" * 8)  # values >= p
     with pytest.raises(InvalidTypeError):
         Share(1, 2, 3, sid, 6, bytearray(data))  # type: ignore[arg-type]
+    with pytest.raises(InvalidTypeError):
+        Share(True, 2, 3, sid, 6, data)
+    with pytest.raises(InvalidTypeError):
+        Share(1, 2.0, 3, sid, 6, data)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError):
+        Share(1, 4, 3, sid, 6, data)
+    with pytest.raises(InvalidArgumentError):
+        Share(1, 2, 3, "x" * 16, 6, data)  # type: ignore[arg-type]
+
+    class MyInt(int):
+        pass
+
+    assert Share(MyInt(1), 2, 3, sid, 6, data) == good
+    assert type(Share(MyInt(1), 2, 3, sid, 6, data).index) is int
 
 
 def test_share_is_immutable_private_and_unpicklable() -> None:
