@@ -59,12 +59,43 @@ def matmul(a: U64Array, b: U64Array, p: int = P31) -> U64Array:
     sh = np.uint64(16)
     a2 = np.concatenate([a & mask, a >> sh], axis=0).astype(np.float64)  # (2n, k)
     b2 = np.concatenate([b & mask, b >> sh], axis=1).astype(np.float64)  # (k, 2m)
-    prod = (a2 @ b2).astype(np.uint64) % pp  # exact: every entry < 2**53
+    prod = _gemm(a2, b2).astype(np.uint64) % pp  # exact: every entry < 2**53
     p00, p01 = prod[:n, :m], prod[:n, m:]
     p10, p11 = prod[n:, :m], prod[n:, m:]
     mid = ((p01 + p10) << sh) % pp  # 2p * 2**16 < 2**49
     hi = ((p11 << sh) % pp << sh) % pp
     out: U64Array = (p00 + mid + hi) % pp
+    return out
+
+
+#: Below this many multiply-adds a product is computed in single-threaded BLAS blocks.
+_SMALL_GEMM = 1 << 27
+_ROW_BLOCK = 64
+_COL_BLOCK = 1024
+
+
+def _gemm(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """``a @ b`` in float64; small and medium products in blocks.
+
+    OpenBLAS hands medium-sized products to all its threads, which is slower than one
+    thread when the cores are busy (measured 20-40x on a loaded 2-core machine for the
+    Shamir shapes); blocks of at most 64 rows x 1024 columns stay on one thread.
+    Large products keep the multi-threaded path.  The result is the same either way
+    (every entry is an exact integer below 2**53).
+    """
+    m, k = a.shape
+    n = b.shape[1]
+    if m * k * n >= _SMALL_GEMM or (m <= _ROW_BLOCK and n <= _COL_BLOCK):
+        out: npt.NDArray[np.float64] = a @ b
+        return out
+    out = np.empty((m, n), dtype=np.float64)
+    for i in range(0, m, _ROW_BLOCK):
+        for j in range(0, n, _COL_BLOCK):
+            np.matmul(
+                a[i : i + _ROW_BLOCK],
+                b[:, j : j + _COL_BLOCK],
+                out=out[i : i + _ROW_BLOCK, j : j + _COL_BLOCK],
+            )
     return out
 
 

@@ -291,10 +291,17 @@ def _evaluate(coeffs: np.ndarray, n: int) -> np.ndarray:
     xs = np.arange(1, n + 1, dtype=np.uint64)
     p = np.uint64(P31)
     if n * t <= _MATMUL_LIMIT:
+        # Vandermonde matrix x**j by doubling: columns [w, 2w) = columns [0, w) * x**w.
         vander = np.empty((n, t), dtype=np.uint64)
         vander[:, 0] = 1
-        for j in range(1, t):
-            vander[:, j] = (vander[:, j - 1] * xs) % p
+        w = 1
+        xw = xs.copy()  # x**w mod p
+        while w < t:
+            hi = min(2 * w, t)
+            np.multiply(vander[:, : hi - w], xw[:, None], out=vander[:, w:hi])
+            vander[:, w:hi] %= p
+            xw = (xw * xw) % p
+            w = hi
         return matmul(vander, coeffs)
     acc = np.broadcast_to(coeffs[t - 1], (n, m)).copy()
     xcol = xs[:, None]
