@@ -203,3 +203,16 @@ def test_rsa_rejects_bad_public_keys_and_values(rsa_key: object) -> None:
 
 def signed_dummy(param: bytes) -> SignedBatch:
     return SignedBatch(param=param, index=0, total=1, data=bytes(256), elem_size=256)
+
+
+def test_bad_element_detected_inside_worker_processes() -> None:
+    s = PsiSettings(workers=2, batch_size=1024)
+    a, b = _pair(s, n=1024)
+    a.start()
+    good = b.start()[0]
+    assert isinstance(good, MaskedBatch) and good.count == 1024
+    tw = _twist_u().to_bytes(32, "little")
+    bad = replace(good, data=good.data[: 1000 * 32] + tw + good.data[1001 * 32 :])
+    with pytest.raises(InvalidGroupElementError):
+        a.handle(bad)
+    b.close()
