@@ -26,6 +26,7 @@ __all__ = [
     "random_elements",
     "prod_rows",
     "lagrange_at_zero",
+    "lagrange_at",
 ]
 
 #: The Mersenne prime 2**31 - 1.
@@ -146,3 +147,20 @@ def lagrange_at_zero(xs: U64Array) -> U64Array:
     den = mul(prod_rows(diff), xs)
     total = prod_rows(xs[None, :])[0]
     return mul(inv_vec(den), total)
+
+
+def lagrange_at(xs: U64Array, points: U64Array) -> U64Array:
+    """Lagrange coefficients ``L[e, i]`` to evaluate at ``points[e]`` from values at ``xs``.
+
+    ``L[e, i] = prod_{j != i} (z_e - x_j) / (x_i - x_j)`` so that
+    ``f(z_e) = sum_i L[e, i] f(x_i)`` for every polynomial ``f`` of degree below
+    ``len(xs)``.  The points must be distinct from every ``x_i`` (and the ``x_i`` distinct).
+    """
+    t = xs.shape[0]
+    dz = (points[:, None] + (_P - xs[None, :])) % _P  # z_e - x_j, never 0
+    full = prod_rows(dz)  # prod_j (z_e - x_j)
+    dx = (xs[:, None] + (_P - xs[None, :])) % _P  # x_i - x_j
+    dx[np.arange(t), np.arange(t)] = 1
+    inv_den = inv_vec(prod_rows(dx))
+    out: U64Array = mul(mul(inv_vec(dz), full[:, None]), inv_den[None, :])
+    return out

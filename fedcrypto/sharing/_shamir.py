@@ -38,7 +38,7 @@ from ..exceptions import (
     SerializationError,
 )
 from ..serialization import PARAM_ID_BYTES, ObjectType, Reader, Writer, pack, unpack
-from ._field import P31, lagrange_at_zero, matmul, random_elements
+from ._field import P31, lagrange_at, lagrange_at_zero, matmul, random_elements
 
 __all__ = [
     "Share",
@@ -393,8 +393,8 @@ def shamir_split(secret: bytes, *, threshold: int, shares: int) -> list[Share]:
     return shamir_split_many([secret], threshold=threshold, shares=shares)[0]
 
 
-def _select(shares: Sequence[Share], which: str) -> tuple[Share, ...]:
-    """Validate one share set and return its ``t`` lowest-index shares, sorted."""
+def _select(shares: Sequence[Share], which: str) -> tuple[tuple[Share, ...], tuple[Share, ...]]:
+    """Validate one share set; return its ``t`` lowest-index shares and the rest, sorted."""
     if isinstance(shares, (bytes, str)) or not isinstance(shares, Sequence):
         raise InvalidTypeError(f"{which}: expected a sequence of Share")
     if not shares:
@@ -421,8 +421,8 @@ def _select(shares: Sequence[Share], which: str) -> tuple[Share, ...]:
         raise InvalidArgumentError(f"{which}: duplicate share index {dup}")
     if len(shares) < t:
         raise InvalidArgumentError(f"{which}: {len(shares)} shares given, the threshold is {t}")
-    order = sorted(range(len(indices)), key=indices.__getitem__)[:t]
-    return tuple(shares[i] for i in order)
+    order = sorted(range(len(indices)), key=indices.__getitem__)
+    return tuple(shares[i] for i in order[:t]), tuple(shares[i] for i in order[t:])
 
 
 def _decode(elems: np.ndarray, length: int, which: str) -> bytes:
@@ -440,46 +440,75 @@ def _decode(elems: np.ndarray, length: int, which: str) -> bytes:
     return raw[:length]
 
 
-def shamir_combine_many(share_sets: Sequence[Sequence[Share]]) -> list[bytes]:
+def shamir_combine_many(
+    share_sets: Sequence[Sequence[Share]], *, verify: bool = False
+) -> list[bytes]:
     """Reconstruct many secrets; Lagrange coefficients are computed once per index set.
 
     Each element of ``share_sets`` holds at least ``t`` shares of one split; the ``t``
-    shares with the lowest indices are used (extra shares are validated for type and
-    metadata but otherwise ignored).  Sets that use the same indices (e.g. the secure
+    shares with the lowest indices are used.  Extra shares are validated for type and
+    metadata and, with ``verify=True``, checked to lie on the same polynomial (so a
+    corrupted or inconsistently dealt share is detected for certain whenever more than
+    ``t`` shares are available).  Sets that use the same indices (e.g. the secure
     aggregation server reconstructing many clients' seeds from one survivor set) are
     interpolated together in one matrix product.
 
     Args:
         share_sets: one sequence of shares per secret.
+        verify: also check every extra share against the interpolated polynomial
+            (one more matrix product per index set).
 
     Returns:
         The secrets, in the order of ``share_sets``.
 
     Raises:
         InvalidTypeError: something other than Share objects.
-        InvalidArgumentError: fewer than ``t`` shares, a duplicate index, or a
-            reconstruction that fails the integrity check (corrupted shares).
+        InvalidArgumentError: fewer than ``t`` shares, a duplicate index, a
+            reconstruction that fails the integrity check (corrupted shares), or, with
+            ``verify``, shares that are not consistent.
         KeyMismatchError: a set mixes shares of different splits.
     """
     if isinstance(share_sets, (bytes, str)) or not isinstance(share_sets, Sequence):
         raise InvalidTypeError("share_sets must be a sequence of share sequences")
-    return _combine(share_sets, [f"share set {k}" for k in range(len(share_sets))])
+    return _combine(share_sets, [f"share set {k}" for k in range(len(share_sets))], bool(verify))
 
 
-def _combine(share_sets: Sequence[Sequence[Share]], labels: Sequence[str]) -> list[bytes]:
-    selected = [_select(s, labels[k]) for k, s in enumerate(share_sets)]
-    groups: dict[tuple[int, ...], list[int]] = {}
-    for k, sel in enumerate(selected):
-        groups.setdefault(tuple(s.index for s in sel), []).append(k)
+def _stack(sets: list[tuple[Share, ...]], rows: int) -> np.ndarray:
+    """Row ``i`` = the data of share ``i`` of every set, concatenated (rows x total elements)."""
+    raw = b"".join(b"".join(sel[i].data for sel in sets) for i in range(rows))
+    return np.frombuffer(raw, dtype=_ELEM_DTYPE).reshape(rows, -1).astype(np.uint64)
+
+
+def _combine(
+    share_sets: Sequence[Sequence[Share]], labels: Sequence[str], verify: bool
+) -> list[bytes]:
+    picked = [_select(s, labels[k]) for k, s in enumerate(share_sets)]
+    selected = [p[0] for p in picked]
+    groups: dict[tuple[tuple[int, ...], tuple[int, ...]], list[int]] = {}
+    for k, (sel, extra) in enumerate(picked):
+        key = (tuple(s.index for s in sel), tuple(s.index for s in extra) if verify else ())
+        groups.setdefault(key, []).append(k)
     results: list[bytes] = [b""] * len(selected)
-    for indices, members in groups.items():
+    for (indices, extra_idx), members in groups.items():
         t = len(indices)
-        lam = lagrange_at_zero(np.array(indices, dtype=np.uint64))
         widths = [len(selected[k][0].data) for k in members]
         if sum(widths) == 0:
             continue
-        rows = b"".join(b"".join(selected[k][i].data for k in members) for i in range(t))
-        y = np.frombuffer(rows, dtype=_ELEM_DTYPE).reshape(t, -1).astype(np.uint64)
+        xs = np.array(indices, dtype=np.uint64)
+        y = _stack([selected[k] for k in members], t)
+        if extra_idx:
+            # Every extra share must lie on the polynomial the first t shares define.
+            coeffs = lagrange_at(xs, np.array(extra_idx, dtype=np.uint64))
+            predicted = matmul(coeffs, y)
+            actual = _stack([picked[k][1] for k in members], len(extra_idx))
+            if not np.array_equal(predicted, actual):
+                bad = int(np.flatnonzero((predicted != actual).any(axis=0))[0])
+                k = members[int(np.searchsorted(np.cumsum(widths) // 4, bad, side="right"))]
+                raise InvalidArgumentError(
+                    f"{labels[k]}: shares are inconsistent (they do not lie on one polynomial "
+                    "of degree below the threshold: a share is corrupted)"
+                )
+        lam = lagrange_at_zero(xs)
         secrets_elems = matmul(lam[None, :], y)[0]
         offset = 0
         for k, w in zip(members, widths, strict=True):
@@ -493,21 +522,22 @@ def _combine(share_sets: Sequence[Sequence[Share]], labels: Sequence[str]) -> li
     return results
 
 
-def shamir_combine(shares: Sequence[Share]) -> bytes:
+def shamir_combine(shares: Sequence[Share], *, verify: bool = False) -> bytes:
     """Reconstruct a secret from at least ``threshold`` of its shares.
 
     Args:
         shares: shares of one split, any order; the ``t`` lowest indices are used.
+        verify: check that the extra shares (beyond ``t``) lie on the same polynomial.
 
     Returns:
         The secret bytes.
 
     Raises:
         InvalidTypeError: something other than Share objects.
-        InvalidArgumentError: fewer than ``t`` shares, a duplicate index, or a failed
-            integrity check (a corrupted share).
+        InvalidArgumentError: fewer than ``t`` shares, a duplicate index, a failed
+            integrity check (a corrupted share) or, with ``verify``, inconsistent shares.
         KeyMismatchError: shares from different splits.
     """
     if isinstance(shares, (bytes, str)) or not isinstance(shares, Sequence):
         raise InvalidTypeError("shares must be a sequence of Share")
-    return _combine([shares], ["shares"])[0]
+    return _combine([shares], ["shares"], bool(verify))[0]

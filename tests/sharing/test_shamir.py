@@ -25,7 +25,7 @@ from fedcrypto.sharing import (
     shamir_split,
     shamir_split_many,
 )
-from fedcrypto.sharing._field import P31, lagrange_at_zero, matmul
+from fedcrypto.sharing._field import P31, lagrange_at, lagrange_at_zero, matmul
 
 P = SHAMIR_FIELD_PRIME
 
@@ -182,6 +182,38 @@ def test_corrupted_share_detected() -> None:
         shamir_combine([shares[0], bad, shares[2]])
 
 
+def test_verify_detects_inconsistent_extra_shares() -> None:
+    secret = os.urandom(32)
+    shares = shamir_split(secret, threshold=3, shares=6)
+    assert shamir_combine(shares, verify=True) == secret
+    assert shamir_combine(shares[:3], verify=True) == secret  # nothing extra to check
+    # A small shift of one extra share passes the integrity check but not verification.
+    vals = np.frombuffer(shares[4].data, dtype=">u4").astype(np.int64)
+    vals[3] = (vals[3] + 1) % P
+    shifted = Share(5, 3, 6, shares[4].split_id, 32, vals.astype(">u4").tobytes())
+    tampered = [*shares[:4], shifted, shares[5]]
+    assert shamir_combine(tampered) == secret  # the extra share is not used
+    with pytest.raises(InvalidArgumentError, match="inconsistent"):
+        shamir_combine(tampered, verify=True)
+    # batch form: the bad set is named; the good sets with the same indices still combine
+    sets = shamir_split_many([os.urandom(32) for _ in range(4)], threshold=3, shares=6)
+    good = [list(s) for s in sets]
+    assert shamir_combine_many(good, verify=True) == [shamir_combine(s) for s in sets]
+    vals = np.frombuffer(sets[2][5].data, dtype=">u4").astype(np.int64)
+    vals[10] = (vals[10] + 7) % P
+    good[2][5] = Share(6, 3, 6, sets[2][5].split_id, 32, vals.astype(">u4").tobytes())
+    with pytest.raises(InvalidArgumentError, match="share set 2"):
+        shamir_combine_many(good, verify=True)
+
+
+@given(split_case())
+@settings(max_examples=30, deadline=None)
+def test_verify_accepts_every_honest_subset(case: tuple[bytes, int, int, list[int]]) -> None:
+    secret, t, n, subset = case
+    shares = shamir_split(secret, threshold=t, shares=n)
+    assert shamir_combine([shares[i] for i in subset], verify=True) == secret
+
+
 def test_share_constructor_validates() -> None:
     good = shamir_split(b"abcdef", threshold=2, shares=3)[0]
     sid, data = good.split_id, good.data
@@ -327,3 +359,20 @@ def test_t_minus_1_shares_are_uniform() -> None:
     buckets2 = np.bincount(vals2 >> 28, minlength=8)
     chi2b = float(((buckets2 - expected) ** 2 / expected).sum())
     assert chi2b < 30.0
+
+
+@given(
+    st.lists(st.integers(1, 1000), min_size=1, max_size=12, unique=True),
+    st.lists(st.integers(1001, P31 - 1), min_size=1, max_size=5, unique=True),
+)
+@settings(max_examples=40, deadline=None)
+def test_lagrange_at_points(xs: list[int], zs: list[int]) -> None:
+    L = lagrange_at(np.array(xs, dtype=np.uint64), np.array(zs, dtype=np.uint64)).tolist()
+    for e, z in enumerate(zs):
+        for i, xi in enumerate(xs):
+            num, den = 1, 1
+            for j, xj in enumerate(xs):
+                if j != i:
+                    num = num * (z - xj) % P31
+                    den = den * (xi - xj) % P31
+            assert L[e][i] == num * pow(den, -1, P31) % P31
