@@ -23,9 +23,7 @@ from ..exceptions import (
     InvalidArgumentError,
     InvalidTypeError,
     ProtocolError,
-    SerializationError,
 )
-from ..serialization import Reader, Writer
 from ..sharing import Share, shamir_split_many
 from ._config import SecAggConfig
 from ._crypto import (
@@ -51,6 +49,7 @@ from ._messages import (
     UnmaskResponse,
     consistency_transcript,
 )
+from ._shares import SHARE_WIRE_BYTES, share_from_wire, share_to_wire
 
 __all__ = ["SecAggClient"]
 
@@ -70,15 +69,17 @@ def _coerce(msg: M | bytes, cls: type[M], session_id: bytes) -> M:
     return msg
 
 
+_PLAINTEXT_BYTES = 8 + 2 * SHARE_WIRE_BYTES
+
+
 def share_plaintext(sender: int, receiver: int, key_share: Share, mask_share: Share) -> bytes:
-    """Plaintext inside a share ciphertext: ids, then the two serialized shares."""
+    """Plaintext inside a share ciphertext (128 bytes):
+    ``u32 sender || u32 receiver || share of s^SK (60) || share of b (60)``."""
     return (
-        Writer()
-        .u32(sender)
-        .u32(receiver)
-        .blob(key_share.to_bytes())
-        .blob(mask_share.to_bytes())
-        .getvalue()
+        sender.to_bytes(4, "big")
+        + receiver.to_bytes(4, "big")
+        + share_to_wire(key_share)
+        + share_to_wire(mask_share)
     )
 
 
@@ -103,6 +104,8 @@ class SecAggClient:
         "_b_seed",
         "_config",
         "_enc_key",
+        "_gcm_keys",
+        "_holder_cache",
         "_id",
         "_keys",
         "_mask_key",
@@ -151,6 +154,8 @@ class SecAggClient:
         self._u2: frozenset[int] = frozenset()
         self._own_shares: tuple[Share, Share] | None = None
         self._received: dict[int, tuple[Share, Share]] = {}
+        self._gcm_keys: dict[int, bytes] = {}
+        self._holder_cache: dict[int | None, tuple[int, ...]] = {}
         self._survivors: tuple[int, ...] | None = None
 
     def __repr__(self) -> str:
@@ -261,8 +266,9 @@ class SecAggClient:
                 f"only {len(holders)} share holders among the advertised clients, threshold is "
                 f"{cfg.threshold}"
             )
+        holder_set = set(holders)
         for e in msg.entries:
-            if e.sender in holders:
+            if e.sender in holder_set:
                 self._keys[e.sender] = (
                     load_public_key(e.enc_public),
                     load_public_key(e.mask_public),
@@ -280,6 +286,7 @@ class SecAggClient:
                 continue
             secret = agree(self._enc_key, self._keys[v][0])
             key = share_encryption_key(secret, session_id=cfg.session_id, u=self._id, v=v)
+            self._gcm_keys[v] = key
             pt = share_plaintext(self._id, v, key_shares[pos], mask_shares[pos])
             cts.append(
                 (v, encrypt_share(key, pt, session_id=cfg.session_id, sender=self._id, receiver=v))
@@ -334,9 +341,7 @@ class SecAggClient:
                 raise ProtocolError(
                     f"share delivery holds a ciphertext from client {sender}, not a neighbour in U1"
                 )
-            secret = agree(self._enc_key, self._keys[sender][0])
-            key = share_encryption_key(secret, session_id=cfg.session_id, u=self._id, v=sender)
-            pt = decrypt_share(key, ct, session_id=cfg.session_id, sender=sender, receiver=self._id)
+            pt = decrypt_share(self._gcm_keys[sender], ct, session_id=cfg.session_id, sender=sender, receiver=self._id)
             self._received[sender] = self._parse_plaintext(sender, pt)
         u2 = frozenset(senders) | {self._id}
         if len(u2) < cfg.threshold:
@@ -366,29 +371,28 @@ class SecAggClient:
             )
         )
 
+    def _u1_holders(self, owner: int) -> tuple[int, ...]:
+        key = None if self._config.degree is None else owner
+        if key not in self._holder_cache:
+            self._holder_cache[key] = self._config.holders(owner, self._u1)
+        return self._holder_cache[key]
+
     def _parse_plaintext(self, sender: int, pt: bytes) -> tuple[Share, Share]:
         cfg = self._config
-        try:
-            r = Reader(pt)
-            u, v = r.u32(), r.u32()
-            key_share = Share.from_bytes(r.blob(1 << 16))
-            mask_share = Share.from_bytes(r.blob(1 << 16))
-            r.finish()
-        except SerializationError:
-            raise ProtocolError(f"malformed share plaintext from client {sender}") from None
+        if len(pt) != _PLAINTEXT_BYTES:
+            raise ProtocolError(f"malformed share plaintext from client {sender}")
+        u, v = int.from_bytes(pt[:4], "big"), int.from_bytes(pt[4:8], "big")
         if u != sender or v != self._id:
             raise ProtocolError(f"share plaintext from client {sender} names the wrong parties")
-        sender_holders = cfg.holders(sender, self._u1)
-        expected_index = sender_holders.index(self._id) + 1
-        for s in (key_share, mask_share):
-            if (
-                s.threshold != cfg.threshold
-                or s.share_count != len(sender_holders)
-                or s.index != expected_index
-                or s.secret_length != _SEED_BYTES
-            ):
-                raise ProtocolError(f"share from client {sender} has the wrong parameters")
-        return key_share, mask_share
+        sender_holders = self._u1_holders(sender)
+        params = {
+            "index": sender_holders.index(self._id) + 1,
+            "threshold": cfg.threshold,
+            "share_count": len(sender_holders),
+            "who": sender,
+        }
+        mid = 8 + SHARE_WIRE_BYTES
+        return share_from_wire(pt[8:mid], **params), share_from_wire(pt[mid:], **params)
 
     # -- round 3 ----------------------------------------------------------------
     def consistency_check(self, request: ConsistencyRequest | bytes) -> ConsistencyCheck:
@@ -477,8 +481,10 @@ class SecAggClient:
         held = dict(self._received)
         if self._own_shares is not None:
             held[self._id] = self._own_shares
-        mask_out = tuple((o, held[o][1].to_bytes()) for o in survivors if o in held)
-        key_out = tuple((o, held[o][0].to_bytes()) for o in dropped if o in held and o != self._id)
+        mask_out = tuple((o, share_to_wire(held[o][1])) for o in survivors if o in held)
+        key_out = tuple(
+            (o, share_to_wire(held[o][0])) for o in dropped if o in held and o != self._id
+        )
         self._stage = _DONE
         return self._sign(
             UnmaskResponse(

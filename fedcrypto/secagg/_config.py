@@ -142,9 +142,15 @@ class SecAggConfig:
         return self._neighbors[client]
 
     def holders(self, client: int, among: Iterable[int]) -> tuple[int, ...]:
-        """Sorted share holders of ``client``: itself and its neighbours, restricted to ``among``."""
+        """Sorted share holders of ``client``: itself and its neighbours, restricted to ``among``.
+
+        ``among`` must contain registered clients only (the state machines check this).
+        """
+        if self.degree is None:  # complete graph: everyone in ``among`` holds a share
+            return tuple(sorted(set(among)))
         pool = self._neighbors[client] | {client}
-        return tuple(sorted(c for c in among if c in pool))
+        among_set = among if isinstance(among, (set, frozenset)) else set(among)
+        return tuple(sorted(c for c in pool if c in among_set))
 
     def __repr__(self) -> str:
         return (

@@ -162,6 +162,10 @@ class MaskAccumulator:
         else:
             np.subtract(self._acc, words, out=self._acc)
 
+    def words(self) -> npt.NDArray[np.unsignedinteger]:  # type: ignore[type-arg]
+        """A copy of the raw accumulator in wrapping machine words (not yet reduced)."""
+        return self._acc.copy()
+
     def result(self) -> npt.NDArray[np.uint64]:
         """The accumulated vector mod ``2^k`` as a fresh ``uint64`` array."""
         return reduce_mod(self._acc, self._k)

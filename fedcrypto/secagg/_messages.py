@@ -55,28 +55,37 @@ def session_param(session_id: bytes) -> bytes:
 
 def _write_ids(w: Writer, ids: tuple[int, ...]) -> None:
     w.u32(len(ids))
-    for i in ids:
-        w.u32(i)
+    w.raw(np.asarray(ids, dtype=">u4").tobytes())
 
 
 def _read_ids(r: Reader) -> tuple[int, ...]:
     n = r.u32()
     if n * 4 > r.remaining():
         raise SerializationError("truncated id list")
-    return tuple(r.u32() for _ in range(n))
+    return tuple(int(i) for i in np.frombuffer(r.raw(4 * n), dtype=">u4"))
 
 
 def _write_pairs(w: Writer, pairs: tuple[tuple[int, bytes], ...]) -> None:
-    w.u32(len(pairs))
-    for i, blob in pairs:
-        w.u32(i).blob(blob)
+    """``u32 count || u32 item length || count x (u32 id || item)``; all items equal length."""
+    size = len(pairs[0][1]) if pairs else 0
+    w.u32(len(pairs)).u32(size)
+    for i, item in pairs:
+        if len(item) != size:
+            raise SerializationError("all items of a list must have the same length")
+        w.raw(i.to_bytes(4, "big") + item)
 
 
 def _read_pairs(r: Reader, max_len: int) -> tuple[tuple[int, bytes], ...]:
-    n = r.u32()
-    if n * 8 > r.remaining():
+    n, size = r.u32(), r.u32()
+    if size > max_len:
+        raise SerializationError(f"list items of {size} bytes exceed the limit of {max_len}")
+    rec = 4 + size
+    if n * rec > r.remaining():
         raise SerializationError("truncated list")
-    return tuple((r.u32(), r.blob(max_len)) for _ in range(n))
+    raw = r.raw(n * rec)
+    return tuple(
+        (int.from_bytes(raw[o : o + 4], "big"), raw[o + 4 : o + rec]) for o in range(0, n * rec, rec)
+    )
 
 
 @dataclass(frozen=True)
@@ -260,8 +269,11 @@ class MaskedInput(Message):
             raise SerializationError("modulus_bits must be in 1..64")
         nb = _entry_bytes(k)
         vec = np.ascontiguousarray(self.vector, dtype=np.uint64)
-        raw = vec.astype(">u8").view(np.uint8).reshape(-1, 8)[:, 8 - nb :]
-        w.u32(self.sender).u8(k).u32(vec.size).raw(raw.tobytes())
+        if nb in (1, 2, 4, 8):
+            raw = vec.astype(f">u{nb}").tobytes()
+        else:
+            raw = vec.astype(">u8").view(np.uint8).reshape(-1, 8)[:, 8 - nb :].tobytes()
+        w.u32(self.sender).u8(k).u32(vec.size).raw(raw)
 
     @classmethod
     def _read_fields(cls, r: Reader, sid: bytes) -> dict[str, Any]:
@@ -271,10 +283,13 @@ class MaskedInput(Message):
         nb = _entry_bytes(k)
         if n * nb > r.remaining():
             raise SerializationError("truncated masked input")
-        raw = np.frombuffer(r.raw(n * nb), dtype=np.uint8).reshape(n, nb)
-        full = np.zeros((n, 8), dtype=np.uint8)
-        full[:, 8 - nb :] = raw
-        vec = full.view(">u8").reshape(n).astype(np.uint64)
+        data = r.raw(n * nb)
+        if nb in (1, 2, 4, 8):
+            vec = np.frombuffer(data, dtype=f">u{nb}").astype(np.uint64)
+        else:
+            full = np.zeros((n, 8), dtype=np.uint8)
+            full[:, 8 - nb :] = np.frombuffer(data, dtype=np.uint8).reshape(n, nb)
+            vec = full.view(">u8").reshape(n).astype(np.uint64)
         if k < 64 and n and int(vec.max()) >> k:
             raise SerializationError("masked input entry out of range for the modulus")
         vec.setflags(write=False)

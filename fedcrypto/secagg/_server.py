@@ -15,6 +15,9 @@ AES-CTR keystreams accumulated in wrapping machine words (see ``_masking``).
 
 from __future__ import annotations
 
+import multiprocessing as mp
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -23,7 +26,13 @@ import numpy.typing as npt
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from ..exceptions import FedCryptoError, InvalidTypeError, ProtocolError, SerializationError
+from ..exceptions import (
+    FedCryptoError,
+    InvalidArgumentError,
+    InvalidTypeError,
+    ProtocolError,
+    SerializationError,
+)
 from ..sharing import Share, shamir_combine_many
 from ._config import SecAggConfig
 from ._crypto import agree, load_public_key, verify
@@ -41,6 +50,7 @@ from ._messages import (
     UnmaskResponse,
     consistency_transcript,
 )
+from ._shares import share_from_wire
 
 __all__ = ["SecAggServer", "AggregationResult"]
 
@@ -328,38 +338,59 @@ class SecAggServer:
                 raise ProtocolError(f"client {m.sender} sent shares that were not requested")
         self._responses[m.sender] = m
 
-    def _collect(self, owner: int, kind: str) -> list[Share]:
-        cfg = self._config
-        holders = cfg.holders(owner, tuple(self._adverts))
-        out: list[Share] = []
-        for sender, resp in self._responses.items():
-            items = resp.mask_shares if kind == "mask" else resp.key_shares
-            for o, raw in items:
-                if o != owner:
-                    continue
-                try:
-                    share = Share.from_bytes(raw)
-                except SerializationError:
-                    raise ProtocolError(f"malformed share from client {sender}") from None
-                if sender not in holders or share.index != holders.index(sender) + 1:
-                    raise ProtocolError(f"share from client {sender} has the wrong index")
-                out.append(share)
-        if len(out) < cfg.threshold:
-            raise ProtocolError(
-                f"only {len(out)} shares to recover client {owner}'s {kind} secret; "
-                f"threshold is {cfg.threshold}"
-            )
-        return out
-
     def _combine(self, owners: list[int], kind: str) -> list[bytes]:
-        sets = [self._collect(o, kind) for o in owners]
+        """Rebuild the first ``t`` shares received for each owner and interpolate them all."""
+        cfg = self._config
+        t = cfg.threshold
+        want = set(owners)
+        received: dict[int, list[tuple[int, bytes]]] = {o: [] for o in owners}
+        for sender in sorted(self._responses):
+            resp = self._responses[sender]
+            for o, raw in resp.mask_shares if kind == "mask" else resp.key_shares:
+                if o in want and len(received[o]) < t:
+                    received[o].append((sender, raw))
+        u1 = tuple(sorted(self._adverts))
+        cache: dict[int | None, dict[int, int]] = {}
+        sets: list[list[Share]] = []
+        for o in owners:
+            got = received[o]
+            if len(got) < t:
+                raise ProtocolError(
+                    f"only {len(got)} shares to recover client {o}'s {kind} secret; "
+                    f"threshold is {t}"
+                )
+            key = None if cfg.degree is None else o
+            if key not in cache:
+                holders = cfg.holders(o, u1)
+                cache[key] = {h: i + 1 for i, h in enumerate(holders)}
+            position = cache[key]
+            count = len(position)
+            shares = []
+            for sender, raw in got:
+                if sender not in position:
+                    raise ProtocolError(f"client {sender} sent a share it cannot hold")
+                shares.append(
+                    share_from_wire(
+                        raw, index=position[sender], threshold=t, share_count=count, who=sender
+                    )
+                )
+            sets.append(shares)
         try:
             return shamir_combine_many(sets)
         except (FedCryptoError, ValueError) as exc:
             raise ProtocolError(f"share reconstruction failed: {exc}") from None
 
-    def aggregate(self) -> AggregationResult:
+    def aggregate(self, *, workers: int | None = None) -> AggregationResult:
         """Close round 4: unmask and return the sum of U3's inputs mod ``2^k``.
+
+        ``sum_u y_u - sum_u PRG(b_u) - sum_{v dropped} sum_{u in U3, u ~ v} sign(u, v) PRG(s_{u,v})``.
+
+        Args:
+            workers: processes used to regenerate masks (AES-CTR and X25519 in the
+                ``cryptography`` package hold the GIL, so threads would not help).
+                ``None``: all cores when the work is large enough to pay for a fork,
+                else 1.  Workers are forked children of this process; the recovered
+                secrets reach them through a local pipe and they exit at once.
 
         Raises:
             ProtocolError: fewer than ``t`` responses, too few shares for some client,
@@ -373,12 +404,9 @@ class SecAggServer:
         dropped = list(self._unmask.dropped)
         seeds = self._combine(survivors, "mask")
         keys = self._combine(dropped, "key")
-        k, sid = cfg.modulus_bits, cfg.session_id
-        acc = MaskAccumulator(cfg.vector_length, k)
-        for u in survivors:
-            acc.add_vector(self._inputs[u].vector)
-        for u, seed in zip(survivors, seeds, strict=True):
-            acc.add(self_mask_key(seed, session_id=sid, u=u, modulus_bits=k), -1)
+        survivor_set = set(survivors)
+        self_jobs = list(zip(survivors, seeds, strict=True))
+        pair_jobs: list[tuple[int, bytes, list[tuple[int, bytes]]]] = []
         for v, raw in zip(dropped, keys, strict=True):
             sk = X25519PrivateKey.from_private_bytes(raw)
             advertised = self._adverts[v].mask_public
@@ -386,12 +414,84 @@ class SecAggServer:
                 raise ProtocolError(
                     f"recovered mask key of client {v} does not match its public key"
                 )
-            for u in sorted(cfg.neighbors(v) & set(survivors)):
-                secret = agree(sk, self._mask_publics[u])
-                key = pairwise_mask_key(secret, session_id=sid, u=u, v=v, modulus_bits=k)
-                # y_u contains +PRG if u < v and -PRG otherwise: remove it.
-                acc.add(key, -1 if u < v else 1)
+            peers = [(u, self._adverts[u].mask_public) for u in sorted(cfg.neighbors(v) & survivor_set)]
+            pair_jobs.append((v, raw, peers))
+        acc = MaskAccumulator(cfg.vector_length, cfg.modulus_bits)
+        for u in survivors:
+            acc.add_vector(self._inputs[u].vector)
+        for part in _run_recovery(cfg, self_jobs, pair_jobs, workers):
+            acc.add_vector(part)
         self._stage = _DONE
         result = acc.result()
         result.setflags(write=False)
-        return AggregationResult(result, tuple(survivors), k)
+        return AggregationResult(result, tuple(survivors), cfg.modulus_bits)
+
+
+_Job = tuple[list[tuple[int, bytes]], list[tuple[int, bytes, list[tuple[int, bytes]]]]]
+#: Below this many mask words to regenerate, forking is not worth it.
+_PARALLEL_MIN_WORDS = 1 << 25
+
+
+def _recover_masks(
+    modulus_bits: int, length: int, session_id: bytes, job: _Job
+) -> npt.NDArray[np.unsignedinteger]:  # type: ignore[type-arg]
+    """Minus the self masks and the dropped clients' pairwise masks of one job, in words."""
+    self_jobs, pair_jobs = job
+    acc = MaskAccumulator(length, modulus_bits)
+    for u, seed in self_jobs:
+        acc.add(self_mask_key(seed, session_id=session_id, u=u, modulus_bits=modulus_bits), -1)
+    for v, raw, peers in pair_jobs:
+        sk = X25519PrivateKey.from_private_bytes(raw)
+        for u, pk in peers:
+            secret = agree(sk, load_public_key(pk))
+            key = pairwise_mask_key(secret, session_id=session_id, u=u, v=v, modulus_bits=modulus_bits)
+            # y_u contains +PRG if u < v and -PRG otherwise: remove it.
+            acc.add(key, -1 if u < v else 1)
+    return acc.words()
+
+
+def _split_jobs(
+    self_jobs: list[tuple[int, bytes]],
+    pair_jobs: list[tuple[int, bytes, list[tuple[int, bytes]]]],
+    parts: int,
+) -> list[_Job]:
+    """Cut the work into ``parts`` jobs of (nearly) equal numbers of mask expansions."""
+    units: list[tuple[str, object]] = [("s", j) for j in self_jobs]
+    for v, raw, peers in pair_jobs:
+        units.extend(("p", (v, raw, p)) for p in peers)
+    jobs: list[_Job] = []
+    size = -(-len(units) // parts) if units else 0
+    for start in range(0, len(units), max(size, 1)):
+        chunk = units[start : start + size]
+        sj = [j for kind, j in chunk if kind == "s"]
+        grouped: dict[int, tuple[int, bytes, list[tuple[int, bytes]]]] = {}
+        for kind, j in chunk:
+            if kind == "p":
+                v, raw, peer = j  # type: ignore[misc]
+                grouped.setdefault(v, (v, raw, []))[2].append(peer)
+        jobs.append((sj, list(grouped.values())))  # type: ignore[arg-type]
+    return jobs
+
+
+def _run_recovery(
+    cfg: SecAggConfig,
+    self_jobs: list[tuple[int, bytes]],
+    pair_jobs: list[tuple[int, bytes, list[tuple[int, bytes]]]],
+    workers: int | None,
+) -> list[npt.NDArray[np.unsignedinteger]]:  # type: ignore[type-arg]
+    expansions = len(self_jobs) + sum(len(p) for _, _, p in pair_jobs)
+    if workers is None:
+        big = expansions * cfg.vector_length >= _PARALLEL_MIN_WORDS
+        workers = (os.cpu_count() or 1) if big else 1
+    if not isinstance(workers, int) or workers < 1:
+        raise InvalidArgumentError("workers must be a positive integer")
+    workers = min(workers, max(1, expansions))
+    args = (cfg.modulus_bits, cfg.vector_length, cfg.session_id)
+    if workers == 1 or "fork" not in mp.get_all_start_methods():
+        return [_recover_masks(*args, (self_jobs, pair_jobs))]
+    jobs = _split_jobs(self_jobs, pair_jobs, workers)
+    with ProcessPoolExecutor(max_workers=len(jobs) - 1, mp_context=mp.get_context("fork")) as pool:
+        futures = [pool.submit(_recover_masks, *args, job) for job in jobs[1:]]
+        parts = [_recover_masks(*args, jobs[0])]
+        parts.extend(f.result() for f in futures)
+    return parts
