@@ -13,6 +13,7 @@ Multiplying two secrets needs interaction: see :mod:`fedcrypto.sharing._beaver`.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Sequence
 from typing import Any
 
@@ -164,11 +165,13 @@ class AdditiveShare:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, AdditiveShare):
             return NotImplemented
-        return (
-            self._v[:3] == other._v[:3]
-            and self.shape == other.shape
-            and bool(np.array_equal(self.values, other.values))
-        )
+        if self._v[:3] != other._v[:3] or self.shape != other.shape:
+            return False
+        a, b = self.values, other.values
+        if a.dtype == object or b.dtype == object:
+            return bool(np.array_equal(a, b))
+        # constant time in the (secret) values
+        return hmac.compare_digest(a.tobytes(), b.tobytes())
 
     __hash__ = None  # type: ignore[assignment]
 
