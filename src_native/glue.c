@@ -184,12 +184,33 @@ static int check_threads(int threads) {
     return 0;
 }
 
+/* Run a kernel call: with the GIL released when GMP's allocators are its
+ * thread-safe defaults, otherwise (allocators installed by another extension
+ * that may need the GIL) with the GIL held on the calling thread only.  The
+ * result is the same either way. */
+#define RUN_KERNEL(threads, stmt)              \
+    do {                                       \
+        if (fc_gmp_alloc_is_default()) {       \
+            Py_BEGIN_ALLOW_THREADS stmt;       \
+            Py_END_ALLOW_THREADS               \
+        } else {                               \
+            (threads) = 1;                     \
+            stmt;                              \
+        }                                      \
+    } while (0)
+
 /* ------------------------------------------------------------ entry points -- */
 
 static PyObject *gmp_version_py(PyObject *self, PyObject *args) {
     (void)self;
     (void)args;
     return PyUnicode_FromString(fc_gmp_version());
+}
+
+static PyObject *gmp_default_alloc_py(PyObject *self, PyObject *args) {
+    (void)self;
+    (void)args;
+    return PyBool_FromLong(fc_gmp_alloc_is_default());
 }
 
 static PyObject *powmod_py(PyObject *self, PyObject *args) {
@@ -221,9 +242,7 @@ static PyObject *powmod_py(PyObject *self, PyObject *args) {
     oi = as_out(&out);
     {
         const uint64_t *mp = as_in(&m).p;
-        Py_BEGIN_ALLOW_THREADS
-        rc = bi.count ? fc_powmod(&bi, &ei, mp, mn, secret, &oi, threads) : FC_OK;
-        Py_END_ALLOW_THREADS
+        RUN_KERNEL(threads, rc = bi.count ? fc_powmod(&bi, &ei, mp, mn, secret, &oi, threads) : FC_OK);
     }
     if (raise_rc(rc)) goto done;
     result = Py_NewRef(Py_None);
@@ -266,9 +285,7 @@ static PyObject *mulmod_py(PyObject *self, PyObject *args) {
     oi = as_out(&out);
     {
         const uint64_t *mp = as_in(&m).p;
-        Py_BEGIN_ALLOW_THREADS
-        rc = ai.count ? fc_mulmod(&ai, &bi, mp, mn, &oi, threads) : FC_OK;
-        Py_END_ALLOW_THREADS
+        RUN_KERNEL(threads, rc = ai.count ? fc_mulmod(&ai, &bi, mp, mn, &oi, threads) : FC_OK);
     }
     if (raise_rc(rc)) goto done;
     result = Py_NewRef(Py_None);
@@ -304,9 +321,7 @@ static PyObject *prodmod_py(PyObject *self, PyObject *args) {
     oi = as_out(&out);
     {
         const uint64_t *mp = as_in(&m).p;
-        Py_BEGIN_ALLOW_THREADS
-        rc = fc_prodmod(&ai, mp, mn, &oi, threads);
-        Py_END_ALLOW_THREADS
+        RUN_KERNEL(threads, rc = fc_prodmod(&ai, mp, mn, &oi, threads));
     }
     if (raise_rc(rc)) goto done;
     result = Py_NewRef(Py_None);
@@ -346,9 +361,7 @@ static PyObject *multi_powmod_py(PyObject *self, PyObject *args) {
     oi = as_out(&out);
     {
         const uint64_t *mp = as_in(&m).p;
-        Py_BEGIN_ALLOW_THREADS
-        rc = fc_multi_powmod(&bi, &ei, mp, mn, &oi, threads);
-        Py_END_ALLOW_THREADS
+        RUN_KERNEL(threads, rc = fc_multi_powmod(&bi, &ei, mp, mn, &oi, threads));
     }
     if (raise_rc(rc)) goto done;
     result = Py_NewRef(Py_None);
@@ -404,9 +417,7 @@ static PyObject *crt_py(PyObject *self, PyObject *args) {
         if (check_out(&out, rpi.count, ow, ins, 5)) goto done;
     }
     oi = as_out(&out);
-    Py_BEGIN_ALLOW_THREADS
-    rc = rpi.count ? fc_crt(&rpi, &rqi, pi.p, pn, qq.p, qn, qii.p, qin, &oi, threads) : FC_OK;
-    Py_END_ALLOW_THREADS
+    RUN_KERNEL(threads, rc = rpi.count ? fc_crt(&rpi, &rqi, pi.p, pn, qq.p, qn, qii.p, qin, &oi, threads) : FC_OK);
     if (raise_rc(rc)) goto done;
     result = Py_NewRef(Py_None);
 done:
@@ -459,9 +470,7 @@ static PyObject *fixedbase_new(PyTypeObject *type, PyObject *args, PyObject *kwd
     if (check_below(&b, as_in(&m).p, mn, "base")) goto done;
     {
         fc_in bi = as_in(&b), mi = as_in(&m);
-        Py_BEGIN_ALLOW_THREADS
-        fb = fc_fb_new(bi.p, bi.width, mi.p, mn, (size_t)max_exp_bits, (unsigned)window, threads);
-        Py_END_ALLOW_THREADS
+        RUN_KERNEL(threads, fb = fc_fb_new(bi.p, bi.width, mi.p, mn, (size_t)max_exp_bits, (unsigned)window, threads));
     }
     if (!fb) {
         PyErr_NoMemory();
@@ -509,9 +518,7 @@ static PyObject *fixedbase_pow(FixedBaseObject *self, PyObject *args) {
         if (check_out(&out, ei.count, self->out_width, ins, 1)) goto done;
     }
     oi = as_out(&out);
-    Py_BEGIN_ALLOW_THREADS
-    rc = ei.count ? fc_fb_pow(self->fb, &ei, &oi, threads) : FC_OK;
-    Py_END_ALLOW_THREADS
+    RUN_KERNEL(threads, rc = ei.count ? fc_fb_pow(self->fb, &ei, &oi, threads) : FC_OK);
     if (raise_rc(rc)) goto done;
     result = Py_NewRef(Py_None);
 done:
@@ -584,6 +591,8 @@ static PyType_Spec fixedbase_spec = {
 
 static PyMethodDef methods[] = {
     {"gmp_version", gmp_version_py, METH_NOARGS, "Version of the GMP library linked in."},
+    {"gmp_default_allocators", gmp_default_alloc_py, METH_NOARGS,
+     "True when libgmp uses its own allocators (batches then run without the GIL, threaded)."},
     {"powmod", powmod_py, METH_VARARGS,
      "powmod(bases, exps, mod, out, secret, threads): out[i] = bases[i] ** exps[i or 0] mod m."},
     {"mulmod", mulmod_py, METH_VARARGS,

@@ -27,6 +27,21 @@
 
 const char *fc_gmp_version(void) { return gmp_version; }
 
+/* GMP's own allocators (exported by libgmp; weak so that a build without them
+ * still links and simply reports "not default"). */
+extern void *__gmp_default_allocate(size_t) __attribute__((weak));
+extern void *__gmp_default_reallocate(void *, size_t, size_t) __attribute__((weak));
+extern void __gmp_default_free(void *, size_t) __attribute__((weak));
+
+int fc_gmp_alloc_is_default(void) {
+    void *(*a)(size_t);
+    void *(*r)(void *, size_t, size_t);
+    void (*f)(void *, size_t);
+    if (!__gmp_default_allocate || !__gmp_default_reallocate || !__gmp_default_free) return 0;
+    mp_get_memory_functions(&a, &r, &f);
+    return a == __gmp_default_allocate && r == __gmp_default_reallocate && f == __gmp_default_free;
+}
+
 /* ------------------------------------------------------------------ helpers -- */
 
 size_t fc_norm(const uint64_t *p, size_t w) {

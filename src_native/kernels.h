@@ -33,6 +33,10 @@ typedef struct {
 } fc_out;
 
 const char *fc_gmp_version(void);
+/* 1 when libgmp still uses its default (malloc-based, thread-safe) allocators.
+ * Another extension sharing this libgmp may have installed allocators that need
+ * the GIL (e.g. PyMem-based); the glue then keeps the GIL and runs on one thread. */
+int fc_gmp_alloc_is_default(void);
 
 /* Number of limbs of p[0..w) once leading zero limbs are dropped (0 for zero). */
 size_t fc_norm(const uint64_t *p, size_t w);

@@ -525,3 +525,41 @@ def test_huge_thread_counts_are_clamped(backend: Backend) -> None:
     bs = [secrets.randbelow(m) for _ in range(3)]
     out = backend.powmod(_rows(bs, m), int_to_limbs(65537), m, threads=10**12)
     assert limbs_to_ints(out) == [pow(b, 65537, m) for b in bs]
+
+
+def test_foreign_gmp_allocators_keep_the_gil(native: Backend) -> None:
+    """If another extension installs its own allocators in the shared libgmp (they may
+    need the GIL), the kernel notices and runs with the GIL held, same results."""
+    import ctypes
+
+    from fedcrypto import _native
+
+    try:
+        gmp = ctypes.CDLL("libgmp.so.10")
+    except OSError:
+        pytest.skip("system libgmp.so.10 not loadable by name")
+    assert _native.gmp_default_allocators() is True
+    libc = ctypes.CDLL(None)
+    libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+    libc.realloc.restype = ctypes.c_void_p
+    libc.realloc.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    libc.free.argtypes = [ctypes.c_void_p]
+    alloc = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_size_t)(lambda n: libc.malloc(n))
+    realloc = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t)(
+        lambda p, old, new: libc.realloc(p, new)
+    )
+    free = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_size_t)(lambda p, n: libc.free(p))
+    m = _odd_modulus(4096)
+    bs = [secrets.randbelow(m) for _ in range(4)]
+    es = [secrets.randbits(100) for _ in range(4)]
+    gmp.__gmp_set_memory_functions(alloc, realloc, free)
+    try:
+        assert _native.gmp_default_allocators() is False
+        out = native.powmod(_rows(bs, m), ints_to_limbs(es), m, threads=2)
+        crt = native.crt(_rows([5], 2**61 - 1), _rows([7], 2**31 - 1), 2**61 - 1, 2**31 - 1)
+    finally:
+        gmp.__gmp_set_memory_functions(None, None, None)
+    assert _native.gmp_default_allocators() is True
+    assert limbs_to_ints(out) == [pow(b, e, m) for b, e in zip(bs, es, strict=True)]
+    x = limbs_to_ints(crt)[0]
+    assert x % (2**61 - 1) == 5 and x % (2**31 - 1) == 7
