@@ -163,7 +163,7 @@ class PackingScheme:
     # -- encryption ----------------------------------------------------------------------
     def encrypt(
         self,
-        public_key: PaillierPublicKey,
+        key: PaillierPublicKey | PaillierPrivateKey,
         tensor: Any,
         *,
         randomness: Randomness = "djn",
@@ -172,6 +172,10 @@ class PackingScheme:
     ) -> PackedVector:
         """Quantize, pack and encrypt a float tensor of any shape (one party's contribution).
 
+        ``key`` is the public key, or the private key when the party holds it (as the
+        clients do in BatchCrypt's horizontal FL): then the randomizers are computed
+        by CRT modulo ``p**2`` and ``q**2``, about twice as fast, same distribution.
+
         Returns:
             A :class:`PackedVector` of ``ceil(size / s)`` ciphertexts with weight 1.
 
@@ -179,15 +183,20 @@ class PackingScheme:
             EncodingError: NaN/infinity or non-numeric values.
             InvalidArgumentError: the key is too small for one slot.
         """
+        private_key = key if isinstance(key, PaillierPrivateKey) else None
+        public_key = key.public_key() if isinstance(key, PaillierPrivateKey) else key
         if not isinstance(public_key, PaillierPublicKey):
-            raise InvalidTypeError("public_key must be a PaillierPublicKey")
+            raise InvalidTypeError("key must be a Paillier public or private key")
+        if private_key is not None and pool is not None:
+            raise InvalidArgumentError("a randomizer pool is for public-key encryption")
         arr = _as_float_array(tensor)
         s = self.slots_per_ciphertext(public_key)
         if s < 1:
             raise InvalidArgumentError("the key is too small for one slot of this scheme")
         q = self.quantize(arr)
         m = _pack_slots(self, q, s, public_key.plaintext_width)
-        c = _crypto.encrypt_residues(public_key, m, randomness=randomness, pool=pool, threads=threads)
+        c = _crypto.encrypt_residues(public_key, m, randomness=randomness, pool=pool, threads=threads,
+                                     private_key=private_key)
         return PackedVector._make(public_key, self, tuple(int(d) for d in arr.shape), c, 1, fresh=True)
 
     def to_bytes(self) -> bytes:

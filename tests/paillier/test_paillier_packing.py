@@ -245,3 +245,16 @@ def test_estimate_alpha() -> None:
         paillier.estimate_alpha(x, method="median")  # type: ignore[arg-type]
     with pytest.raises(InvalidArgumentError):
         paillier.estimate_alpha()
+
+
+def test_private_key_holders_encrypt_by_crt(sk, pk) -> None:
+    sch = PackingScheme(bits=16, parties=3, alpha=1.0, rounding="nearest")
+    xs = [_gauss(50, 40 + i) for i in range(3)]
+    parts = [sch.encrypt(sk, xs[0]), sch.encrypt(pk, xs[1]), sch.encrypt(sk, xs[2], randomness="full")]
+    total = PackedVector.sum(parts)
+    assert np.array_equal(total.decrypt_quantized(sk), sum(sch.quantize(x) for x in xs))
+    with pytest.raises(InvalidArgumentError):
+        sch.encrypt(sk, xs[0], pool=paillier.RandomizerPool(pk))
+    pool = paillier.RandomizerPool(pk, 1)
+    assert np.array_equal(sch.encrypt(pk, xs[0], pool=pool).decrypt_quantized(sk), sch.quantize(xs[0]))
+    assert pool.remaining == 0
