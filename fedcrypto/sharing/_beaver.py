@@ -72,6 +72,7 @@ __all__ = [
     "BeaverDealer",
     "BeaverMultiplication",
     "BeaverParty",
+    "DealerTruncation",
     "truncate_local",
     "run_multiplication",
     "secure_multiply",
@@ -637,6 +638,66 @@ def _truncate_local_values(z: Elements, party: int, f: int, *, inplace: bool = F
     return np.negative(out, out=out)
 
 
+def _collect(openings: Sequence[Opening], kind: str, op_id: bytes, mine: Opening) -> list[Opening]:
+    """Check a round's openings against this party's own ``mine``; return them by party."""
+    if isinstance(openings, (bytes, str)) or not isinstance(openings, Sequence):
+        raise InvalidTypeError("openings must be a sequence of Opening")
+    by_party: dict[int, Opening] = {}
+    for o in openings:
+        if not isinstance(o, Opening):
+            raise InvalidTypeError("openings must be Opening objects")
+        if o.kind != kind:
+            raise ProtocolError(f"expected {kind} openings, got a {o.kind} opening")
+        if o.op_id != op_id:
+            raise ProtocolError("an opening belongs to a different multiplication")
+        if o.parties != mine.parties or o.domain != mine.domain:
+            raise ProtocolError("an opening has a different party count or domain")
+        if o.party in by_party:
+            raise ProtocolError(f"two openings from party {o.party}")
+        by_party[o.party] = o
+    if len(by_party) != mine.parties:
+        missing = sorted(set(range(mine.parties)) - set(by_party))
+        raise ProtocolError(f"missing openings from parties {missing}")
+    own = by_party[mine.party]
+    for got, want in zip(own.arrays, mine.arrays, strict=True):
+        if got is want:  # delivered in memory: the very object this party sent
+            continue
+        if got.shape != want.shape or not np.array_equal(got, want):
+            raise ProtocolError("this party's own opening was altered")
+    ordered = [by_party[i] for i in range(mine.parties)]
+    for o in ordered:
+        for got, want in zip(o.arrays, mine.arrays, strict=True):
+            if got.shape != want.shape:
+                raise ProtocolError(f"party {o.party} sent an opening of the wrong shape")
+    return ordered
+
+
+def _mask_for_truncation(z: Elements, party: int, pair: TruncationPairShare) -> Elements:
+    """``z_i (+ 2**62 for party 0) + r_i``, in place on the fresh array ``z``."""
+    if party == 0:
+        np.add(z, _U64(1 << 62), out=z)
+    return np.add(z, pair.r, out=z)
+
+
+def _truncated_share(ordered: list[Opening], party: int, pair: TruncationPairShare) -> Elements:
+    """Party ``party``'s share of ``floor(z / 2**f)`` (+0 or 1) from the opened ``c``."""
+    f = pair.frac_bits
+    c = np.add(ordered[0].arrays[0], ordered[1].arrays[0], dtype=_U64)
+    for o in ordered[2:]:
+        np.add(c, o.arrays[0], out=c)
+    top = c >> _U64(63)
+    # b = c_63 XOR r_63, linear in the shares of r_63 because c_63 is public.
+    own = _U64(1) if party == 0 else _U64(0)
+    b = np.where(top == _U64(1), np.subtract(own, pair.r_msb, dtype=_U64), pair.r_msb)
+    res = np.left_shift(b, _U64(63 - f))
+    np.subtract(res, pair.r_trunc, out=res)
+    if party == 0:
+        low = (c & _U64((1 << 63) - 1)) >> _U64(f)
+        np.add(res, low, out=res)
+        np.subtract(res, _U64(1 << (62 - f)), out=res)
+    return res
+
+
 _OPENED, _WAIT_BEAVER, _WAIT_TRUNC, _DONE = range(4)
 
 
@@ -759,38 +820,8 @@ class BeaverMultiplication:
     def _check_openings(
         self, openings: Sequence[Opening], kind: str, op_id: bytes
     ) -> list[Opening]:
-        t = self._t
-        if isinstance(openings, (bytes, str)) or not isinstance(openings, Sequence):
-            raise InvalidTypeError("openings must be a sequence of Opening")
-        by_party: dict[int, Opening] = {}
-        for o in openings:
-            if not isinstance(o, Opening):
-                raise InvalidTypeError("openings must be Opening objects")
-            if o.kind != kind:
-                raise ProtocolError(f"expected {kind} openings, got a {o.kind} opening")
-            if o.op_id != op_id:
-                raise ProtocolError("an opening belongs to a different multiplication")
-            if o.parties != t.parties or o.domain != t.domain:
-                raise ProtocolError("an opening has a different party count or domain")
-            if o.party in by_party:
-                raise ProtocolError(f"two openings from party {o.party}")
-            by_party[o.party] = o
-        if len(by_party) != t.parties:
-            missing = sorted(set(range(t.parties)) - set(by_party))
-            raise ProtocolError(f"missing openings from parties {missing}")
-        mine = by_party[t.party]
         assert self._mine is not None
-        for got, want in zip(mine.arrays, self._mine.arrays, strict=True):
-            if got is want:  # delivered in memory: the very object this party sent
-                continue
-            if got.shape != want.shape or not np.array_equal(got, want):
-                raise ProtocolError("this party's own opening was altered")
-        ordered = [by_party[i] for i in range(t.parties)]
-        for o in ordered:
-            for got, want in zip(o.arrays, self._mine.arrays, strict=True):
-                if got.shape != want.shape:
-                    raise ProtocolError(f"party {o.party} sent an opening of the wrong shape")
-        return ordered
+        return _collect(openings, kind, op_id, self._mine)
 
     def receive(self, openings: Sequence[Opening]) -> Opening | None:
         """Round 2 (and 3): combine all parties' openings.
@@ -846,38 +877,107 @@ class BeaverMultiplication:
             self._finish(_truncate_local_values(z, t.party, self._f, inplace=True))
             return None
         pair = self._pair
-        if t.party == 0:
-            z = np.add(z, _U64(1 << 62), out=z)
-        c_i = np.add(z, pair.r, out=z)
+        c_i = _mask_for_truncation(z, t.party, pair)
         self._mine = Opening._trusted(pair.pair_id, "truncation", t.party, t.parties, dom, (c_i,))
         self._state = _WAIT_TRUNC
         return self._mine
 
     def _finish_truncation(self, openings: Sequence[Opening]) -> None:
-        t, pair = self._t, self._pair
-        assert pair is not None and self._f is not None
-        f = self._f
+        pair = self._pair
+        assert pair is not None
         ordered = self._check_openings(openings, "truncation", pair.pair_id)
-        c = np.add(ordered[0].arrays[0], ordered[1].arrays[0], dtype=_U64)
-        for o in ordered[2:]:
-            np.add(c, o.arrays[0], out=c)
-        top = c >> _U64(63)
-        # b = c_63 XOR r_63, linear in the shares of r_63 because c_63 is public.
-        own = _U64(1) if t.party == 0 else _U64(0)
-        b = np.where(top == _U64(1), np.subtract(own, pair.r_msb, dtype=_U64), pair.r_msb)
-        res = np.left_shift(b, _U64(63 - f))
-        np.subtract(res, pair.r_trunc, out=res)
-        if t.party == 0:
-            low = (c & _U64((1 << 63) - 1)) >> _U64(f)
-            np.add(res, low, out=res)
-            np.subtract(res, _U64(1 << (62 - f)), out=res)
-        self._finish(res)
+        self._finish(_truncated_share(ordered, self._t.party, pair))
 
     def _finish(self, z: Elements) -> None:
         t = self._t
         self._result = AdditiveShare._trusted(z, t.party, t.parties, t.domain)
         self._state = _DONE
         self._mine = None
+
+
+class DealerTruncation:
+    """One party's side of a dealer-assisted truncation of a Z_2^64 share (sans-I/O, single use).
+
+    Divides a shared ``z`` by ``2**f`` (``floor``, error at most 1 ulp, exact for every
+    ``|z| < 2**62``) for any number of parties, e.g. after ``mul_public`` by a
+    fixed-point constant.  :meth:`open` gives the :class:`Opening` to broadcast;
+    :meth:`receive` takes all parties' openings and makes :attr:`result` available.
+
+    Args:
+        share: this party's share of ``z`` (ring Z_2^64).
+        pair: this party's share of a fresh truncation pair of the same shape
+            (``pair.frac_bits`` is the number of bits removed).
+
+    Raises:
+        InvalidTypeError, InvalidArgumentError, KeyMismatchError: inconsistent inputs.
+    """
+
+    __slots__ = ("_share", "_pair", "_mine", "_result")
+
+    def __init__(self, share: AdditiveShare, pair: TruncationPairShare) -> None:
+        if not isinstance(share, AdditiveShare) or not isinstance(share.domain, Ring64):
+            raise InvalidTypeError("share must be an AdditiveShare over Z_2^64")
+        if not isinstance(pair, TruncationPairShare):
+            raise InvalidTypeError("pair must be a TruncationPairShare")
+        if (pair.party, pair.parties) != (share.party, share.parties):
+            raise KeyMismatchError("truncation pair belongs to a different party")
+        if pair.r.shape != share.shape:
+            raise InvalidArgumentError("truncation pair shape does not match the share")
+        self._share, self._pair = share, pair
+        self._mine: Opening | None = None
+        self._result: AdditiveShare | None = None
+
+    def __repr__(self) -> str:
+        return f"DealerTruncation(party={self._share.party}, done={self._result is not None})"
+
+    def __reduce__(self) -> str | tuple[object, ...]:
+        raise TypeError("DealerTruncation holds secret state and cannot be pickled")
+
+    def open(self) -> Opening:
+        """The masked value ``z_i (+ 2**62) + r_i`` to broadcast.
+
+        Raises:
+            ProtocolError: called twice.
+        """
+        if self._mine is not None or self._result is not None:
+            raise ProtocolError("open() was already called")
+        s = self._share
+        c_i = _mask_for_truncation(s.values.copy(), s.party, self._pair)
+        self._mine = Opening._trusted(
+            self._pair.pair_id, "truncation", s.party, s.parties, s.domain, (c_i,)
+        )
+        return self._mine
+
+    def receive(self, openings: Sequence[Opening]) -> None:
+        """Combine all parties' truncation openings (own included).
+
+        Raises:
+            ProtocolError: out of order, or missing/duplicate/foreign/malformed openings.
+        """
+        if self._mine is None:
+            raise ProtocolError("receive() called out of order")
+        ordered = _collect(openings, "truncation", self._pair.pair_id, self._mine)
+        s = self._share
+        self._result = AdditiveShare._trusted(
+            _truncated_share(ordered, s.party, self._pair), s.party, s.parties, s.domain
+        )
+        self._mine = None
+
+    @property
+    def done(self) -> bool:
+        """Whether :attr:`result` is available."""
+        return self._result is not None
+
+    @property
+    def result(self) -> AdditiveShare:
+        """This party's share of the truncated value.
+
+        Raises:
+            ProtocolError: the protocol has not finished.
+        """
+        if self._result is None:
+            raise ProtocolError("the truncation has not finished")
+        return self._result
 
 
 class BeaverParty:

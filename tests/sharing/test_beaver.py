@@ -378,3 +378,45 @@ def test_secure_multiply_runner() -> None:
         secure_multiply(x, y[:3])
     with pytest.raises(InvalidArgumentError):
         secure_multiply(x, y, matrix=True)
+
+
+@pytest.mark.parametrize("parties", [2, 3, 5])
+def test_dealer_truncation_after_public_multiplication(parties: int) -> None:
+    from fedcrypto.sharing import DealerTruncation
+
+    codec = FixedPoint(16)
+    rng = VectorRNG()
+    x = (rng.uniform(N) - 0.5) * 1e4
+    c = -3.141592653589793
+    xs = share_fixed_point(x, parties=parties)
+    scaled = [s.mul_public(codec.encode(c)) for s in xs]  # 2f fractional bits
+    pairs = BeaverDealer(parties).truncation_pairs(N, frac_bits=16)
+    ops = [DealerTruncation(scaled[i], pairs[i]) for i in range(parties)]
+    msgs = [Opening.from_bytes(op.open().to_bytes()) for op in ops]
+    for op in ops:
+        op.receive(msgs)
+    got = _signed(additive_reconstruct([op.result for op in ops]))
+    exact = _exact_truncated_product(codec, x, np.full(N, c))
+    assert set((got - exact).tolist()) <= {0, 1}
+    # misuse
+    with pytest.raises(ProtocolError):
+        ops[0].open()
+    with pytest.raises(ProtocolError):
+        ops[0].receive(msgs)
+    fresh = DealerTruncation(scaled[0], pairs[0])
+    with pytest.raises(ProtocolError):
+        _ = fresh.result
+    with pytest.raises(ProtocolError):
+        fresh.receive(msgs)
+    fresh.open()
+    with pytest.raises(ProtocolError, match="missing"):
+        fresh.receive(msgs[1:])
+    with pytest.raises(KeyMismatchError):
+        DealerTruncation(scaled[0], pairs[1])
+    with pytest.raises(InvalidArgumentError):
+        DealerTruncation(scaled[0], BeaverDealer(parties).truncation_pairs(3)[0])
+    with pytest.raises(InvalidTypeError):
+        DealerTruncation(
+            additive_share(np.arange(3, dtype=np.uint64), parties=2, domain=PrimeField(P31))[0],
+            pairs[0],
+        )
