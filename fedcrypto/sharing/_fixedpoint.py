@@ -123,7 +123,7 @@ class FixedPoint:
             x = np.asarray(values, dtype=np.float64)
         except (TypeError, ValueError):
             raise EncodingError("fixed-point encoding needs real numbers") from None
-        scaled = x * float(1 << self._f)
+        scaled = np.asarray(x * float(1 << self._f))  # 0-d input: an array, not a scalar
         np.rint(scaled, out=scaled)
         overflow = EncodingOverflowError(
             f"value out of the fixed-point range (|x| <= {self.max_abs:.6g})"

@@ -229,6 +229,15 @@ def test_fixed_point_negatives_exact() -> None:
     assert np.array_equal(fcodec.decode(fcodec.encode(x[:-1])), x[:-1])
 
 
+def test_fixed_point_scalars() -> None:
+    codec = FixedPoint(16)
+    enc = codec.encode(-2.5)
+    assert enc.shape == () and int(enc) == 2**64 - 5 * 2**15
+    assert float(codec.decode(enc)) == -2.5
+    fcodec = FixedPoint(8, domain=PrimeField(P127))
+    assert float(fcodec.decode(fcodec.encode(-2.5))) == -2.5
+
+
 def test_fixed_point_ranges_and_errors() -> None:
     codec = FixedPoint(16)
     assert codec.max_abs == pytest.approx(2.0**47)
