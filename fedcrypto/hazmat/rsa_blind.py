@@ -59,14 +59,17 @@ class RsaPublicNumbers:
 
     @property
     def n(self) -> int:
+        """The modulus."""
         return self._n
 
     @property
     def e(self) -> int:
+        """The public exponent."""
         return self._e
 
     @property
     def bits(self) -> int:
+        """Size of the modulus in bits."""
         return self._n.bit_length()
 
     def __eq__(self, other: object) -> bool:

@@ -61,6 +61,7 @@ class WorkerPool:
 
     @property
     def workers(self) -> int:
+        """Number of worker processes used (1 = inline)."""
         return self._workers
 
     def map_chunks(
