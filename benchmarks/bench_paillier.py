@@ -54,7 +54,9 @@ def keys(bits: int) -> tuple[Any, Any, Any, Any]:
     return _KEYS[bits]
 
 
-def _pair(benchmark: Any, ours: Callable[[], object], peer: Callable[[], object]) -> tuple[float, float]:
+def _pair(
+    benchmark: Any, ours: Callable[[], object], peer: Callable[[], object]
+) -> tuple[float, float]:
     """Best times of ``ours`` (pytest-benchmark, then interleaved with the peer) and ``peer``."""
     benchmark.pedantic(ours, rounds=ROUNDS, iterations=1, warmup_rounds=1)
     t_ours = float(benchmark.stats.stats.min)
@@ -76,10 +78,17 @@ def test_encrypt(benchmark: Any, report_ratio: Any, bits: int, threads: int) -> 
     sk, pk, ppk, _ = keys(bits)
     n, k = (64, 6) if bits == 2048 else (32, 3)
     x = _ints(n)
-    ours, peer = _pair(benchmark, lambda: pk.encrypt(x, threads=threads),
-                       lambda: [ppk.encrypt(int(v)) for v in x[:k]])
-    report_ratio(f"encrypt {bits}-bit, {threads} thread(s) vs phe", ours / n, peer / k,
-                 15.0 if threads == 1 else 28.0)
+    ours, peer = _pair(
+        benchmark,
+        lambda: pk.encrypt(x, threads=threads),
+        lambda: [ppk.encrypt(int(v)) for v in x[:k]],
+    )
+    report_ratio(
+        f"encrypt {bits}-bit, {threads} thread(s) vs phe",
+        ours / n,
+        peer / k,
+        15.0 if threads == 1 else 28.0,
+    )
 
 
 @pytest.mark.parametrize("bits", KEY_SIZES)
@@ -91,11 +100,16 @@ def test_decrypt(benchmark: Any, report_ratio: Any, bits: int, threads: int) -> 
     x = _ints(n)
     ev = pk.encrypt(x)
     cts = [ppk.encrypt(int(v)) for v in x[:k]]
-    ours, peer = _pair(benchmark, lambda: sk.decrypt(ev, threads=threads),
-                       lambda: [psk.decrypt(c) for c in cts])
+    ours, peer = _pair(
+        benchmark, lambda: sk.decrypt(ev, threads=threads), lambda: [psk.decrypt(c) for c in cts]
+    )
     assert np.array_equal(sk.decrypt(ev), x)
-    report_ratio(f"decrypt {bits}-bit, {threads} thread(s) vs phe", ours / n, peer / k,
-                 1.2 if threads == 1 else 2.2)
+    report_ratio(
+        f"decrypt {bits}-bit, {threads} thread(s) vs phe",
+        ours / n,
+        peer / k,
+        1.2 if threads == 1 else 2.2,
+    )
 
 
 @pytest.mark.parametrize("bits", KEY_SIZES)
@@ -106,7 +120,9 @@ def test_add(benchmark: Any, report_ratio: Any, bits: int) -> None:
     x = _ints(n)
     ev = pk.encrypt(x)
     cts = [ppk.encrypt(int(v)) for v in x[:20]] * (k // 20)
-    ours, peer = _pair(benchmark, lambda: ev + ev, lambda: [a + b for a, b in zip(cts, cts, strict=True)])
+    ours, peer = _pair(
+        benchmark, lambda: ev + ev, lambda: [a + b for a, b in zip(cts, cts, strict=True)]
+    )
     report_ratio(f"add {bits}-bit vs phe", ours / n, peer / k, 1.2)
 
 
@@ -121,12 +137,20 @@ def test_mul_scalar32(benchmark: Any, report_ratio: Any, bits: int, threads: int
     exps = ints_to_limbs([int(v) for v in w])
     cts = [ppk.encrypt(int(v)) for v in x[:k]]
     ours_fn: Callable[[], object] = (
-        (lambda: ev * w) if threads == ALL
-        else (lambda: _crypto.signed_powmod(pk, ev.limbs, exps, None, threads=threads)))
-    ours, peer = _pair(benchmark, ours_fn, lambda: [a * int(b) for a, b in zip(cts, w, strict=False)])
+        (lambda: ev * w)
+        if threads == ALL
+        else (lambda: _crypto.signed_powmod(pk, ev.limbs, exps, None, threads=threads))
+    )
+    ours, peer = _pair(
+        benchmark, ours_fn, lambda: [a * int(b) for a, b in zip(cts, w, strict=False)]
+    )
     assert np.array_equal(sk.decrypt(ev * w).astype(object), x.astype(object) * w.astype(object))
-    report_ratio(f"mul 32-bit scalar {bits}-bit, {threads} thread(s) vs phe", ours / n, peer / k,
-                 2.0 if threads == ALL else None)
+    report_ratio(
+        f"mul 32-bit scalar {bits}-bit, {threads} thread(s) vs phe",
+        ours / n,
+        peer / k,
+        2.0 if threads == ALL else None,
+    )
 
 
 @pytest.mark.parametrize("bits", KEY_SIZES)
@@ -149,13 +173,15 @@ def test_dot_1000(benchmark: Any, report_ratio: Any, bits: int) -> None:
 
     ours, peer = _pair(benchmark, lambda: ev.dot(w), phe_dot)
     assert sk.decrypt(ev.dot(w))[0] == int(x.astype(object) @ w.astype(object))
-    report_ratio(f"dot 1000 x 32-bit {bits}-bit vs phe loop (extrapolated from {k})", ours, peer * n / k, 4.0)
+    report_ratio(
+        f"dot 1000 x 32-bit {bits}-bit vs phe loop (extrapolated from {k})", ours, peer * n / k, 4.0
+    )
 
 
 @pytest.mark.parametrize("bits", [2048])
 @pytest.mark.parametrize("holder", ["public", "private"])
 def test_packed_pipeline(benchmark: Any, report_ratio: Any, bits: int, holder: str) -> None:
-    """Packed aggregation: float32 gradients, 16-bit quantization, 8 parties: encrypt x 8, sum, decrypt.
+    """Packed aggregation, float32 gradients, r = 16, 8 parties: encrypt x 8, sum, decrypt.
 
     Default 50,000 values (1,000,000 with FEDCRYPTO_BENCH_BIG=1).  Goal: values/s >= 1,500x
     phe's per-value pipeline (phe timed on 3 values and extrapolated per value).
@@ -191,10 +217,17 @@ def test_packed_pipeline(benchmark: Any, report_ratio: Any, bits: int, holder: s
     if out is not None:
         truth = np.sum([np.clip(g.astype(np.float64), -0.01, 0.01) for g in grads], axis=0)
         assert np.abs(out - truth).max() < scheme.error_bound() + 1e-9
-    print(f"packed pipeline: {values / t_ours:,.0f} values/s (ours), {sample / t_peer:.2f} values/s (phe)")
-    report_ratio(f"packed pipeline ({holder}-key parties) {values:,} values x {parties} parties, "
-                 "per value vs phe (extrapolated)",
-                 t_ours / values, t_peer / sample, 1500.0)
+    print(
+        f"packed pipeline: {values / t_ours:,.0f} values/s (ours), "
+        f"{sample / t_peer:.2f} values/s (phe)"
+    )
+    report_ratio(
+        f"packed pipeline ({holder}-key parties) {values:,} values x {parties} parties, "
+        "per value vs phe (extrapolated)",
+        t_ours / values,
+        t_peer / sample,
+        1500.0,
+    )
 
 
 def test_memory_1m_ciphertexts(benchmark: Any) -> None:
@@ -216,8 +249,11 @@ def test_memory_1m_ciphertexts(benchmark: Any) -> None:
     benchmark.pedantic(lambda: len(ev), rounds=1, iterations=1)
     per = current / count
     projected = per * 1_000_000 / 2**20
-    print(f"memory: {count:,} ciphertexts hold {current / 2**20:.1f} MiB traced ({per:.1f} B each, "
-          f"array {ev.nbytes / 2**20:.1f} MiB); 1M projected {projected:.1f} MiB (goal <= {1.1 * 512:.0f}); "
-          f"built in {elapsed:.2f} s")
+    print(
+        f"memory: {count:,} ciphertexts hold {current / 2**20:.1f} MiB traced ({per:.1f} B each, "
+        f"array {ev.nbytes / 2**20:.1f} MiB); 1M projected {projected:.1f} MiB "
+        f"(goal <= {1.1 * 512:.0f}); "
+        f"built in {elapsed:.2f} s"
+    )
     assert ev.nbytes == count * 512
     assert per * 1_000_000 <= 1.1 * 512 * 2**20

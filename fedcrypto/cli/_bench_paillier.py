@@ -12,6 +12,7 @@ per value.  ``--quick`` shrinks every count (one key size, about 10 s).
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,15 +29,28 @@ __all__ = ["add_arguments", "run", "measure"]
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``fedcrypto bench paillier``."""
-    parser.add_argument("--key-sizes", default=None,
-                        help="comma-separated key sizes (default 2048,3072; --quick: 2048)")
-    parser.add_argument("--threads", type=int, default=None, help="'all cores' thread count (default: all)")
+    parser.add_argument(
+        "--key-sizes",
+        default=None,
+        help="comma-separated key sizes (default 2048,3072; --quick: 2048)",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=None, help="'all cores' thread count (default: all)"
+    )
     parser.add_argument("--quick", action="store_true", help="small counts, one key size (~10 s)")
     parser.add_argument("--no-phe", action="store_true", help="do not measure python-paillier")
-    parser.add_argument("--pipeline-values", type=int, default=None,
-                        help="values in the packed pipeline (default 50000; --quick 20000)")
-    parser.add_argument("--parties", type=int, default=8, help="parties in the packed pipeline (default 8)")
-    parser.add_argument("--repeat", type=int, default=3, help="timing rounds, best kept (default 3)")
+    parser.add_argument(
+        "--pipeline-values",
+        type=int,
+        default=None,
+        help="values in the packed pipeline (default 50000; --quick 20000)",
+    )
+    parser.add_argument(
+        "--parties", type=int, default=8, help="parties in the packed pipeline (default 8)"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="timing rounds, best kept (default 3)"
+    )
 
 
 @dataclass(frozen=True)
@@ -100,7 +114,8 @@ def measure(
     n_mul = 128 * scale
     n_phe = 4 if quick else 8
 
-    ppk = psk = None
+    ppk: Any = None
+    psk: Any = None
     if phe is not None:
         ppk = phe.PaillierPublicKey(pk.n)
         psk = phe.PaillierPrivateKey(ppk, sk._p, sk._q)
@@ -114,14 +129,14 @@ def measure(
     # encryption
     phe_enc = peer_rate(lambda: [ppk.encrypt(int(v)) for v in ints[:n_phe]], n_phe)
     for th, goal in ((1, 15.0), (threads, 28.0)):
-        t = _best(lambda th=th: pk.encrypt(ints[:n_enc], threads=th), repeat)
+        t = _best(functools.partial(pk.encrypt, ints[:n_enc], threads=th), repeat)
         rows.append(Row("encrypt", key_size, th, n_enc / t, phe_enc, goal))
     # decryption
     ev = pk.encrypt(ints[: max(n_dec, n_add, n_mul)], threads=threads)
     phe_cts = [ppk.encrypt(int(v)) for v in ints[:n_phe]] if phe is not None else []
     phe_dec = peer_rate(lambda: [psk.decrypt(c) for c in phe_cts], n_phe)
     for th, goal in ((1, 1.2), (threads, 2.2)):
-        t = _best(lambda th=th: sk.decrypt(ev[:n_dec], threads=th), repeat)
+        t = _best(functools.partial(sk.decrypt, ev[:n_dec], threads=th), repeat)
         rows.append(Row("decrypt", key_size, th, n_dec / t, phe_dec, goal))
     # addition
     big = pk.encrypt(ints[:n_add], threads=threads) if len(ev) < n_add else ev[:n_add]
@@ -132,16 +147,30 @@ def measure(
     rows.append(Row("add", key_size, threads, n_add / t, phe_add, 1.2))
     # multiplication by a 32-bit scalar (elementwise)
     wv = w32[:n_mul]
-    phe_mul = peer_rate(lambda: [a * int(b) for a, b in zip(phe_cts, w32, strict=False)], len(phe_cts))
+    phe_mul = peer_rate(
+        lambda: [a * int(b) for a, b in zip(phe_cts, w32, strict=False)], len(phe_cts)
+    )
     for th in sorted({1, threads}):
-        def mul(th: int = th) -> object:
-            from ..paillier import _crypto
-            from .._backend._limbs import ints_to_limbs
 
-            return _crypto.signed_powmod(pk, big.limbs[:n_mul], ints_to_limbs([int(x) for x in wv]),
-                                         None, threads=th)
+        def mul(th: int = th) -> object:
+            from .._backend._limbs import ints_to_limbs
+            from ..paillier import _crypto
+
+            return _crypto.signed_powmod(
+                pk, big.limbs[:n_mul], ints_to_limbs([int(x) for x in wv]), None, threads=th
+            )
+
         t = _best(mul if th != threads else (lambda: big[:n_mul] * wv), repeat)
-        rows.append(Row("mul 32-bit scalar", key_size, th, n_mul / t, phe_mul, 2.0 if th == threads else None))
+        rows.append(
+            Row(
+                "mul 32-bit scalar",
+                key_size,
+                th,
+                n_mul / t,
+                phe_mul,
+                2.0 if th == threads else None,
+            )
+        )
     # dot product of 1,000 ciphertexts with 32-bit weights (rate = dot products per second)
     ev1k = pk.encrypt(ints[:1000], threads=threads) if len(big) < 1000 else big[:1000]
     w1k = w32[:1000]
@@ -161,14 +190,26 @@ def measure(
     rows.append(Row("dot 1000 x 32-bit", key_size, threads, 1.0 / t, phe_dot, 4.0, "dots/s"))
     # packed aggregation pipeline
     for holder in ("public", "private"):
-        rows.append(_pipeline(paillier, sk, pk, ppk, psk, pipeline_values, parties, threads, quick, holder))
+        rows.append(
+            _pipeline(paillier, sk, pk, ppk, psk, pipeline_values, parties, threads, quick, holder)
+        )
     # memory per ciphertext
-    rows.append(Row("bytes/ciphertext", key_size, threads, big.nbytes / len(big), None, None, "bytes"))
+    rows.append(
+        Row("bytes/ciphertext", key_size, threads, big.nbytes / len(big), None, None, "bytes")
+    )
     return rows
 
 
 def _pipeline(
-    paillier: Any, sk: Any, pk: Any, ppk: Any, psk: Any, values: int, parties: int, threads: int, quick: bool,
+    paillier: Any,
+    sk: Any,
+    pk: Any,
+    ppk: Any,
+    psk: Any,
+    values: int,
+    parties: int,
+    threads: int,
+    quick: bool,
     holder: str,
 ) -> Row:
     """Values per second of the packed pipeline (r=16, k=parties): encrypt x k, sum, decrypt.
@@ -201,8 +242,15 @@ def _pipeline(
                 psk.decrypt(acc)
 
         peer = sample / _best(phe_pipeline, 1)
-    return Row(f"packed {values} x {parties} ({holder} key)", pk.key_size, threads, values / t, peer,
-               1500.0, "values/s")
+    return Row(
+        f"packed {values} x {parties} ({holder} key)",
+        pk.key_size,
+        threads,
+        values / t,
+        peer,
+        1500.0,
+        "values/s",
+    )
 
 
 def _fmt(x: float | None) -> str:
@@ -219,10 +267,24 @@ def print_table(rows: list[Row], backend: str) -> None:
     body = []
     for r in rows:
         ratio = r.ratio
-        goal = "-" if r.goal is None or ratio is None else (
-            f">={r.goal:g}x " + ("met" if ratio >= r.goal else "NOT met"))
-        body.append((r.op, str(r.key_size), backend, str(r.threads), _fmt(r.ours_ops), _fmt(r.peer_ops),
-                     "-" if ratio is None else f"{ratio:.1f}x", goal, r.unit))
+        goal = (
+            "-"
+            if r.goal is None or ratio is None
+            else (f">={r.goal:g}x " + ("met" if ratio >= r.goal else "NOT met"))
+        )
+        body.append(
+            (
+                r.op,
+                str(r.key_size),
+                backend,
+                str(r.threads),
+                _fmt(r.ours_ops),
+                _fmt(r.peer_ops),
+                "-" if ratio is None else f"{ratio:.1f}x",
+                goal,
+                r.unit,
+            )
+        )
     widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(header)]
     print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
     print("  ".join("-" * w for w in widths))
@@ -233,7 +295,9 @@ def print_table(rows: list[Row], backend: str) -> None:
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``fedcrypto bench paillier``."""
     try:
-        sizes = [int(s) for s in (args.key_sizes or ("2048" if args.quick else "2048,3072")).split(",")]
+        sizes = [
+            int(s) for s in (args.key_sizes or ("2048" if args.quick else "2048,3072")).split(",")
+        ]
     except ValueError:
         print("error: --key-sizes must be comma-separated integers")
         return 2
@@ -247,18 +311,29 @@ def run(args: argparse.Namespace) -> int:
     values = args.pipeline_values or (20000 if args.quick else 50000)
     use_phe = not args.no_phe and _phe() is not None
     backend = get_backend().name
-    print(f"fedcrypto Paillier throughput (backend {backend}, {threads} thread(s) = 'all cores'; "
-          f"phe {'measured in the same run' if use_phe else 'not measured'})")
+    print(
+        f"fedcrypto Paillier throughput (backend {backend}, {threads} thread(s) = 'all cores'; "
+        f"phe {'measured in the same run' if use_phe else 'not measured'})"
+    )
     rows: list[Row] = []
     try:
         for size in sizes:
-            rows += measure(size, threads=threads, quick=args.quick, use_phe=use_phe,
-                            pipeline_values=values, parties=args.parties, repeat=args.repeat)
+            rows += measure(
+                size,
+                threads=threads,
+                quick=args.quick,
+                use_phe=use_phe,
+                pipeline_values=values,
+                parties=args.parties,
+                repeat=args.repeat,
+            )
     except FedCryptoError as exc:
         print(f"error: {exc}")
         return 1
     print_table(rows, backend)
     if use_phe:
-        print("phe is timed on a small sample per operation; the dot product and the packed pipeline "
-              "extrapolate phe's per-term / per-value time.")
+        print(
+            "phe is timed on a small sample per operation; the dot product and the packed pipeline "
+            "extrapolate phe's per-term / per-value time."
+        )
     return 0

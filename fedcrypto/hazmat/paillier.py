@@ -42,7 +42,7 @@ def _ciphertext(c: object, n: int) -> int:
 
 
 def raw_encrypt(n: int, m: int, *, r: int | None = None) -> int:
-    """``(1 + m*n) * r**n mod n**2`` for ``m`` in ``[0, n)``; ``r`` uniform in ``Z*_n`` when omitted.
+    """``(1 + m*n) * r**n mod n**2`` for ``m`` in ``[0, n)``; ``r`` uniform in ``Z*_n`` if omitted.
 
     Raises:
         InvalidArgumentError: ``m`` out of range or ``r`` not a unit modulo ``n``.
@@ -85,7 +85,7 @@ def raw_add(n: int, c1: int, c2: int) -> int:
 
 
 def raw_mul(n: int, c: int, k: int) -> int:
-    """``c**k mod n**2``: encrypts ``k`` times the plaintext (mod n); negative ``k`` via the inverse."""
+    """``c**k mod n**2``: encrypts ``k`` times the plaintext (mod n); ``k < 0`` via the inverse."""
     nn = _modulus(n)
     cc = _ciphertext(c, nn)
     kk = _int(k, "k")

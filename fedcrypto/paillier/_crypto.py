@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .._backend import get_backend
-from .._backend._limbs import LimbArray, int_to_limbs, ints_to_limbs, limbs_for_bits, limbs_to_int, limbs_to_ints, width_of
+from .._backend._limbs import (
+    LimbArray,
+    int_to_limbs,
+    ints_to_limbs,
+    limbs_for_bits,
+    limbs_to_int,
+    limbs_to_ints,
+    width_of,
+)
 from .._random import VectorRNG
 from ..exceptions import InvalidArgumentError, InvalidCiphertext
 from ._limbmath import add_one, is_zero, less_than_row, widen
@@ -133,7 +141,9 @@ def randomizers(
     return widen(be.crt(xp, xq, psq, qsq, threads=threads), wc)
 
 
-def plaintext_factors(pk: PaillierPublicKey, m: LimbArray, *, threads: int | None = None) -> LimbArray:
+def plaintext_factors(
+    pk: PaillierPublicKey, m: LimbArray, *, threads: int | None = None
+) -> LimbArray:
     """``(1 + m*n) mod n**2`` for residues ``m`` in ``[0, n)``: ``g**m`` with ``g = n + 1``.
 
     ``m*n < n**2`` so the backend's modular product is the plain product; adding one
@@ -172,8 +182,9 @@ def encrypt_residues(
     for s in range(start, count, CHUNK):
         e = min(count, s + CHUNK)
         base = plaintext_factors(pk, np.ascontiguousarray(m[s:e]), threads=threads)
-        rho = randomizers(pk, e - s, randomness=randomness, threads=threads,
-                          private_key=private_key, rng=rng)
+        rho = randomizers(
+            pk, e - s, randomness=randomness, threads=threads, private_key=private_key, rng=rng
+        )
         out[s:e] = widen(be.mulmod(base, rho, pk.nsquare, threads=threads), wc)
     return out
 
@@ -189,7 +200,9 @@ def rerandomize(
     for s in range(0, count, CHUNK):
         e = min(count, s + CHUNK)
         rho = randomizers(pk, e - s, randomness=randomness, threads=threads, rng=rng)
-        out[s:e] = widen(be.mulmod(np.ascontiguousarray(c[s:e]), rho, pk.nsquare, threads=threads), wc)
+        out[s:e] = widen(
+            be.mulmod(np.ascontiguousarray(c[s:e]), rho, pk.nsquare, threads=threads), wc
+        )
     return out
 
 
@@ -266,8 +279,15 @@ def batch_invert(c: LimbArray, mod: int, *, threads: int | None = None) -> LimbA
         if cur.shape[0] % 2:
             cur = np.concatenate([cur, one])
         levels.append(cur)
-        cur = widen(be.mulmod(np.ascontiguousarray(cur[0::2]), np.ascontiguousarray(cur[1::2]), mod,
-                              threads=threads), width)
+        cur = widen(
+            be.mulmod(
+                np.ascontiguousarray(cur[0::2]),
+                np.ascontiguousarray(cur[1::2]),
+                mod,
+                threads=threads,
+            ),
+            width,
+        )
     root = limbs_to_int(cur)
     try:
         inv = int_to_limbs(pow(root, -1, mod), width)
@@ -307,10 +327,14 @@ def signed_powmod(
             bases = batch_invert(c, pk.nsquare, threads=threads)
         else:
             bases = c.copy()
-            bases[negative] = batch_invert(np.ascontiguousarray(c[negative]), pk.nsquare, threads=threads)
+            bases[negative] = batch_invert(
+                np.ascontiguousarray(c[negative]), pk.nsquare, threads=threads
+            )
     out = np.empty_like(c)
     for s in range(0, c.shape[0], CHUNK):
         e = min(c.shape[0], s + CHUNK)
         ex = exps if exps.shape[0] == 1 else np.ascontiguousarray(exps[s:e])
-        out[s:e] = widen(be.powmod(np.ascontiguousarray(bases[s:e]), ex, pk.nsquare, threads=threads), wc)
+        out[s:e] = widen(
+            be.powmod(np.ascontiguousarray(bases[s:e]), ex, pk.nsquare, threads=threads), wc
+        )
     return out

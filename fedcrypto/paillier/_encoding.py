@@ -22,13 +22,26 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._backend._limbs import LimbArray, ints_to_limbs, limbs_to_ints
-from ..exceptions import EncodingError, EncodingOverflowError, InvalidArgumentError, InvalidTypeError
+from ..exceptions import (
+    EncodingError,
+    EncodingOverflowError,
+    InvalidArgumentError,
+    InvalidTypeError,
+)
 from ._limbmath import fits_bits, int64_to_residues, row_minus
 
 if TYPE_CHECKING:
     from ._keys import PaillierPublicKey
 
-__all__ = ["Encoding", "INTEGER", "DEFAULT_FRAC_BITS", "MAX_FRAC_BITS", "encode", "decode", "to_integers"]
+__all__ = [
+    "Encoding",
+    "INTEGER",
+    "DEFAULT_FRAC_BITS",
+    "MAX_FRAC_BITS",
+    "encode",
+    "decode",
+    "to_integers",
+]
 
 #: Fractional bits of the fixed-point encoding of floats when none are given.
 DEFAULT_FRAC_BITS = 48
@@ -72,7 +85,9 @@ def _as_1d(values: Any) -> np.ndarray:
         arr = np.empty(len(seq), dtype=object)
         arr[:] = seq
     if arr.ndim != 1:
-        raise EncodingError(f"expected a 1-D sequence or array, got {arr.ndim}-D (flatten it first)")
+        raise EncodingError(
+            f"expected a 1-D sequence or array, got {arr.ndim}-D (flatten it first)"
+        )
     return arr
 
 
@@ -151,7 +166,9 @@ def residues(pk: PaillierPublicKey, ints: np.ndarray | list[int]) -> LimbArray:
     return ints_to_limbs(out, pk.plaintext_width)
 
 
-def encode(pk: PaillierPublicKey, values: Any, *, frac_bits: int | None = None) -> tuple[LimbArray, Encoding]:
+def encode(
+    pk: PaillierPublicKey, values: Any, *, frac_bits: int | None = None
+) -> tuple[LimbArray, Encoding]:
     """Encode ``values`` to plaintext residues for ``pk``; returns ``(limbs, encoding)``."""
     ints, enc = to_integers(values, frac_bits)
     return residues(pk, ints), enc

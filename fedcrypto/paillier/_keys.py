@@ -14,14 +14,13 @@ import hashlib
 import hmac
 import math
 import threading
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from .. import _random
 from .._backend import FixedBaseTable, get_backend
-from .._backend._limbs import LimbArray, int_to_limbs, limbs_for_bits, width_of
+from .._backend._limbs import LimbArray, int_to_limbs, width_of
 from ..exceptions import (
     InvalidArgumentError,
     InvalidTypeError,
@@ -66,7 +65,9 @@ def _as_int(value: object, what: str) -> int:
 
 def _check_size(bits: int, unsafe_allow_small_keys: bool) -> None:
     if bits < _ABSOLUTE_MIN_KEY_SIZE:
-        raise InvalidArgumentError(f"Paillier keys must have at least {_ABSOLUTE_MIN_KEY_SIZE} bits")
+        raise InvalidArgumentError(
+            f"Paillier keys must have at least {_ABSOLUTE_MIN_KEY_SIZE} bits"
+        )
     if bits < MIN_KEY_SIZE and not unsafe_allow_small_keys:
         raise InvalidArgumentError(
             f"a {bits}-bit Paillier key is too small (minimum {MIN_KEY_SIZE}); "
@@ -79,7 +80,7 @@ def _fingerprint(n: int) -> bytes:
 
 
 def _derive_djn_base(n: int) -> int:
-    """A nothing-up-my-sleeve DJN base for a bare modulus: ``h = -x**2 mod n`` with ``x`` hashed from n.
+    """A nothing-up-my-sleeve DJN base for a bare modulus: ``h = -x**2 mod n``, ``x`` hashed from n.
 
     Used only by :func:`public_key_from_n` when no base is supplied; nobody knows a
     discrete logarithm relating it to anything, and it is an n-th residue mod n**2.
@@ -88,8 +89,12 @@ def _derive_djn_base(n: int) -> int:
     counter = 0
     while True:
         stream = b"".join(
-            hashlib.sha256(b"fedcrypto/paillier/djn-base" + counter.to_bytes(4, "big") + i.to_bytes(4, "big")
-                           + n.to_bytes(nbytes, "big")).digest()
+            hashlib.sha256(
+                b"fedcrypto/paillier/djn-base"
+                + counter.to_bytes(4, "big")
+                + i.to_bytes(4, "big")
+                + n.to_bytes(nbytes, "big")
+            ).digest()
             for i in range(nbytes // 32 + 2)
         )
         x = int.from_bytes(stream[: nbytes + 8], "big") % n
@@ -124,6 +129,15 @@ class PaillierPublicKey:
         "_djn_table",
         "__weakref__",
     )
+    _n: int
+    _nsquare: int
+    _h_s: int
+    _max_int: int
+    _fp: bytes
+    _n_row: LimbArray
+    _nsq_row: LimbArray
+    _lock: threading.Lock
+    _djn_table: FixedBaseTable | None
 
     def __init__(self, n: int, h_s: int, *, unsafe_allow_small_keys: bool = False) -> None:
         """Low-level constructor; prefer :func:`public_key_from_n` (it validates the same)."""
@@ -207,12 +221,12 @@ class PaillierPublicKey:
     @property
     def ciphertext_width(self) -> int:
         """Limbs per ciphertext row."""
-        return self._nsq_row.shape[1]
+        return int(self._nsq_row.shape[1])
 
     @property
     def plaintext_width(self) -> int:
         """Limbs per plaintext row."""
-        return self._n_row.shape[1]
+        return int(self._n_row.shape[1])
 
     # -- internals shared by the package ---------------------------------------------
     def _djn(self) -> FixedBaseTable:
@@ -221,7 +235,9 @@ class PaillierPublicKey:
             with self._lock:
                 table = self._djn_table
                 if table is None:
-                    table = get_backend().fixed_base(self._h_s, self._nsquare, self.djn_exponent_bits)
+                    table = get_backend().fixed_base(
+                        self._h_s, self._nsquare, self.djn_exponent_bits
+                    )
                     object.__setattr__(self, "_djn_table", table)
         return table
 
@@ -338,6 +354,15 @@ class PaillierPrivateKey:
         "_crt_tables",
         "__weakref__",
     )
+    _pub: PaillierPublicKey
+    _p: int
+    _q: int
+    _psq: int
+    _qsq: int
+    _hp: int
+    _hq: int
+    _lock: threading.Lock
+    _crt_tables: tuple[FixedBaseTable, FixedBaseTable] | None
 
     def __init__(
         self,
@@ -347,7 +372,7 @@ class PaillierPrivateKey:
         djn_base: int | None = None,
         unsafe_allow_small_keys: bool = False,
     ) -> None:
-        """Low-level constructor; prefer :func:`private_key_from_primes` / :func:`generate_private_key`."""
+        """Low-level constructor; prefer the module's factories (they validate the same)."""
         p = _as_int(p, "p")
         q = _as_int(q, "q")
         if p == q:
@@ -465,7 +490,9 @@ class PaillierPrivateKey:
             from ._packing import PackedVector
 
             if isinstance(vector, PackedVector):
-                return vector.decrypt(self, threads=threads, unsafe_variable_time=unsafe_variable_time)
+                return vector.decrypt(
+                    self, threads=threads, unsafe_variable_time=unsafe_variable_time
+                )
             raise InvalidTypeError(f"cannot decrypt {type(vector).__name__}")
         self._pub._check_same(vector.public_key)
         m = decrypt_residues(self, vector._c, threads=threads, secret=not unsafe_variable_time)
@@ -482,7 +509,9 @@ class PaillierPrivateKey:
         return pack(ObjectType.PAILLIER_PRIVATE_KEY, w.getvalue(), param=self._pub.fingerprint)
 
     @classmethod
-    def from_private_bytes(cls, data: bytes, *, unsafe_allow_small_keys: bool = False) -> PaillierPrivateKey:
+    def from_private_bytes(
+        cls, data: bytes, *, unsafe_allow_small_keys: bool = False
+    ) -> PaillierPrivateKey:
         """Parse and validate a key written by :meth:`private_bytes`.
 
         Raises:
@@ -511,7 +540,8 @@ class PaillierPrivateKey:
         return hash(("PaillierPrivateKey", self._pub.n))
 
     def __repr__(self) -> str:
-        return f"<PaillierPrivateKey {self.key_size}-bit fingerprint={self._pub.fingerprint.hex()[:16]}>"
+        fp = self._pub.fingerprint.hex()[:16]
+        return f"<PaillierPrivateKey {self.key_size}-bit fingerprint={fp}>"
 
     def __reduce__(self) -> Any:
         raise TypeError("Paillier private keys cannot be pickled; use private_bytes() explicitly")
@@ -554,7 +584,9 @@ def private_key_from_primes(
     ``gcd(n, phi(n)) = 1`` and that ``n`` is large enough.  A DJN base is generated
     unless given (a given base is checked to be an n-th residue).
     """
-    return PaillierPrivateKey(p, q, djn_base=djn_base, unsafe_allow_small_keys=unsafe_allow_small_keys)
+    return PaillierPrivateKey(
+        p, q, djn_base=djn_base, unsafe_allow_small_keys=unsafe_allow_small_keys
+    )
 
 
 def public_key_from_n(

@@ -54,7 +54,7 @@ def add_one(arr: LimbArray) -> LimbArray:
 
 def is_zero(arr: LimbArray) -> np.ndarray:
     """Boolean mask of the rows equal to zero."""
-    return ~arr.any(axis=1)
+    return np.asarray(~arr.any(axis=1), dtype=bool)
 
 
 def less_than_row(arr: LimbArray, row: LimbArray) -> np.ndarray:
@@ -88,7 +88,7 @@ def row_minus(row: LimbArray, arr: LimbArray) -> LimbArray:
 
 
 def int64_to_residues(values: np.ndarray, n_row: LimbArray) -> LimbArray:
-    """Signed int64 values as residues modulo ``n`` (``n`` wider than 64 bits): ``v`` or ``n - |v|``."""
+    """Signed int64 values as residues modulo ``n`` (wider than 64 bits): ``v`` or ``n - |v|``."""
     values = np.ascontiguousarray(values, dtype=np.int64)
     count = values.shape[0]
     width = n_row.shape[1]
@@ -114,4 +114,4 @@ def fits_bits(arr: LimbArray, bits: int) -> np.ndarray:
         ok &= col == 0
     else:
         ok &= (col >> np.uint64(rem)) == 0
-    return ok
+    return np.asarray(ok, dtype=bool)

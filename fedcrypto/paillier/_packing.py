@@ -97,7 +97,9 @@ class PackingScheme:
             raise InvalidArgumentError("bits must be between 1 and 48")
         if not 1 <= parties <= 1 << 16:
             raise InvalidArgumentError("parties must be between 1 and 65536")
-        if isinstance(self.alpha, bool) or not isinstance(self.alpha, (int, float, np.floating, np.integer)):
+        if isinstance(self.alpha, bool) or not isinstance(
+            self.alpha, (int, float, np.floating, np.integer)
+        ):
             raise InvalidTypeError("alpha must be a number")
         alpha = float(self.alpha)
         if not math.isfinite(alpha) or alpha <= 0:
@@ -107,11 +109,15 @@ class PackingScheme:
         zmin = 1 + math.ceil(math.log2(parties))
         z = zmin if self.padding_bits is None else _int_arg(self.padding_bits, "padding_bits")
         if z < zmin:
-            raise InvalidArgumentError(f"padding_bits must be at least 1 + ceil(log2 parties) = {zmin}")
+            raise InvalidArgumentError(
+                f"padding_bits must be at least 1 + ceil(log2 parties) = {zmin}"
+            )
         if bits + 1 + z > 63:
             raise InvalidArgumentError("bits + 1 + padding_bits must be at most 63")
         if (2**bits - 1) // parties < 1:
-            raise InvalidArgumentError("bits too small for this many parties (need 2**bits - 1 >= parties)")
+            raise InvalidArgumentError(
+                "bits too small for this many parties (need 2**bits - 1 >= parties)"
+            )
         object.__setattr__(self, "bits", bits)
         object.__setattr__(self, "parties", parties)
         object.__setattr__(self, "alpha", alpha)
@@ -121,7 +127,7 @@ class PackingScheme:
     @property
     def levels(self) -> int:
         """``L = floor((2**r - 1) / k)``: quantized values lie in ``[-L, L]``."""
-        return (2**self.bits - 1) // self.parties
+        return int((2**self.bits - 1) // self.parties)
 
     @property
     def step(self) -> float:
@@ -158,7 +164,8 @@ class PackingScheme:
             q = np.floor(y + u)
         else:
             q = np.rint(y)
-        return np.clip(q, -self.levels, self.levels).astype(np.int64)
+        out: np.ndarray = np.clip(q, -self.levels, self.levels).astype(np.int64)
+        return out
 
     # -- encryption ----------------------------------------------------------------------
     def encrypt(
@@ -195,14 +202,26 @@ class PackingScheme:
             raise InvalidArgumentError("the key is too small for one slot of this scheme")
         q = self.quantize(arr)
         m = _pack_slots(self, q, s, public_key.plaintext_width)
-        c = _crypto.encrypt_residues(public_key, m, randomness=randomness, pool=pool, threads=threads,
-                                     private_key=private_key)
-        return PackedVector._make(public_key, self, tuple(int(d) for d in arr.shape), c, 1, fresh=True)
+        c = _crypto.encrypt_residues(
+            public_key,
+            m,
+            randomness=randomness,
+            pool=pool,
+            threads=threads,
+            private_key=private_key,
+        )
+        return PackedVector._make(
+            public_key, self, tuple(int(d) for d in arr.shape), c, 1, fresh=True
+        )
 
     def to_bytes(self) -> bytes:
         """The scheme parameters as a fixed 19-byte string (also part of packed vectors)."""
         return struct.pack(
-            ">BIdBB", self.bits, self.parties, self.alpha, int(self.padding_bits or 0),
+            ">BIdBB",
+            self.bits,
+            self.parties,
+            self.alpha,
+            int(self.padding_bits or 0),
             _ROUNDING_CODES[self.rounding],
         )
 
@@ -240,9 +259,9 @@ def _pack_slots(scheme: PackingScheme, q: np.ndarray, s: int, width: int) -> Lim
     r1 = scheme.bits + 1
     w = scheme.slot_bits
     count = -(-q.size // s)
-    u = np.zeros(count * s, dtype=np.uint64)
-    u[: q.size] = q.view(np.uint64) & np.uint64((1 << r1) - 1)
-    u = u.reshape(count, s)
+    flat = np.zeros(count * s, dtype=np.uint64)
+    flat[: q.size] = q.view(np.uint64) & np.uint64((1 << r1) - 1)
+    u = flat.reshape(count, s)
     out = np.zeros((count, width), dtype=np.uint64)
     for j in range(s):
         li, sh = divmod(j * w, 64)
@@ -277,6 +296,12 @@ class PackedVector:
 
     __slots__ = ("_pk", "_scheme", "_shape", "_c", "_weight", "_fresh")
     __array_ufunc__ = None
+    _pk: PaillierPublicKey
+    _scheme: PackingScheme
+    _shape: tuple[int, ...]
+    _c: LimbArray
+    _weight: int
+    _fresh: bool
 
     def __init__(self) -> None:
         raise TypeError("use PackingScheme.encrypt() or PackedVector.from_bytes()")
@@ -295,8 +320,14 @@ class PackedVector:
         self = object.__new__(cls)
         c = np.ascontiguousarray(c)
         c.flags.writeable = False
-        for name, value in (("_pk", pk), ("_scheme", scheme), ("_shape", shape), ("_c", c),
-                            ("_weight", weight), ("_fresh", fresh)):
+        for name, value in (
+            ("_pk", pk),
+            ("_scheme", scheme),
+            ("_shape", shape),
+            ("_c", c),
+            ("_weight", weight),
+            ("_fresh", fresh),
+        ):
             object.__setattr__(self, name, value)
         return self
 
@@ -344,7 +375,9 @@ class PackedVector:
         if other._scheme != self._scheme:
             raise EncodingError("packed vectors use different packing schemes")
         if other._shape != self._shape:
-            raise EncodingError(f"packed tensors have different shapes {self._shape} and {other._shape}")
+            raise EncodingError(
+                f"packed tensors have different shapes {self._shape} and {other._shape}"
+            )
 
     def _check_weight(self, weight: int) -> None:
         if weight > self._scheme.parties:
@@ -360,9 +393,19 @@ class PackedVector:
         self._check_compatible(other)
         weight = self._weight + other._weight
         self._check_weight(weight)
-        c = get_backend().mulmod(self._c, other._c, self._pk.nsquare) if self.num_ciphertexts else self._c
-        return PackedVector._make(self._pk, self._scheme, self._shape,
-                                  widen(c, self._pk.ciphertext_width), weight, fresh=False)
+        c = (
+            get_backend().mulmod(self._c, other._c, self._pk.nsquare)
+            if self.num_ciphertexts
+            else self._c
+        )
+        return PackedVector._make(
+            self._pk,
+            self._scheme,
+            self._shape,
+            widen(c, self._pk.ciphertext_width),
+            weight,
+            fresh=False,
+        )
 
     def __mul__(self, factor: Any) -> PackedVector:
         """Weight this contribution by a small non-negative integer (within the headroom)."""
@@ -397,17 +440,29 @@ class PackedVector:
         acc = first._c
         for v in vs[1:]:
             acc = be.mulmod(acc, v._c, first._pk.nsquare) if acc.shape[0] else acc
-        return PackedVector._make(first._pk, first._scheme, first._shape,
-                                  widen(acc, first._pk.ciphertext_width), weight, fresh=False)
+        return PackedVector._make(
+            first._pk,
+            first._scheme,
+            first._shape,
+            widen(acc, first._pk.ciphertext_width),
+            weight,
+            fresh=False,
+        )
 
-    def rerandomize(self, *, randomness: Randomness = "djn", threads: int | None = None) -> PackedVector:
+    def rerandomize(
+        self, *, randomness: Randomness = "djn", threads: int | None = None
+    ) -> PackedVector:
         """Fresh randomizers on every ciphertext (same plaintexts)."""
         c = _crypto.rerandomize(self._pk, self._c, randomness=randomness, threads=threads)
         return PackedVector._make(self._pk, self._scheme, self._shape, c, self._weight, fresh=True)
 
     # -- decryption ----------------------------------------------------------------------
     def decrypt_quantized(
-        self, private_key: PaillierPrivateKey, *, threads: int | None = None, unsafe_variable_time: bool = False
+        self,
+        private_key: PaillierPrivateKey,
+        *,
+        threads: int | None = None,
+        unsafe_variable_time: bool = False,
     ) -> np.ndarray:
         """Decrypt to the exact int64 sums of the quantized values (flattened, length ``size``).
 
@@ -422,13 +477,19 @@ class PackedVector:
         pk._check_same(private_key.public_key())
         sch = self._scheme
         s, w, r1 = self.slots, sch.slot_bits, sch.bits + 1
-        m = _crypto.decrypt_residues(private_key, self._c, threads=threads, secret=not unsafe_variable_time)
+        m = _crypto.decrypt_residues(
+            private_key, self._c, threads=threads, secret=not unsafe_variable_time
+        )
         if not fits_bits(m, s * w).all():
-            raise EncodingOverflowError("packed plaintext exceeds its slots (overflow or wrong scheme)")
+            raise EncodingOverflowError(
+                "packed plaintext exceeds its slots (overflow or wrong scheme)"
+            )
         slots = _unpack_slots(m, s, w).reshape(-1)
         size = self.size
         if slots[size:].any():
-            raise EncodingOverflowError("unused packing slots are not zero (corrupted or foreign data)")
+            raise EncodingOverflowError(
+                "unused packing slots are not zero (corrupted or foreign data)"
+            )
         S = slots[:size].astype(np.int64)  # w <= 63 bits
         low = S & np.int64((1 << r1) - 1)
         V = np.where(low >= (1 << sch.bits), low - (1 << r1), low)
@@ -437,25 +498,33 @@ class PackedVector:
         # M negative summands (each in [-L, -1]) and W - M non-negative ones (each in [0, L]):
         # V must lie in [-M*L, (W - M)*L - M].
         L = sch.levels
-        if size and (M.min() < 0 or M.max() > W or (V < -M * L).any() or (V > (W - M) * L - M).any()):
+        if size and (
+            M.min() < 0 or M.max() > W or (V < -M * L).any() or (V > (W - M) * L - M).any()
+        ):
             raise EncodingOverflowError(
                 "a packed slot is inconsistent with the declared number of summands (overflow)"
             )
         return V
 
     def decrypt(
-        self, private_key: PaillierPrivateKey, *, threads: int | None = None, unsafe_variable_time: bool = False
+        self,
+        private_key: PaillierPrivateKey,
+        *,
+        threads: int | None = None,
+        unsafe_variable_time: bool = False,
     ) -> np.ndarray:
-        """Decrypt and unpack to the float64 (weighted) sum of the clipped tensors, in the tensor's shape.
+        """Decrypt and unpack to the float64 (weighted) sum of the clipped tensors, in their shape.
 
         The result is within :meth:`PackingScheme.error_bound` of the exact sum.
         """
-        v = self.decrypt_quantized(private_key, threads=threads, unsafe_variable_time=unsafe_variable_time)
+        v = self.decrypt_quantized(
+            private_key, threads=threads, unsafe_variable_time=unsafe_variable_time
+        )
         return (v.astype(np.float64) * self._scheme.step).reshape(self._shape)
 
     # -- serialization -------------------------------------------------------------------
     def to_bytes(self, *, unsafe_skip_rerandomize: bool = False) -> bytes:
-        """Serialize (type ``PAILLIER_PACKED_VECTOR``); sums are re-randomized first unless unsafe_skip.
+        """Serialize (type ``PAILLIER_PACKED_VECTOR``); sums are re-randomized first.
 
         Payload: scheme (u8 r, u32 k, f64 alpha, u8 z, u8 rounding), u8 slot bits,
         u32 slots per ciphertext, u32 weight, u8 ndim, ndim x u64 shape, u64 count,
@@ -506,19 +575,22 @@ class PackedVector:
         return cls._make(public_key, scheme, shape, c, weight, fresh=True)
 
     def __repr__(self) -> str:
-        return (f"<PackedVector shape={self._shape} weight={self._weight} r={self._scheme.bits} "
-                f"k={self._scheme.parties} ciphertexts={self.num_ciphertexts}>")
+        return (
+            f"<PackedVector shape={self._shape} weight={self._weight} r={self._scheme.bits} "
+            f"k={self._scheme.parties} ciphertexts={self.num_ciphertexts}>"
+        )
 
     def __reduce__(self) -> Any:
         raise TypeError("PackedVector is not picklable; use to_bytes()/from_bytes()")
 
 
 def _gaussian_clip_factor(levels: int) -> float:
-    """``t`` minimizing the MSE of clipping N(0,1) at ``+-t`` then quantizing with step ``t / levels``.
+    """``t`` minimizing the MSE of clipping N(0,1) at ``+-t`` then quantizing (step ``t/levels``).
 
     MSE(t) = 2 * [(1 + t**2) * Q(t) - t * phi(t)]  (clipping)  +  (t / levels)**2 / 12  (rounding),
     with Q the Gaussian tail and phi its density (ACIQ, Banner et al. 2019).
     """
+
     def mse(t: float) -> float:
         tail = 0.5 * math.erfc(t / math.sqrt(2))
         dens = math.exp(-t * t / 2) / math.sqrt(2 * math.pi)
@@ -558,7 +630,7 @@ def estimate_alpha(
     Raises:
         EncodingError: empty data (with nothing else to go on), NaN or infinity.
     """
-    levels = (2**_int_arg(bits, "bits") - 1) // max(1, _int_arg(parties, "parties"))
+    levels = (2 ** _int_arg(bits, "bits") - 1) // max(1, _int_arg(parties, "parties"))
     if levels < 1:
         raise InvalidArgumentError("bits too small for this many parties")
     if method == "gaussian" and sigma is not None:

@@ -67,7 +67,9 @@ def _broadcast_operand(value: Any) -> tuple[Any, bool]:
     """Wrap a scalar plaintext as a 1-element list; report whether it was a scalar."""
     if isinstance(value, np.ndarray) and value.ndim == 0:
         return value.reshape(1), True
-    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)):
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_)
+    ):
         if isinstance(value, int) and not -(2**62) < value < 2**62:
             arr = np.empty(1, dtype=object)
             arr[0] = value
@@ -103,14 +105,21 @@ class EncryptedVector:
 
     __slots__ = ("_pk", "_c", "_encoding", "_fresh")
     __array_ufunc__ = None  # numpy defers to our reflected operators (W @ ev, 2 * ev, ...)
+    _pk: PaillierPublicKey
+    _c: LimbArray
+    _encoding: Encoding
+    _fresh: bool
 
     def __init__(self) -> None:
         raise TypeError(
-            "use public_key.encrypt(), EncryptedVector.from_ciphertexts() or EncryptedVector.from_bytes()"
+            "use public_key.encrypt(), EncryptedVector.from_ciphertexts() or "
+            "EncryptedVector.from_bytes()"
         )
 
     @classmethod
-    def _make(cls, pk: PaillierPublicKey, c: LimbArray, encoding: Encoding, *, fresh: bool) -> EncryptedVector:
+    def _make(
+        cls, pk: PaillierPublicKey, c: LimbArray, encoding: Encoding, *, fresh: bool
+    ) -> EncryptedVector:
         self = object.__new__(cls)
         c = np.ascontiguousarray(c, dtype=np.uint64)
         c.flags.writeable = False
@@ -194,7 +203,7 @@ class EncryptedVector:
     def from_limbs(
         cls, public_key: PaillierPublicKey, limbs: LimbArray, encoding: Encoding = INTEGER
     ) -> EncryptedVector:
-        """Wrap a ``(count, width)`` limb array of ciphertexts (validated like :meth:`from_ciphertexts`)."""
+        """Wrap a ``(count, width)`` limb array of ciphertexts (validated like from_ciphertexts)."""
         if not isinstance(limbs, np.ndarray) or limbs.dtype != np.uint64 or limbs.ndim != 2:
             raise InvalidTypeError("limbs must be a 2-D uint64 array")
         if limbs.shape[1] != public_key.ciphertext_width:
@@ -213,7 +222,9 @@ class EncryptedVector:
         if d == 0 and self._encoding.is_float:
             return self
         c = _crypto.signed_powmod(self._pk, self._c, int_to_limbs(1 << d), None) if d else self._c
-        return EncryptedVector._make(self._pk, c, Encoding(True, frac_bits), fresh=self._fresh and d == 0)
+        return EncryptedVector._make(
+            self._pk, c, Encoding(True, frac_bits), fresh=self._fresh and d == 0
+        )
 
     def _aligned(self, other: EncryptedVector) -> tuple[EncryptedVector, EncryptedVector]:
         self._pk._check_same(other._pk)
@@ -222,7 +233,8 @@ class EncryptedVector:
             return self, other
         if a.is_float != b.is_float:
             raise EncodingError(
-                f"cannot combine an {a} vector with a {b} vector; encrypt both as ints or both as floats"
+                f"cannot combine an {a} vector with a {b} vector; "
+                "encrypt both as ints or both as floats"
             )
         f = max(a.frac_bits, b.frac_bits)
         return self._rescaled(f), other._rescaled(f)
@@ -233,7 +245,7 @@ class EncryptedVector:
 
     # -- arithmetic ------------------------------------------------------------------
     def _add_plain(self, other: Any, *, negate: bool) -> EncryptedVector:
-        """``self + other`` (or ``self - other``) for plaintext ``other`` (scalar or same length)."""
+        """``self + other`` (or ``self - other``) for a plaintext ``other`` (scalar or array)."""
         pk = self._pk
         vals, scalar = _broadcast_operand(other)
         m = encode_with(pk, vals, self._encoding)
@@ -246,7 +258,9 @@ class EncryptedVector:
         if len(self) == 0:
             return self._new(self._c.copy())
         factors = _crypto.plaintext_factors(pk, m)
-        return self._new(widen(get_backend().mulmod(self._c, factors, pk.nsquare), pk.ciphertext_width))
+        return self._new(
+            widen(get_backend().mulmod(self._c, factors, pk.nsquare), pk.ciphertext_width)
+        )
 
     def __add__(self, other: Any) -> EncryptedVector:
         if isinstance(other, EncryptedVector):
@@ -278,7 +292,9 @@ class EncryptedVector:
 
     def __mul__(self, other: Any) -> EncryptedVector:
         if isinstance(other, EncryptedVector):
-            raise InvalidTypeError("Paillier cannot multiply two ciphertexts; multiply by plaintexts")
+            raise InvalidTypeError(
+                "Paillier cannot multiply two ciphertexts; multiply by plaintexts"
+            )
         if not isinstance(other, _PLAIN):
             return NotImplemented
         vals, scalar = _broadcast_operand(other)
@@ -301,7 +317,7 @@ class EncryptedVector:
         return Encoding(True, f)
 
     def sum(self) -> EncryptedVector:
-        """Encryption of the sum of all plaintexts, as a vector of length 1 (product of ciphertexts)."""
+        """Encryption of the sum of all plaintexts as a length-1 vector (product of ciphertexts)."""
         be = get_backend()
         prod = widen(be.prodmod(self._c, self._pk.nsquare), self._pk.ciphertext_width)
         return self._new(prod)
@@ -328,8 +344,14 @@ class EncryptedVector:
         inv = _crypto.batch_invert(self._c, pk.nsquare) if neg.any() and cols else None
         out = np.empty((rows, pk.ciphertext_width), dtype=np.uint64)
         for i in range(rows):
-            bases = self._c if inv is None or not neg[i].any() else np.where(neg[i][:, None], inv, self._c)
-            res = be.multi_powmod(np.ascontiguousarray(bases), np.ascontiguousarray(exps[i]), pk.nsquare)
+            bases = (
+                self._c
+                if inv is None or not neg[i].any()
+                else np.where(neg[i][:, None], inv, self._c)
+            )
+            res = be.multi_powmod(
+                np.ascontiguousarray(bases), np.ascontiguousarray(exps[i]), pk.nsquare
+            )
             out[i] = widen(res, pk.ciphertext_width)[0]
         return self._new(out, enc)
 
@@ -369,13 +391,19 @@ class EncryptedVector:
             if idx.dtype.kind not in "biu" or idx.ndim != 1:
                 raise InvalidTypeError("index with an int, a slice, or a 1-D int/bool array")
             c = self._c[idx]
-        return EncryptedVector._make(self._pk, np.ascontiguousarray(c).copy(), self._encoding, fresh=self._fresh)
+        return EncryptedVector._make(
+            self._pk, np.ascontiguousarray(c).copy(), self._encoding, fresh=self._fresh
+        )
 
     def __iter__(self) -> Any:
-        raise TypeError("iterate over ev.ciphertexts() or slice; element-wise Python loops defeat the batching")
+        raise TypeError(
+            "iterate over ev.ciphertexts() or slice; element-wise Python loops defeat the batching"
+        )
 
-    def rerandomize(self, *, randomness: Randomness = "djn", threads: int | None = None) -> EncryptedVector:
-        """Multiply every ciphertext by a fresh randomizer: same plaintexts, unlinkable ciphertexts."""
+    def rerandomize(
+        self, *, randomness: Randomness = "djn", threads: int | None = None
+    ) -> EncryptedVector:
+        """Multiply every ciphertext by a fresh randomizer: same plaintexts, unlinkable."""
         c = _crypto.rerandomize(self._pk, self._c, randomness=randomness, threads=threads)
         return EncryptedVector._make(self._pk, c, self._encoding, fresh=True)
 
@@ -397,7 +425,7 @@ class EncryptedVector:
 
     @classmethod
     def from_bytes(cls, data: bytes, public_key: PaillierPublicKey) -> EncryptedVector:
-        """Parse a vector written by :meth:`to_bytes` under ``public_key``, validating every ciphertext.
+        """Parse a vector written by :meth:`to_bytes` under ``public_key``; validates ciphertexts.
 
         Raises:
             SerializationError: malformed bytes.
@@ -430,7 +458,9 @@ class EncryptedVector:
         )
 
     def __reduce__(self) -> Any:
-        raise TypeError("EncryptedVector is not picklable; use to_bytes()/from_bytes() (it re-randomizes)")
+        raise TypeError(
+            "EncryptedVector is not picklable; use to_bytes()/from_bytes() (it re-randomizes)"
+        )
 
     def __bool__(self) -> bool:
         raise TypeError("the truth value of an EncryptedVector is undefined")
@@ -466,7 +496,9 @@ def _as_matrix(value: Any, inner: int, *, row: bool) -> np.ndarray:
     if arr.ndim != 2:
         raise InvalidArgumentError("expected a 1-D or 2-D plaintext")
     if arr.shape[1] != inner:
-        raise InvalidArgumentError(f"plaintext has {arr.shape[1]} columns, the vector has {inner} entries")
+        raise InvalidArgumentError(
+            f"plaintext has {arr.shape[1]} columns, the vector has {inner} entries"
+        )
     return np.ascontiguousarray(arr)
 
 

@@ -11,9 +11,14 @@ from fedcrypto.exceptions import InvalidArgumentError, InvalidCiphertext, Invali
 from fedcrypto.hazmat import paillier as raw
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(a=st.integers(min_value=0, max_value=2**200), b=st.integers(min_value=0, max_value=2**200),
-       k=st.integers(min_value=-(2**40), max_value=2**40))
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    a=st.integers(min_value=0, max_value=2**200),
+    b=st.integers(min_value=0, max_value=2**200),
+    k=st.integers(min_value=-(2**40), max_value=2**40),
+)
 def test_raw_homomorphism(sk, pk, a, b, k) -> None:
     n, p, q = pk.n, sk._p, sk._q
     ca, cb = raw.raw_encrypt(n, a), raw.raw_encrypt(n, b)

@@ -93,7 +93,10 @@ def test_stochastic_rounding_is_unbiased(pk) -> None:
     q = sch.quantize(x)
     assert set(np.unique(q)) == {2, 3}
     assert abs(q.mean() - 2.3) < 0.03
-    assert np.array_equal(PackingScheme(bits=4, parties=1, alpha=1.0, rounding="nearest").quantize(x), np.full(20000, 2))
+    assert np.array_equal(
+        PackingScheme(bits=4, parties=1, alpha=1.0, rounding="nearest").quantize(x),
+        np.full(20000, 2),
+    )
 
 
 def test_weighting(sk, pk) -> None:
@@ -166,9 +169,16 @@ def test_bad_inputs(sk, pk, other_sk) -> None:
 @pytest.mark.parametrize(
     "kwargs",
     [
-        {"bits": 0}, {"bits": 49}, {"parties": 0}, {"alpha": 0.0}, {"alpha": float("nan")},
-        {"alpha": -1.0}, {"rounding": "up"}, {"parties": 8, "padding_bits": 3},
-        {"bits": 3, "parties": 16}, {"bits": 48, "parties": 1 << 16},
+        {"bits": 0},
+        {"bits": 49},
+        {"parties": 0},
+        {"alpha": 0.0},
+        {"alpha": float("nan")},
+        {"alpha": -1.0},
+        {"rounding": "up"},
+        {"parties": 8, "padding_bits": 3},
+        {"bits": 3, "parties": 16},
+        {"bits": 48, "parties": 1 << 16},
     ],
 )
 def test_scheme_validation(kwargs) -> None:
@@ -223,7 +233,7 @@ def test_serialization(sk, pk, other_sk) -> None:
     with pytest.raises(SerializationError):
         PackedVector.from_bytes(bytes(tampered), pk)
     tampered = bytearray(data)
-    tampered[-pk.ciphertext_bytes:] = b"\xff" * pk.ciphertext_bytes  # ciphertext >= n**2
+    tampered[-pk.ciphertext_bytes :] = b"\xff" * pk.ciphertext_bytes  # ciphertext >= n**2
     with pytest.raises(InvalidCiphertext):
         PackedVector.from_bytes(bytes(tampered), pk)
 
@@ -250,11 +260,17 @@ def test_estimate_alpha() -> None:
 def test_private_key_holders_encrypt_by_crt(sk, pk) -> None:
     sch = PackingScheme(bits=16, parties=3, alpha=1.0, rounding="nearest")
     xs = [_gauss(50, 40 + i) for i in range(3)]
-    parts = [sch.encrypt(sk, xs[0]), sch.encrypt(pk, xs[1]), sch.encrypt(sk, xs[2], randomness="full")]
+    parts = [
+        sch.encrypt(sk, xs[0]),
+        sch.encrypt(pk, xs[1]),
+        sch.encrypt(sk, xs[2], randomness="full"),
+    ]
     total = PackedVector.sum(parts)
     assert np.array_equal(total.decrypt_quantized(sk), sum(sch.quantize(x) for x in xs))
     with pytest.raises(InvalidArgumentError):
         sch.encrypt(sk, xs[0], pool=paillier.RandomizerPool(pk))
     pool = paillier.RandomizerPool(pk, 1)
-    assert np.array_equal(sch.encrypt(pk, xs[0], pool=pool).decrypt_quantized(sk), sch.quantize(xs[0]))
+    assert np.array_equal(
+        sch.encrypt(pk, xs[0], pool=pool).decrypt_quantized(sk), sch.quantize(xs[0])
+    )
     assert pool.remaining == 0

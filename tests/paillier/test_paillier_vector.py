@@ -22,8 +22,11 @@ from fedcrypto.exceptions import (
 )
 
 PURE = backend_info()["name"] == "pure"
-HYP = settings(max_examples=8 if PURE else 25, deadline=None,
-               suppress_health_check=[HealthCheck.function_scoped_fixture])
+HYP = settings(
+    max_examples=8 if PURE else 25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 ints64 = st.integers(min_value=-(2**62), max_value=2**62)
 small_lists = st.lists(st.integers(min_value=-(2**40), max_value=2**40), min_size=0, max_size=6)
 
@@ -149,9 +152,13 @@ def test_decrypt_wrong_key(sk, other_sk, pk) -> None:
 @given(a=small_lists, data=st.data())
 def test_homomorphic_identities(sk, pk, a, data) -> None:
     n = len(a)
-    b = data.draw(st.lists(st.integers(min_value=-(2**40), max_value=2**40), min_size=n, max_size=n))
+    b = data.draw(
+        st.lists(st.integers(min_value=-(2**40), max_value=2**40), min_size=n, max_size=n)
+    )
     k = data.draw(st.integers(min_value=-(2**31), max_value=2**31))
-    w = data.draw(st.lists(st.integers(min_value=-(2**32), max_value=2**32), min_size=n, max_size=n))
+    w = data.draw(
+        st.lists(st.integers(min_value=-(2**32), max_value=2**32), min_size=n, max_size=n)
+    )
     ea, eb = pk.encrypt(a), pk.encrypt(b)
     A, B, W = (np.array(v, dtype=object) for v in (a, b, w))
     assert list(sk.decrypt(ea + eb)) == list(A + B)
@@ -164,7 +171,7 @@ def test_homomorphic_identities(sk, pk, a, data) -> None:
     assert list(sk.decrypt(k * ea)) == list(A * k)
     assert list(sk.decrypt(ea * w)) == list(A * W)
     assert list(sk.decrypt(ea.sum())) == [sum(a)]
-    assert list(sk.decrypt(ea.dot(w))) == [sum(x * y for x, y in zip(a, w))]
+    assert list(sk.decrypt(ea.dot(w))) == [sum(x * y for x, y in zip(a, w, strict=True))]
 
 
 def test_float_operations(sk, pk) -> None:
@@ -173,14 +180,18 @@ def test_float_operations(sk, pk) -> None:
     tol = 1e-9
     assert np.allclose(sk.decrypt(ev * 0.1), x * 0.1, atol=tol)
     assert np.allclose(sk.decrypt(ev * -2.5), x * -2.5, atol=tol)
-    assert np.allclose(sk.decrypt(ev * np.array([1.0, -0.5, 2.0, 7.0])), x * [1.0, -0.5, 2.0, 7.0], atol=tol)
+    assert np.allclose(
+        sk.decrypt(ev * np.array([1.0, -0.5, 2.0, 7.0])), x * [1.0, -0.5, 2.0, 7.0], atol=tol
+    )
     assert np.allclose(sk.decrypt(ev + 0.25), x + 0.25, atol=tol)
     assert np.allclose(sk.decrypt(ev + np.arange(4)), x + np.arange(4), atol=tol)
     # Different fractional bits are aligned automatically.
     other = pk.encrypt([1.0, 1.0, 1.0, 1.0], frac_bits=10)
     assert np.allclose(sk.decrypt(ev + other), x + 1, atol=tol)
     assert np.allclose(sk.decrypt((ev * 0.5) - ev), -0.5 * x, atol=tol)
-    assert np.allclose(sk.decrypt(ev.dot([0.5, 1.0, -1.5, 2.0])), [x @ [0.5, 1.0, -1.5, 2.0]], atol=tol)
+    assert np.allclose(
+        sk.decrypt(ev.dot([0.5, 1.0, -1.5, 2.0])), [x @ [0.5, 1.0, -1.5, 2.0]], atol=tol
+    )
     # Integer vector times a float gives fixed point.
     iv = pk.encrypt([2, -4])
     assert sk.decrypt(iv * 0.5).tolist() == [1.0, -2.0]
@@ -244,10 +255,12 @@ def test_slicing_concat_rerandomize(sk, pk) -> None:
         ev[np.array([0.5])]
     both = paillier.concatenate([ev[:3], ev[7:]])
     assert sk.decrypt(both).tolist() == [0, 1, 2, 7, 8, 9]
-    assert sk.decrypt(paillier.EncryptedVector.concatenate([pk.encrypt([1.5]), pk.encrypt([2.0], frac_bits=3)])).tolist() == [1.5, 2.0]
+    assert sk.decrypt(
+        paillier.EncryptedVector.concatenate([pk.encrypt([1.5]), pk.encrypt([2.0], frac_bits=3)])
+    ).tolist() == [1.5, 2.0]
     rr = ev.rerandomize()
     assert rr.is_fresh and sk.decrypt(rr).tolist() == x.tolist()
-    assert all(a != b for a, b in zip(rr.ciphertexts(), ev.ciphertexts()))
+    assert all(a != b for a, b in zip(rr.ciphertexts(), ev.ciphertexts(), strict=True))
     assert sk.decrypt(ev.rerandomize(randomness="full")).tolist() == x.tolist()
     with pytest.raises(AttributeError):
         ev._c = None  # type: ignore[misc]
@@ -326,7 +339,9 @@ def test_randomizer_pool(sk, pk) -> None:
     with pytest.raises(TypeError):
         pickle.dumps(pool)
     with pytest.raises(KeyMismatchError):
-        paillier.generate_private_key(256, unsafe_allow_small_keys=True).public_key().encrypt([1], pool=pool)
+        paillier.generate_private_key(256, unsafe_allow_small_keys=True).public_key().encrypt(
+            [1], pool=pool
+        )
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
@@ -347,10 +362,20 @@ def test_phe_interop(sk, pk) -> None:
     my_sk = paillier.private_key_from_primes(psk.p, psk.q, unsafe_allow_small_keys=True)
     values = [3, -4, 10**20, 0]
     theirs = [ppk.encrypt(v) for v in values]
-    ev = paillier.EncryptedVector.from_ciphertexts(my_pk, [e.ciphertext(be_secure=False) for e in theirs])
+    ev = paillier.EncryptedVector.from_ciphertexts(
+        my_pk, [e.ciphertext(be_secure=False) for e in theirs]
+    )
     assert list(my_sk.decrypt(ev)) == values
     assert list(my_sk.decrypt(ev * 3 + 1)) == [3 * v + 1 for v in values]
     mine = my_pk.encrypt([7, -8, 2**70])
-    assert [psk.decrypt(phe.EncryptedNumber(ppk, c, 0)) for c in mine.ciphertexts()] == [7, -8, 2**70]
+    assert [psk.decrypt(phe.EncryptedNumber(ppk, c, 0)) for c in mine.ciphertexts()] == [
+        7,
+        -8,
+        2**70,
+    ]
     summed = (mine + mine).rerandomize()
-    assert [psk.decrypt(phe.EncryptedNumber(ppk, c, 0)) for c in summed.ciphertexts()] == [14, -16, 2**71]
+    assert [psk.decrypt(phe.EncryptedNumber(ppk, c, 0)) for c in summed.ciphertexts()] == [
+        14,
+        -16,
+        2**71,
+    ]
