@@ -229,6 +229,26 @@ def test_fixed_point_negatives_exact() -> None:
     assert np.array_equal(fcodec.decode(fcodec.encode(x[:-1])), x[:-1])
 
 
+def test_fixed_point_large_arrays_blocked_path() -> None:
+    """Arrays above one block take the cache-blocked ring encoder: same results, same errors."""
+    from fedcrypto._random import VectorRNG
+
+    codec = FixedPoint(16)
+    x = ((VectorRNG().uniform(100_003) - 0.5) * 2e6).reshape(7, -1)
+    enc = codec.encode(x)
+    assert enc.shape == x.shape and enc.dtype == np.uint64
+    assert np.array_equal(enc, np.rint(x * 65536).astype(np.int64).view(np.uint64))
+    for bad, exc in (
+        (np.nan, EncodingError),
+        (-np.inf, EncodingError),
+        (2.0**47, EncodingOverflowError),
+    ):
+        y = x.copy()
+        y[6, -1] = bad  # in the last, partial block
+        with pytest.raises(exc):
+            codec.encode(y)
+
+
 def test_fixed_point_scalars() -> None:
     codec = FixedPoint(16)
     enc = codec.encode(-2.5)
