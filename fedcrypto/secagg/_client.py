@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from typing import TypeVar
 
 import numpy as np
@@ -81,6 +82,33 @@ def share_plaintext(sender: int, receiver: int, key_share: Share, mask_share: Sh
         + share_to_wire(key_share)
         + share_to_wire(mask_share)
     )
+
+
+def mask_input(
+    x: npt.NDArray[np.uint64],
+    *,
+    client_id: int,
+    mask_key: X25519PrivateKey,
+    peers: Mapping[int, X25519PublicKey],
+    seed: bytes,
+    session_id: bytes,
+    modulus_bits: int,
+) -> npt.NDArray[np.uint64]:
+    """The client's masking step: ``x + PRG(b_u) + sum_v sign(u, v) PRG(s_{u,v}) mod 2^k``.
+
+    ``PRG(b_u)`` is keyed by :func:`self_mask_key` from the seed; each pairwise mask by
+    :func:`pairwise_mask_key` from ``X25519(s_u^SK, s_v^PK)``; ``sign = +1`` if ``u < v``
+    else ``-1``.  Returns a fresh uint64 array with entries in ``[0, 2^k)``.
+    """
+    acc = MaskAccumulator(x.shape[0], modulus_bits, initial=x)
+    acc.add(self_mask_key(seed, session_id=session_id, u=client_id, modulus_bits=modulus_bits))
+    for v in sorted(peers):
+        secret = agree(mask_key, peers[v])
+        key = pairwise_mask_key(
+            secret, session_id=session_id, u=client_id, v=v, modulus_bits=modulus_bits
+        )
+        acc.add(key, 1 if client_id < v else -1)
+    return acc.result()
 
 
 class SecAggClient:
@@ -349,25 +377,23 @@ class SecAggClient:
                 f"only {len(u2)} share holders remain, threshold is {cfg.threshold}"
             )
         self._u2 = u2
-        acc = MaskAccumulator(cfg.vector_length, cfg.modulus_bits, initial=x)
-        acc.add(
-            self_mask_key(
-                self._b_seed, session_id=cfg.session_id, u=self._id, modulus_bits=cfg.modulus_bits
-            )
+        peers = {v: self._keys[v][1] for v in senders}
+        masked = mask_input(
+            x,
+            client_id=self._id,
+            mask_key=self._mask_key,
+            peers=peers,
+            seed=self._b_seed,
+            session_id=cfg.session_id,
+            modulus_bits=cfg.modulus_bits,
         )
-        for v in sorted(senders):
-            secret = agree(self._mask_key, self._keys[v][1])
-            key = pairwise_mask_key(
-                secret, session_id=cfg.session_id, u=self._id, v=v, modulus_bits=cfg.modulus_bits
-            )
-            acc.add(key, 1 if self._id < v else -1)
         self._stage = _CONSISTENCY if cfg.active else _UNMASK
         return self._sign(
             MaskedInput(
                 session_id=cfg.session_id,
                 sender=self._id,
                 modulus_bits=cfg.modulus_bits,
-                vector=acc.result(),
+                vector=masked,
             )
         )
 
