@@ -234,7 +234,7 @@ def test_fixed_point_large_arrays_blocked_path() -> None:
     from fedcrypto._random import VectorRNG
 
     codec = FixedPoint(16)
-    x = ((VectorRNG().uniform(100_003) - 0.5) * 2e6).reshape(7, -1)
+    x = ((VectorRNG().uniform(100_002) - 0.5) * 2e6).reshape(7, -1)
     enc = codec.encode(x)
     assert enc.shape == x.shape and enc.dtype == np.uint64
     assert np.array_equal(enc, np.rint(x * 65536).astype(np.int64).view(np.uint64))
