@@ -698,6 +698,47 @@ def _truncated_share(ordered: list[Opening], party: int, pair: TruncationPairSha
     return res
 
 
+_BLOCK = 1 << 15  # elements per cache block in the ring combine step
+
+
+def _combine_ring_elementwise(
+    ordered: list[Opening], t: TripleShare, local_f: int | None
+) -> Elements:
+    """``z_i = c_i + d*b_i + e*a_i (+ d*e for party 0)`` over Z_2^64, block by block.
+
+    ``d`` and ``e`` are the sums of all parties' openings.  Working on blocks of 32768
+    elements keeps every intermediate in cache (one read of each input, one write of
+    ``z``); with ``local_f`` the 2-party local truncation is applied in the same pass.
+    """
+    size = t.c.size
+    ds = [o.arrays[0].reshape(-1) for o in ordered]
+    es = [o.arrays[1].reshape(-1) for o in ordered]
+    a, b, c = t.a.reshape(-1), t.b.reshape(-1), t.c.reshape(-1)
+    z = np.empty(size, dtype=_U64)
+    bd = np.empty(_BLOCK, dtype=_U64)
+    be = np.empty(_BLOCK, dtype=_U64)
+    party0 = t.party == 0
+    for lo in range(0, size, _BLOCK):
+        hi = min(lo + _BLOCK, size)
+        sl = slice(lo, hi)
+        d, e, zb = bd[: hi - lo], be[: hi - lo], z[sl]
+        np.add(ds[0][sl], ds[1][sl], out=d)
+        np.add(es[0][sl], es[1][sl], out=e)
+        for k in range(2, len(ds)):
+            np.add(d, ds[k][sl], out=d)
+            np.add(e, es[k][sl], out=e)
+        np.multiply(d, b[sl], out=zb)
+        np.add(zb, c[sl], out=zb)
+        if party0:
+            np.multiply(d, e, out=d)
+            np.add(zb, d, out=zb)
+        np.multiply(e, a[sl], out=e)
+        np.add(zb, e, out=zb)
+        if local_f is not None:
+            _truncate_local_values(zb, t.party, local_f, inplace=True)
+    return z.reshape(t.c.shape)
+
+
 _OPENED, _WAIT_BEAVER, _WAIT_TRUNC, _DONE = range(4)
 
 
@@ -846,30 +887,28 @@ class BeaverMultiplication:
     def _combine(self, openings: Sequence[Opening]) -> Opening | None:
         t, dom = self._t, self._t.domain
         ordered = self._check_openings(openings, "beaver", t.triple_id)
-        d = dom.add(ordered[0].arrays[0], ordered[1].arrays[0])
-        e = dom.add(ordered[0].arrays[1], ordered[1].arrays[1])
-        for o in ordered[2:]:
-            d = dom.add_into(d, o.arrays[0])
-            e = dom.add_into(e, o.arrays[1])
+        local_f = self._f if (self._f is not None and self._pair is None) else None
         if t.kind == "elementwise" and isinstance(dom, Ring64):
-            # z = c + d*b + e*a (+ d*e for party 0), fused in two buffers (no temporaries).
-            z = np.multiply(d, t.b, dtype=_U64)
-            np.add(z, t.c, out=z)
-            if t.party == 0:
-                np.multiply(d, e, out=d)  # d and e are fresh sums: reuse their memory
-                np.add(z, d, out=z)
-            np.multiply(e, t.a, out=e)
-            np.add(z, e, out=z)
-        elif t.kind == "elementwise":
-            z = dom.add(t.c, dom.mul(d, t.b))
-            z = dom.add_into(z, dom.mul(e, t.a))
-            if t.party == 0:
-                z = dom.add_into(z, dom.mul(d, e))
+            z = _combine_ring_elementwise(ordered, t, local_f)
+            if local_f is not None:  # already truncated inside the blocks
+                self._finish(z)
+                return None
         else:
-            z = dom.add(t.c, dom.matmul(d, t.b))
-            z = dom.add_into(z, dom.matmul(t.a, e))
-            if t.party == 0:
-                z = dom.add_into(z, dom.matmul(d, e))
+            d = dom.add(ordered[0].arrays[0], ordered[1].arrays[0])
+            e = dom.add(ordered[0].arrays[1], ordered[1].arrays[1])
+            for o in ordered[2:]:
+                d = dom.add_into(d, o.arrays[0])
+                e = dom.add_into(e, o.arrays[1])
+            if t.kind == "elementwise":
+                z = dom.add(t.c, dom.mul(d, t.b))
+                z = dom.add_into(z, dom.mul(e, t.a))
+                if t.party == 0:
+                    z = dom.add_into(z, dom.mul(d, e))
+            else:
+                z = dom.add(t.c, dom.matmul(d, t.b))
+                z = dom.add_into(z, dom.matmul(t.a, e))
+                if t.party == 0:
+                    z = dom.add_into(z, dom.matmul(d, e))
         if self._f is None:
             self._finish(z)
             return None
