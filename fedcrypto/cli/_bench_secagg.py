@@ -71,7 +71,8 @@ class DemoResult:
         expansion = self.bytes_sent_per_client / self.raw_input_bytes
         return [
             f"clients {self.clients}, included {self.included}, vector length {self.length}",
-            f"aggregate == plaintext sum of the included clients: {'OK' if self.exact else 'MISMATCH'}"
+            "aggregate == plaintext sum of the included clients: "
+            f"{'OK' if self.exact else 'MISMATCH'}"
             f" (float reconstruction max error {self.max_float_error:.2e})",
             f"server computation {self.server_seconds:.3f} s; client computation mean "
             f"{self.client_mean_seconds:.3f} s, max {self.client_max_seconds:.3f} s; "

@@ -189,7 +189,7 @@ class SecAggClient:
     def __repr__(self) -> str:
         return f"SecAggClient(id={self._id}, stage={self._stage}, {self._config!r})"
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> str | tuple[object, ...]:
         raise TypeError("SecAggClient holds secret keys and cannot be pickled")
 
     @property
@@ -246,7 +246,8 @@ class SecAggClient:
     def share_keys(self, key_list: KeyList | bytes) -> ShareKeys:
         """Round 1 (ShareKeys): check U1's keys, Shamir-share ``s_u^SK`` and ``b_u`` to the holders.
 
-        Each holder ``v`` gets ``AES-GCM(HKDF(X25519(c_u, c_v)), u || v || share(s_u^SK) || share(b_u))``.
+        Each holder ``v`` gets
+        ``AES-GCM(HKDF(X25519(c_u, c_v)), u || v || share(s_u^SK) || share(b_u))``.
 
         Raises:
             ProtocolError: fewer than ``t`` holders, duplicate or unknown clients, this
@@ -369,7 +370,13 @@ class SecAggClient:
                 raise ProtocolError(
                     f"share delivery holds a ciphertext from client {sender}, not a neighbour in U1"
                 )
-            pt = decrypt_share(self._gcm_keys[sender], ct, session_id=cfg.session_id, sender=sender, receiver=self._id)
+            pt = decrypt_share(
+                self._gcm_keys[sender],
+                ct,
+                session_id=cfg.session_id,
+                sender=sender,
+                receiver=self._id,
+            )
             self._received[sender] = self._parse_plaintext(sender, pt)
         u2 = frozenset(senders) | {self._id}
         if len(u2) < cfg.threshold:
@@ -459,7 +466,7 @@ class SecAggClient:
 
     # -- round 4 ----------------------------------------------------------------
     def unmask(self, request: UnmaskRequest | bytes) -> UnmaskResponse:
-        """Round 4 (Unmasking): reveal ``b`` shares of survivors and ``s^SK`` shares of dropped clients.
+        """Round 4 (Unmasking): reveal ``b`` shares of survivors, ``s^SK`` of dropped ones.
 
         Refuses (``ProtocolError``) any request that would let the server learn both
         secrets of one client: a client named both survivor and dropped, a dropped client

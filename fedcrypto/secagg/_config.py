@@ -106,7 +106,8 @@ class SecAggConfig:
         low = 2 if unsafe_allow_low_threshold else holders // 2 + 1
         if threshold < low:
             raise InvalidArgumentError(
-                f"threshold must be at least {low} (a strict majority of the {holders} share holders)"
+                f"threshold must be at least {low} "
+                f"(a strict majority of the {holders} share holders)"
             )
         keys: dict[int, Ed25519PublicKey] = {}
         if active:

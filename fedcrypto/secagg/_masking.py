@@ -40,7 +40,7 @@ _LABEL = b"fedcrypto/secagg/v1/"
 _ZERO_NONCE = b"\x00" * 16
 
 
-def word_dtype(modulus_bits: int) -> type[np.unsignedinteger]:  # type: ignore[type-arg]
+def word_dtype(modulus_bits: int) -> type[np.unsignedinteger]:
     """The numpy word type masks for ``Z_{2^modulus_bits}`` are computed in.
 
     ``uint32`` for ``k <= 32`` (half the keystream and memory traffic), else ``uint64``.
@@ -53,7 +53,7 @@ def word_dtype(modulus_bits: int) -> type[np.unsignedinteger]:  # type: ignore[t
     return np.uint32 if modulus_bits <= 32 else np.uint64
 
 
-def reduce_mod(words: npt.NDArray[np.unsignedinteger], modulus_bits: int) -> npt.NDArray[np.uint64]:  # type: ignore[type-arg]
+def reduce_mod(words: npt.NDArray[np.unsignedinteger], modulus_bits: int) -> npt.NDArray[np.uint64]:
     """Reduce wrapping words mod ``2^modulus_bits`` and return them as ``uint64``."""
     out = words.astype(np.uint64)
     if modulus_bits < 64:
@@ -111,7 +111,7 @@ class MaskAccumulator:
         self,
         length: int,
         modulus_bits: int,
-        initial: npt.NDArray[np.unsignedinteger] | None = None,  # type: ignore[type-arg]
+        initial: npt.NDArray[np.unsignedinteger] | None = None,
     ) -> None:
         if not isinstance(length, int) or length < 0:
             raise InvalidArgumentError("vector length must be a non-negative integer")
@@ -133,13 +133,13 @@ class MaskAccumulator:
     def __repr__(self) -> str:
         return f"MaskAccumulator(length={self._length}, modulus_bits={self._k})"
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> str | tuple[object, ...]:
         raise TypeError("MaskAccumulator holds masked secrets and cannot be pickled")
 
-    def expand(self, key: bytes) -> npt.NDArray[np.unsignedinteger]:  # type: ignore[type-arg]
+    def expand(self, key: bytes) -> npt.NDArray[np.unsignedinteger]:
         """The keystream of ``key`` as ``length`` words (a view of an internal buffer)."""
         encryptor = Cipher(algorithms.AES(key), modes.CTR(_ZERO_NONCE)).encryptor()
-        n = encryptor.update_into(self._zeros, memoryview(self._buf).cast("B"))
+        n = encryptor.update_into(self._zeros, self._buf.data.cast("B"))
         if n != self._nbytes:  # pragma: no cover - defensive
             raise RuntimeError("short keystream")
         return self._buf[: self._length]
@@ -154,7 +154,7 @@ class MaskAccumulator:
         else:
             raise InvalidArgumentError("sign must be +1 or -1")
 
-    def add_vector(self, values: npt.NDArray[np.unsignedinteger], sign: int = 1) -> None:  # type: ignore[type-arg]
+    def add_vector(self, values: npt.NDArray[np.unsignedinteger], sign: int = 1) -> None:
         """Add or subtract a plain vector (taken mod the word size)."""
         words = values.astype(self._dtype, copy=False)
         if sign == 1:
@@ -162,7 +162,7 @@ class MaskAccumulator:
         else:
             np.subtract(self._acc, words, out=self._acc)
 
-    def words(self) -> npt.NDArray[np.unsignedinteger]:  # type: ignore[type-arg]
+    def words(self) -> npt.NDArray[np.unsignedinteger]:
         """A copy of the raw accumulator in wrapping machine words (not yet reduced)."""
         return self._acc.copy()
 

@@ -84,7 +84,8 @@ def _read_pairs(r: Reader, max_len: int) -> tuple[tuple[int, bytes], ...]:
         raise SerializationError("truncated list")
     raw = r.raw(n * rec)
     return tuple(
-        (int.from_bytes(raw[o : o + 4], "big"), raw[o + 4 : o + rec]) for o in range(0, n * rec, rec)
+        (int.from_bytes(raw[o : o + 4], "big"), raw[o + 4 : o + rec])
+        for o in range(0, n * rec, rec)
     )
 
 

@@ -120,7 +120,7 @@ class SecAggServer:
     def __repr__(self) -> str:
         return f"SecAggServer(round={_ROUND_NAMES[self._stage]}, {self._config!r})"
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> str | tuple[object, ...]:
         raise TypeError("SecAggServer state cannot be pickled")
 
     @property
@@ -172,7 +172,8 @@ class SecAggServer:
     def _need(self, count: int, what: str) -> None:
         if count < self._config.threshold:
             raise ProtocolError(
-                f"only {count} clients {what}; at least threshold = {self._config.threshold} are needed"
+                f"only {count} clients {what}; "
+                f"at least threshold = {self._config.threshold} are needed"
             )
 
     # -- round 0 -----------------------------------------------------------------
@@ -383,7 +384,8 @@ class SecAggServer:
     def aggregate(self, *, workers: int | None = None) -> AggregationResult:
         """Close round 4: unmask and return the sum of U3's inputs mod ``2^k``.
 
-        ``sum_u y_u - sum_u PRG(b_u) - sum_{v dropped} sum_{u in U3, u ~ v} sign(u, v) PRG(s_{u,v})``.
+        ``sum_u y_u - sum_u PRG(b_u)
+        - sum_{v dropped} sum_{u in U3, u ~ v} sign(u, v) PRG(s_{u,v})``.
 
         Args:
             workers: processes used to regenerate masks (AES-CTR and X25519 in the
@@ -414,7 +416,9 @@ class SecAggServer:
                 raise ProtocolError(
                     f"recovered mask key of client {v} does not match its public key"
                 )
-            peers = [(u, self._adverts[u].mask_public) for u in sorted(cfg.neighbors(v) & survivor_set)]
+            peers = [
+                (u, self._adverts[u].mask_public) for u in sorted(cfg.neighbors(v) & survivor_set)
+            ]
             pair_jobs.append((v, raw, peers))
         acc = MaskAccumulator(cfg.vector_length, cfg.modulus_bits)
         for u in survivors:
@@ -434,7 +438,7 @@ _PARALLEL_MIN_WORDS = 1 << 25
 
 def _recover_masks(
     modulus_bits: int, length: int, session_id: bytes, job: _Job
-) -> npt.NDArray[np.unsignedinteger]:  # type: ignore[type-arg]
+) -> npt.NDArray[np.unsignedinteger]:
     """Minus the self masks and the dropped clients' pairwise masks of one job, in words."""
     self_jobs, pair_jobs = job
     acc = MaskAccumulator(length, modulus_bits)
@@ -444,7 +448,9 @@ def _recover_masks(
         sk = X25519PrivateKey.from_private_bytes(raw)
         for u, pk in peers:
             secret = agree(sk, load_public_key(pk))
-            key = pairwise_mask_key(secret, session_id=session_id, u=u, v=v, modulus_bits=modulus_bits)
+            key = pairwise_mask_key(
+                secret, session_id=session_id, u=u, v=v, modulus_bits=modulus_bits
+            )
             # y_u contains +PRG if u < v and -PRG otherwise: remove it.
             acc.add(key, -1 if u < v else 1)
     return acc.words()
@@ -456,20 +462,20 @@ def _split_jobs(
     parts: int,
 ) -> list[_Job]:
     """Cut the work into ``parts`` jobs of (nearly) equal numbers of mask expansions."""
-    units: list[tuple[str, object]] = [("s", j) for j in self_jobs]
+    units: list[tuple[int, bytes, tuple[int, bytes] | None]] = [(u, s, None) for u, s in self_jobs]
     for v, raw, peers in pair_jobs:
-        units.extend(("p", (v, raw, p)) for p in peers)
+        units.extend((v, raw, p) for p in peers)
+    size = max(1, -(-len(units) // parts))
     jobs: list[_Job] = []
-    size = -(-len(units) // parts) if units else 0
-    for start in range(0, len(units), max(size, 1)):
-        chunk = units[start : start + size]
-        sj = [j for kind, j in chunk if kind == "s"]
+    for start in range(0, len(units), size):
+        selfs: list[tuple[int, bytes]] = []
         grouped: dict[int, tuple[int, bytes, list[tuple[int, bytes]]]] = {}
-        for kind, j in chunk:
-            if kind == "p":
-                v, raw, peer = j  # type: ignore[misc]
-                grouped.setdefault(v, (v, raw, []))[2].append(peer)
-        jobs.append((sj, list(grouped.values())))  # type: ignore[arg-type]
+        for owner, secret, peer in units[start : start + size]:
+            if peer is None:
+                selfs.append((owner, secret))
+            else:
+                grouped.setdefault(owner, (owner, secret, []))[2].append(peer)
+        jobs.append((selfs, list(grouped.values())))
     return jobs
 
 
@@ -478,7 +484,7 @@ def _run_recovery(
     self_jobs: list[tuple[int, bytes]],
     pair_jobs: list[tuple[int, bytes, list[tuple[int, bytes]]]],
     workers: int | None,
-) -> list[npt.NDArray[np.unsignedinteger]]:  # type: ignore[type-arg]
+) -> list[npt.NDArray[np.unsignedinteger]]:
     expansions = len(self_jobs) + sum(len(p) for _, _, p in pair_jobs)
     if workers is None:
         big = expansions * cfg.vector_length >= _PARALLEL_MIN_WORDS

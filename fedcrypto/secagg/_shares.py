@@ -37,6 +37,13 @@ def share_from_wire(raw: bytes, *, index: int, threshold: int, share_count: int,
     if len(raw) != SHARE_WIRE_BYTES:
         raise ProtocolError(f"share from client {who} has the wrong length")
     try:
-        return Share(index, threshold, share_count, raw[:_SPLIT_ID_BYTES], SECRET_BYTES, raw[_SPLIT_ID_BYTES:])
+        return Share(
+            index,
+            threshold,
+            share_count,
+            raw[:_SPLIT_ID_BYTES],
+            SECRET_BYTES,
+            raw[_SPLIT_ID_BYTES:],
+        )
     except (FedCryptoError, ValueError, TypeError):
         raise ProtocolError(f"share from client {who} is invalid") from None

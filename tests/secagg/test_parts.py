@@ -170,7 +170,9 @@ def test_sum_of_quantized_values_decodes_including_negatives() -> None:
     assert np.all(np.abs(dec - vals.sum()) <= n / q.scale)
     # Worst case: every client at -clip still decodes (no wrap).
     worst = np.stack([q.quantize(np.full(2, -1.0)) for _ in range(n)]).sum(axis=0)
-    np.testing.assert_allclose(q.dequantize(worst & np.uint64((1 << 24) - 1)), -n * 1.0, atol=n / q.scale)
+    np.testing.assert_allclose(
+        q.dequantize(worst & np.uint64((1 << 24) - 1)), -n * 1.0, atol=n / q.scale
+    )
 
 
 def test_stochastic_rounding_is_unbiased() -> None:
@@ -218,9 +220,12 @@ def test_config_validation() -> None:
     assert ok.degree is None and len(ok.session_id) == 32
     with pytest.raises(InvalidArgumentError):
         SecAggConfig.create(range(10), threshold=5, vector_length=4)  # not a strict majority
-    assert SecAggConfig.create(
-        range(10), threshold=2, vector_length=4, unsafe_allow_low_threshold=True
-    ).threshold == 2
+    assert (
+        SecAggConfig.create(
+            range(10), threshold=2, vector_length=4, unsafe_allow_low_threshold=True
+        ).threshold
+        == 2
+    )
     with pytest.raises(InvalidArgumentError):
         SecAggConfig.create(range(10), threshold=11, vector_length=4)
     with pytest.raises(InvalidArgumentError):

@@ -63,7 +63,9 @@ class Run:
         return self.key_list
 
     def share(self, ids=None) -> dict[int, ShareDelivery]:
-        self.share_msgs = {i: self.clients[i].share_keys(self.key_list.to_bytes()) for i in (ids or self.ids)}
+        self.share_msgs = {
+            i: self.clients[i].share_keys(self.key_list.to_bytes()) for i in (ids or self.ids)
+        }
         for m in self.share_msgs.values():
             self.server.receive_share_keys(m.to_bytes())
         self.deliveries = self.server.share_deliveries()
@@ -71,20 +73,25 @@ class Run:
 
     def mask(self, ids=None) -> None:
         self.masked = {
-            i: self.clients[i].masked_input(self.deliveries[i].to_bytes(), self.x[i]) for i in (ids or self.ids)
+            i: self.clients[i].masked_input(self.deliveries[i].to_bytes(), self.x[i])
+            for i in (ids or self.ids)
         }
         for m in self.masked.values():
             self.server.receive_masked_input(m.to_bytes())
 
     def consistency(self, ids=None) -> None:
         self.creq = self.server.consistency_request()
-        self.checks = {i: self.clients[i].consistency_check(self.creq.to_bytes()) for i in (ids or self.ids)}
+        self.checks = {
+            i: self.clients[i].consistency_check(self.creq.to_bytes()) for i in (ids or self.ids)
+        }
         for m in self.checks.values():
             self.server.receive_consistency_check(m.to_bytes())
 
     def unmask(self, ids=None):
         self.ureq = self.server.unmask_request()
-        self.responses = {i: self.clients[i].unmask(self.ureq.to_bytes()) for i in (ids or self.ids)}
+        self.responses = {
+            i: self.clients[i].unmask(self.ureq.to_bytes()) for i in (ids or self.ids)
+        }
         for m in self.responses.values():
             self.server.receive_unmask_response(m.to_bytes())
         return self.server.aggregate(workers=1)
@@ -190,7 +197,11 @@ def test_active_client_rejects_tampered_key_list() -> None:
     kl = r.advertise()
     e = kl.entries[1]
     other = r.clients[2].advertise_keys  # noqa: F841 - keys of 2 are already in the list
-    bad = dataclasses.replace(kl, entries=(kl.entries[0], dataclasses.replace(e, enc_public=kl.entries[2].enc_public)) + kl.entries[2:])
+    bad = dataclasses.replace(
+        kl,
+        entries=(kl.entries[0], dataclasses.replace(e, enc_public=kl.entries[2].enc_public))
+        + kl.entries[2:],
+    )
     with pytest.raises((InvalidSignatureError, ProtocolError)):
         r.clients[0].share_keys(bad)
 
@@ -204,7 +215,9 @@ def test_client_rejects_key_list_without_its_keys_or_with_repeats() -> None:
     kl2 = r2.advertise()
     dup = dataclasses.replace(kl2.entries[1], enc_public=kl2.entries[2].enc_public)
     with pytest.raises(ProtocolError, match="repeated"):
-        r2.clients[0].share_keys(dataclasses.replace(kl2, entries=(kl2.entries[0], dup) + kl2.entries[2:]))
+        r2.clients[0].share_keys(
+            dataclasses.replace(kl2, entries=(kl2.entries[0], dup) + kl2.entries[2:])
+        )
     r3 = Run()
     kl3 = r3.advertise()
     with pytest.raises(ProtocolError, match="threshold"):
@@ -313,7 +326,9 @@ def test_server_rejects_wrong_length_or_modulus() -> None:
     with pytest.raises(ProtocolError, match="modulus or length"):
         r.server.receive_masked_input(dataclasses.replace(m, vector=m.vector[:-1]))
     with pytest.raises(ProtocolError, match="modulus or length"):
-        r.server.receive_masked_input(dataclasses.replace(m, modulus_bits=16, vector=m.vector & np.uint64(0xFFFF)))
+        r.server.receive_masked_input(
+            dataclasses.replace(m, modulus_bits=16, vector=m.vector & np.uint64(0xFFFF))
+        )
 
 
 def test_unrequested_shares_are_rejected_by_server() -> None:

@@ -54,7 +54,9 @@ def schedules(draw: st.DrawFn) -> tuple[int, int, dict[str, set[int]], int, bool
     drops: dict[str, set[int]] = {r: set() for r in ROUNDS}
     remaining = list(range(n))
     for r in ROUNDS:
-        chosen = draw(st.lists(st.sampled_from(remaining), max_size=2, unique=True)) if remaining else []
+        chosen = (
+            draw(st.lists(st.sampled_from(remaining), max_size=2, unique=True)) if remaining else []
+        )
         drops[r] = set(chosen)
         remaining = [c for c in remaining if c not in drops[r]]
     return n, t, drops, k, active
