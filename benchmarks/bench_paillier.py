@@ -113,6 +113,22 @@ def test_decrypt(benchmark: Any, report_ratio: Any, bits: int, threads: int) -> 
 
 
 @pytest.mark.parametrize("bits", KEY_SIZES)
+def test_decrypt_variable_time(benchmark: Any, report_ratio: Any, bits: int) -> None:
+    """The documented unsafe_variable_time switch, one thread (phe's decryption is variable time)."""
+    sk, pk, ppk, psk = keys(bits)
+    n, k = (32, 8) if bits == 2048 else (16, 4)
+    x = _ints(n)
+    ev = pk.encrypt(x)
+    cts = [ppk.encrypt(int(v)) for v in x[:k]]
+    ours, peer = _pair(
+        benchmark,
+        lambda: sk.decrypt(ev, threads=1, unsafe_variable_time=True),
+        lambda: [psk.decrypt(c) for c in cts],
+    )
+    report_ratio(f"decrypt {bits}-bit variable time, 1 thread vs phe", ours / n, peer / k, None)
+
+
+@pytest.mark.parametrize("bits", KEY_SIZES)
 def test_add(benchmark: Any, report_ratio: Any, bits: int) -> None:
     """Ciphertext addition per element vs phe's ``a + b``; goal 1.2x."""
     sk, pk, ppk, _ = keys(bits)

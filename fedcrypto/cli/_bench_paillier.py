@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--pipeline-values",
         type=int,
         default=None,
-        help="values in the packed pipeline (default 50000; --quick 20000)",
+        help="values in the packed pipeline (default 10000; --quick 5000)",
     )
     parser.add_argument(
         "--parties", type=int, default=8, help="parties in the packed pipeline (default 8)"
@@ -107,12 +107,11 @@ def measure(
     pk._djn()  # build the fixed-base table outside the timings (a one-off per key)
     rng = VectorRNG()
     rows: list[Row] = []
-    scale = 1 if quick else 2
-    n_enc = 64 * scale
-    n_dec = 32 * scale
-    n_add = 2000 * scale
-    n_mul = 128 * scale
-    n_phe = 4 if quick else 8
+    n_enc = 32 if quick else 64
+    n_dec = 16 if quick else 24
+    n_add = 2000
+    n_mul = 64 if quick else 128
+    n_phe = 3 if quick else 4
 
     ppk: Any = None
     psk: Any = None
@@ -176,7 +175,7 @@ def measure(
     w1k = w32[:1000]
     phe_dot = None
     if phe is not None:
-        k = 100 if not quick else 50
+        k = 60 if not quick else 30
         sample = (phe_cts * (k // len(phe_cts) + 1))[:k]
 
         def phe_dot_fn() -> object:
@@ -189,10 +188,9 @@ def measure(
     t = _best(lambda: ev1k.dot(w1k), repeat)
     rows.append(Row("dot 1000 x 32-bit", key_size, threads, 1.0 / t, phe_dot, 4.0, "dots/s"))
     # packed aggregation pipeline
+    peer = _phe_pipeline_rate(ppk, psk, parties, 2) if ppk is not None else None
     for holder in ("public", "private"):
-        rows.append(
-            _pipeline(paillier, sk, pk, ppk, psk, pipeline_values, parties, threads, quick, holder)
-        )
+        rows.append(_pipeline(paillier, sk, pk, pipeline_values, parties, threads, holder, peer))
     # memory per ciphertext
     rows.append(
         Row("bytes/ciphertext", key_size, threads, big.nbytes / len(big), None, None, "bytes")
@@ -200,17 +198,32 @@ def measure(
     return rows
 
 
+def _phe_pipeline_rate(ppk: Any, psk: Any, parties: int, sample: int) -> float:
+    """phe's per-value pipeline, values per second: each party encrypts the value (a float
+    gradient), the server adds, the key owner decrypts; timed on ``sample`` values."""
+    rng = VectorRNG()
+    grads = [(rng.uniform(sample) - 0.5) * 0.02 for _ in range(parties)]
+
+    def phe_pipeline() -> None:
+        for i in range(sample):
+            encs = [ppk.encrypt(float(g[i])) for g in grads]
+            acc = encs[0]
+            for e in encs[1:]:
+                acc = acc + e
+            psk.decrypt(acc)
+
+    return sample / _best(phe_pipeline, 1)
+
+
 def _pipeline(
     paillier: Any,
     sk: Any,
     pk: Any,
-    ppk: Any,
-    psk: Any,
     values: int,
     parties: int,
     threads: int,
-    quick: bool,
     holder: str,
+    peer: float | None,
 ) -> Row:
     """Values per second of the packed pipeline (r=16, k=parties): encrypt x k, sum, decrypt.
 
@@ -229,19 +242,6 @@ def _pipeline(
     truth = np.sum([np.clip(g.astype(np.float64), -0.01, 0.01) for g in grads], axis=0)
     if np.abs(out - truth).max() > scheme.error_bound() + 1e-9:  # pragma: no cover - would be a bug
         raise FedCryptoError("packed pipeline result outside the error bound")
-    peer = None
-    if ppk is not None:
-        sample = 2 if quick else 3
-
-        def phe_pipeline() -> None:
-            for i in range(sample):
-                encs = [ppk.encrypt(float(g[i])) for g in grads]
-                acc = encs[0]
-                for e in encs[1:]:
-                    acc = acc + e
-                psk.decrypt(acc)
-
-        peer = sample / _best(phe_pipeline, 1)
     return Row(
         f"packed {values} x {parties} ({holder} key)",
         pk.key_size,
@@ -308,7 +308,7 @@ def run(args: argparse.Namespace) -> int:
         print("error: --parties and --threads must be positive")
         return 2
     threads = args.threads or default_threads()
-    values = args.pipeline_values or (20000 if args.quick else 50000)
+    values = args.pipeline_values or (5000 if args.quick else 10000)
     use_phe = not args.no_phe and _phe() is not None
     backend = get_backend().name
     print(

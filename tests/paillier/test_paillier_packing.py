@@ -7,6 +7,8 @@ import pickle
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from fedcrypto import backend_info, paillier
 from fedcrypto._random import VectorRNG
@@ -274,3 +276,29 @@ def test_private_key_holders_encrypt_by_crt(sk, pk) -> None:
         sch.encrypt(pk, xs[0], pool=pool).decrypt_quantized(sk), sch.quantize(xs[0])
     )
     assert pool.remaining == 0
+
+
+@settings(
+    max_examples=6 if PURE else 20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    k=st.integers(min_value=1, max_value=16),
+    bits=st.integers(min_value=5, max_value=30),
+    n=st.integers(min_value=0, max_value=120),
+    alpha=st.floats(min_value=1e-3, max_value=1e3),
+    data=st.data(),
+)
+def test_packing_round_trip_property(sk, pk, k, bits, n, alpha, data) -> None:
+    """Any k parties, any r: the decoded sum equals the sum of the quantized values exactly."""
+    sch = PackingScheme(bits=bits, parties=k, alpha=alpha, rounding="nearest")
+    parties = data.draw(st.integers(min_value=1, max_value=k))
+    vals = st.floats(min_value=-3 * alpha, max_value=3 * alpha, allow_nan=False)
+    xs = [np.array(data.draw(st.lists(vals, min_size=n, max_size=n))) for _ in range(parties)]
+    total = PackedVector.sum([sch.encrypt(pk, x) for x in xs])
+    exact = sum(sch.quantize(x) for x in xs)
+    assert np.array_equal(total.decrypt_quantized(sk), exact)
+    truth = sum(np.clip(x, -alpha, alpha) for x in xs)
+    bound = sch.error_bound(parties) + 1e-9 * alpha * parties
+    assert np.abs(sk.decrypt(total) - truth).max(initial=0) <= bound
