@@ -1,10 +1,12 @@
 """A small process pool for the PSI hot loops.
 
 X25519 and P-256 calls through ``cryptography`` and the hash-to-curve arithmetic hold the
-GIL, so a party spreads each batch over worker *processes*.  The pool uses the
-``forkserver`` start method (no fork of a possibly multi-threaded parent), is created
-lazily on the first batch big enough to split, and results come back in input order, so
-output never depends on the number of workers.
+GIL, so a party spreads each batch over worker *processes*.  The pool uses the ``spawn``
+start method (no fork of a possibly multi-threaded parent, no helper server process), is
+created lazily on the first batch big enough to split, and results come back in input
+order, so output never depends on the number of workers.  Each worker watches its parent
+and exits as soon as the party's process is gone (killed, crashed), so no orphaned worker
+outlives a dead party.
 
 Tasks are module-level functions and plain arguments (bytes, ints, lists of bytes).  The
 party's secret scalar travels to its own worker processes over the local pipe of the pool
@@ -16,6 +18,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+import threading
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -39,8 +43,20 @@ def split(seq: Sequence[T], parts: int) -> list[Sequence[T]]:
     return [seq[i : i + step] for i in range(0, n, step)] or [seq]
 
 
+def _exit_with_parent(parent_pid: int) -> None:
+    """Worker initializer: exit this worker when the process that created it is gone."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent_pid:
+                os._exit(0)
+
+    threading.Thread(target=watch, name="fedcrypto-psi-parent-watch", daemon=True).start()
+
+
 def _main_is_importable() -> bool:
-    """Whether worker processes can re-create ``__main__`` (forkserver/spawn need this)."""
+    """Whether spawned worker processes can re-create ``__main__``."""
     main = sys.modules.get("__main__")
     if main is None or getattr(main, "__spec__", None) is not None:
         return True
@@ -80,8 +96,11 @@ class WorkerPool:
                 )
                 self._workers = 1
                 return [fn(seq, *args)]
-            ctx = multiprocessing.get_context("forkserver")
-            self._executor = ProcessPoolExecutor(max_workers=self._workers, mp_context=ctx)
+            ctx = multiprocessing.get_context("spawn")
+            self._executor = ProcessPoolExecutor(
+                max_workers=self._workers, mp_context=ctx, initializer=_exit_with_parent,
+                initargs=(os.getpid(),),
+            )
         futures = [self._executor.submit(fn, c, *args) for c in chunks]
         return [f.result() for f in futures]
 
