@@ -125,15 +125,25 @@ class VectorRNG:
 
     def bytes(self, n: int) -> bytes:
         """The next ``n`` keystream bytes."""
+        return self._keystream(n).tobytes()
+
+    def _keystream(self, n: int) -> npt.NDArray[np.uint8]:
+        """The next ``n`` keystream bytes, written straight into a fresh numpy buffer."""
         if n < 0:
             raise InvalidArgumentError("byte count must be non-negative")
         if not self._seeded and self._pid != os.getpid():
             self._rekey(os.urandom(SEED_BYTES))
-        return self._encryptor.update(bytes(n))
+        # CTR keystream = encryption of zeros; update_into avoids an extra output copy.
+        # It needs room for one extra block, hence the padding.
+        out = np.zeros(n + 16, dtype=np.uint8)
+        written = self._encryptor.update_into(memoryview(out)[:n], out)
+        assert written == n
+        return out[:n]
 
     def uint64(self, count: int) -> npt.NDArray[np.uint64]:
         """``count`` uniform 64-bit words."""
-        return np.frombuffer(self.bytes(8 * count), dtype="<u8").astype(np.uint64)
+        words = self._keystream(8 * count).view("<u8")
+        return words if words.dtype == np.uint64 else words.astype(np.uint64)
 
     def bits(self, count: int, k: int) -> npt.NDArray[np.uint64]:
         """``count`` uniform values in ``[0, 2**k)`` for ``1 <= k <= 64`` (masking, exact)."""
