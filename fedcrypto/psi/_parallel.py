@@ -23,9 +23,11 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
 from .._backend import default_threads
+from ..exceptions import FedCryptoError
 
 __all__ = ["WorkerPool", "split"]
 
@@ -83,7 +85,12 @@ class WorkerPool:
     def map_chunks(
         self, fn: Callable[..., T], seq: Sequence[Any], *args: Any
     ) -> list[T]:
-        """Apply ``fn(chunk, *args)`` to contiguous chunks of ``seq``; results in order."""
+        """Apply ``fn(chunk, *args)`` to contiguous chunks of ``seq``; results in order.
+
+        Exceptions raised by ``fn`` in a worker are re-raised here unchanged.
+
+        :raises FedCryptoError: if a worker process dies.
+        """
         chunks = split(seq, self._workers) if self._workers > 1 else [seq]
         if len(chunks) == 1:
             return [fn(chunks[0], *args)]
@@ -101,8 +108,14 @@ class WorkerPool:
                 max_workers=self._workers, mp_context=ctx, initializer=_exit_with_parent,
                 initargs=(os.getpid(),),
             )
-        futures = [self._executor.submit(fn, c, *args) for c in chunks]
-        return [f.result() for f in futures]
+        try:
+            futures = [self._executor.submit(fn, c, *args) for c in chunks]
+            return [f.result() for f in futures]
+        except BrokenProcessPool:
+            self.close()
+            raise FedCryptoError(
+                "a PSI worker process died unexpectedly (killed, or out of memory)"
+            ) from None
 
     def close(self) -> None:
         """Stop the worker processes (idempotent)."""
