@@ -149,6 +149,13 @@ def _round(clients: int, length: int, workers_note: str, benchmark) -> None:
     )
     print(line)
     conftest._RATIOS.append(line)
+    parts = ", ".join(
+        f"{k} {v:.3f}"
+        for k, v in sorted(rep.server_breakdown.items(), key=lambda kv: -kv[1])  # type: ignore[attr-defined]
+        if v >= 0.001
+    )
+    conftest._RATIOS.append(f"  server time by step (s): {parts}")
+    print(f"  server time by step (s): {parts}")
     if clients >= 500 and length >= 100_000:
         print(
             f"  goals: server <= 6 s: {'met' if server <= 6 else 'NOT met'}; "

@@ -68,11 +68,10 @@ def _read_ids(r: Reader) -> tuple[int, ...]:
 def _write_pairs(w: Writer, pairs: tuple[tuple[int, bytes], ...]) -> None:
     """``u32 count || u32 item length || count x (u32 id || item)``; all items equal length."""
     size = len(pairs[0][1]) if pairs else 0
+    if any(len(item) != size for _, item in pairs):
+        raise SerializationError("all items of a list must have the same length")
     w.u32(len(pairs)).u32(size)
-    for i, item in pairs:
-        if len(item) != size:
-            raise SerializationError("all items of a list must have the same length")
-        w.raw(i.to_bytes(4, "big") + item)
+    w.raw(b"".join([i.to_bytes(4, "big") + item for i, item in pairs]))
 
 
 def _read_pairs(r: Reader, max_len: int) -> tuple[tuple[int, bytes], ...]:

@@ -31,6 +31,7 @@ class SimulationReport:
         aggregate: the unmasked sum mod ``2^k`` (uint64).
         included: sorted indices of the clients whose inputs are in the sum.
         server_seconds: server computation (all receive/close calls, parsing included).
+        server_breakdown: the same split by server method (and ``serialize``).
         client_seconds: per-client computation over all its rounds (index = client).
         client_bytes_sent: per-client bytes uploaded.
         client_bytes_received: per-client bytes downloaded.
@@ -40,6 +41,7 @@ class SimulationReport:
     aggregate: npt.NDArray[np.uint64]
     included: npt.NDArray[np.intp]
     server_seconds: float
+    server_breakdown: dict[str, float]
     client_seconds: npt.NDArray[np.float64]
     client_bytes_sent: npt.NDArray[np.int64]
     client_bytes_received: npt.NDArray[np.int64]
@@ -123,18 +125,25 @@ def simulate_round(
         sent[i] += len(out)
         return out
 
+    breakdown: dict[str, float] = {}
+
     def server_step(fn: object, *args: object) -> object:
         nonlocal server_time
         t0 = time.perf_counter()
         out = fn(*args)  # type: ignore[operator]
-        server_time += time.perf_counter() - t0
+        dt = time.perf_counter() - t0
+        server_time += dt
+        name = getattr(fn, "__name__", "other")
+        breakdown[name] = breakdown.get(name, 0.0) + dt
         return out
 
     def to_bytes(msg: object) -> bytes:
         nonlocal server_time
         t0 = time.perf_counter()
         out: bytes = msg.to_bytes()  # type: ignore[attr-defined]
-        server_time += time.perf_counter() - t0
+        dt = time.perf_counter() - t0
+        server_time += dt
+        breakdown["serialize"] = breakdown.get("serialize", 0.0) + dt
         return out
 
     alive = set(range(n))
@@ -175,6 +184,7 @@ def simulate_round(
         aggregate=result.aggregate,  # type: ignore[attr-defined]
         included=np.array(result.included, dtype=np.intp),  # type: ignore[attr-defined]
         server_seconds=server_time,
+        server_breakdown=breakdown,
         client_seconds=ctime,
         client_bytes_sent=sent,
         client_bytes_received=recv,
