@@ -455,3 +455,27 @@ def test_client_needs_matching_signing_key_in_active_mode() -> None:
         SecAggClient(r.cfg, 0, signing_key=r.keys[1])
     with pytest.raises(InvalidArgumentError):
         SecAggClient(r.cfg, 99)
+
+
+def test_low_order_public_key_is_rejected() -> None:
+    from fedcrypto.exceptions import InvalidGroupElementError
+
+    r = Run()
+    kl = r.advertise()
+    bad = dataclasses.replace(kl.entries[1], enc_public=bytes(32))
+    with pytest.raises(InvalidGroupElementError):
+        r.clients[0].share_keys(
+            dataclasses.replace(kl, entries=(kl.entries[0], bad) + kl.entries[2:])
+        )
+
+
+def test_aggregate_rejects_bad_worker_count() -> None:
+    r = Run()
+    r.advertise()
+    r.share()
+    r.mask()
+    req = r.server.unmask_request()
+    for i in range(N):
+        r.server.receive_unmask_response(r.clients[i].unmask(req))
+    with pytest.raises(InvalidArgumentError):
+        r.server.aggregate(workers=0)
