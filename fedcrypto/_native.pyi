@@ -17,6 +17,9 @@ _Limbs = npt.NDArray[np.uint64]
 def gmp_version() -> str:
     """Version of the GMP library linked in."""
 
+def gmp_default_allocators() -> bool:
+    """True when libgmp uses its own allocators (batches then run without the GIL)."""
+
 def powmod(
     bases: _Limbs, exps: _Limbs, mod: _Limbs, out: _Limbs, secret: bool, threads: int, /
 ) -> None:
