@@ -114,7 +114,7 @@ def test_decrypt(benchmark: Any, report_ratio: Any, bits: int, threads: int) -> 
 
 @pytest.mark.parametrize("bits", KEY_SIZES)
 def test_decrypt_variable_time(benchmark: Any, report_ratio: Any, bits: int) -> None:
-    """The documented unsafe_variable_time switch, one thread (phe's decryption is variable time)."""
+    """The documented unsafe_variable_time switch, one thread (phe decrypts in variable time)."""
     sk, pk, ppk, psk = keys(bits)
     n, k = (32, 8) if bits == 2048 else (16, 4)
     x = _ints(n)
