@@ -48,7 +48,8 @@ def keys(bits: int) -> tuple[Any, Any, Any, Any]:
     if bits not in _KEYS:
         sk = paillier.generate_private_key(bits)
         pk = sk.public_key()
-        pk._djn()  # the fixed-base table is a one-off per key: built outside the timings
+        pk._djn()  # the fixed-base tables are one-offs per key: built outside the timings
+        sk._tables()
         ppk = phe.PaillierPublicKey(pk.n)
         _KEYS[bits] = (sk, pk, ppk, phe.PaillierPrivateKey(ppk, sk._p, sk._q))
     return _KEYS[bits]
