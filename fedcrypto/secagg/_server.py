@@ -339,8 +339,9 @@ class SecAggServer:
                 raise ProtocolError(f"client {m.sender} sent shares that were not requested")
         self._responses[m.sender] = m
 
-    def _combine(self, owners: list[int], kind: str) -> list[bytes]:
-        """Rebuild the first ``t`` shares received for each owner and interpolate them all."""
+    def _combine(self, owners: list[int], kind: str, verify: bool) -> list[bytes]:
+        """Rebuild the first ``t`` shares received for each owner (all of them when
+        ``verify``) and interpolate them all."""
         cfg = self._config
         t = cfg.threshold
         want = set(owners)
@@ -348,7 +349,7 @@ class SecAggServer:
         for sender in sorted(self._responses):
             resp = self._responses[sender]
             for o, raw in resp.mask_shares if kind == "mask" else resp.key_shares:
-                if o in want and len(received[o]) < t:
+                if o in want and (verify or len(received[o]) < t):
                     received[o].append((sender, raw))
         u1 = tuple(sorted(self._adverts))
         cache: dict[int | None, dict[int, int]] = {}
@@ -377,11 +378,13 @@ class SecAggServer:
                 )
             sets.append(shares)
         try:
-            return shamir_combine_many(sets)
+            return shamir_combine_many(sets, verify=verify)
         except (FedCryptoError, ValueError) as exc:
             raise ProtocolError(f"share reconstruction failed: {exc}") from None
 
-    def aggregate(self, *, workers: int | None = None) -> AggregationResult:
+    def aggregate(
+        self, *, workers: int | None = None, verify_shares: bool = False
+    ) -> AggregationResult:
         """Close round 4: unmask and return the sum of U3's inputs mod ``2^k``.
 
         ``sum_u y_u - sum_u PRG(b_u)
@@ -393,6 +396,10 @@ class SecAggServer:
                 ``None``: all cores when the work is large enough to pay for a fork,
                 else 1.  Workers are forked children of this process; the recovered
                 secrets reach them through a local pipe and they exit at once.
+            verify_shares: use every share received, not just ``t``, and check that they
+                all lie on one polynomial: a client that dealt or returned an inconsistent
+                share is then detected for certain (``ProtocolError``) whenever more than
+                ``t`` holders answered.  Costs one share parse per received share.
 
         Raises:
             ProtocolError: fewer than ``t`` responses, too few shares for some client,
@@ -404,8 +411,8 @@ class SecAggServer:
         assert self._unmask is not None
         survivors = list(self._unmask.survivors)
         dropped = list(self._unmask.dropped)
-        seeds = self._combine(survivors, "mask")
-        keys = self._combine(dropped, "key")
+        seeds = self._combine(survivors, "mask", verify_shares)
+        keys = self._combine(dropped, "key", verify_shares)
         survivor_set = set(survivors)
         self_jobs = list(zip(survivors, seeds, strict=True))
         pair_jobs: list[tuple[int, bytes, list[tuple[int, bytes]]]] = []

@@ -479,3 +479,22 @@ def test_aggregate_rejects_bad_worker_count() -> None:
         r.server.receive_unmask_response(r.clients[i].unmask(req))
     with pytest.raises(InvalidArgumentError):
         r.server.aggregate(workers=0)
+
+
+def test_verify_shares_detects_a_corrupted_extra_share() -> None:
+    r = Run()
+    r.advertise()
+    r.share()
+    r.mask([0, 1, 2, 3])
+    req = r.server.unmask_request()
+    for i in (0, 1, 2, 3):
+        resp = r.clients[i].unmask(req)
+        if i == 3:  # the 4th share is beyond t = 3: only verification looks at it
+            owner, raw = resp.mask_shares[0]
+            raw = raw[:16] + bytes(4) + raw[20:]
+            resp = dataclasses.replace(resp, mask_shares=((owner, raw),) + resp.mask_shares[1:])
+        r.server.receive_unmask_response(resp)
+    with pytest.raises(ProtocolError, match="reconstruction"):
+        r.server.aggregate(workers=1, verify_shares=True)
+    res = r.server.aggregate(workers=1)  # the first t shares are intact
+    np.testing.assert_array_equal(res.aggregate, r.x[:4].sum(axis=0))
