@@ -16,7 +16,7 @@ machines.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
@@ -212,7 +212,7 @@ class ShareKeys(Message):
     SIGNED: ClassVar[bool] = True
 
     sender: int
-    ciphertexts: tuple[tuple[int, bytes], ...]  # (receiver, ciphertext)
+    ciphertexts: tuple[tuple[int, bytes], ...] = field(repr=False)  # (receiver, ciphertext)
     signature: bytes = b""
 
     def _write_fields(self, w: Writer) -> None:
@@ -232,7 +232,7 @@ class ShareDelivery(Message):
     KIND: ClassVar[bytes] = b"share-delivery"
 
     receiver: int
-    ciphertexts: tuple[tuple[int, bytes], ...]  # (sender, ciphertext)
+    ciphertexts: tuple[tuple[int, bytes], ...] = field(repr=False)  # (sender, ciphertext)
 
     def _write_fields(self, w: Writer) -> None:
         w.u32(self.receiver)
@@ -260,7 +260,7 @@ class MaskedInput(Message):
 
     sender: int
     modulus_bits: int
-    vector: npt.NDArray[np.uint64]
+    vector: npt.NDArray[np.uint64] = field(repr=False)
     signature: bytes = b""
 
     def _write_fields(self, w: Writer) -> None:
@@ -269,6 +269,8 @@ class MaskedInput(Message):
             raise SerializationError("modulus_bits must be in 1..64")
         nb = _entry_bytes(k)
         vec = np.ascontiguousarray(self.vector, dtype=np.uint64)
+        if k < 64 and vec.size and int(vec.max()) >> k:
+            raise SerializationError("masked input entry out of range for the modulus")
         if nb in (1, 2, 4, 8):
             raw = vec.astype(f">u{nb}").tobytes()
         else:
@@ -382,8 +384,8 @@ class UnmaskResponse(Message):
     SIGNED: ClassVar[bool] = True
 
     sender: int
-    mask_shares: tuple[tuple[int, bytes], ...]
-    key_shares: tuple[tuple[int, bytes], ...]
+    mask_shares: tuple[tuple[int, bytes], ...] = field(repr=False)  # secret material
+    key_shares: tuple[tuple[int, bytes], ...] = field(repr=False)  # secret material
     signature: bytes = b""
 
     def _write_fields(self, w: Writer) -> None:

@@ -498,3 +498,18 @@ def test_verify_shares_detects_a_corrupted_extra_share() -> None:
         r.server.aggregate(workers=1, verify_shares=True)
     res = r.server.aggregate(workers=1)  # the first t shares are intact
     np.testing.assert_array_equal(res.aggregate, r.x[:4].sum(axis=0))
+
+
+def test_message_reprs_hide_shares_and_range_checked_vectors() -> None:
+    r = Run()
+    r.advertise()
+    r.share()
+    r.mask()
+    req = r.server.unmask_request()
+    resp = r.clients[0].unmask(req)
+    text = repr(resp)
+    assert all(
+        raw.hex()[:16] not in text and repr(raw)[:20] not in text for _, raw in resp.mask_shares
+    )
+    with pytest.raises(SerializationError):
+        MaskedInput(r.cfg.session_id, 0, 8, np.array([256], dtype=np.uint64)).to_bytes()
