@@ -150,7 +150,8 @@ class EncryptedVector:
 
     @property
     def limbs(self) -> LimbArray:
-        """The read-only ``(len, width)`` uint64 limb array of the ciphertexts."""
+        """The read-only ``(len, width)`` uint64 limb array of the ciphertexts, as they are
+        (no re-randomization: for framework authors feeding the backend directly)."""
         return self._c
 
     @property
@@ -166,9 +167,15 @@ class EncryptedVector:
         return (len(self),)
 
     # -- interop ---------------------------------------------------------------------
-    def ciphertexts(self) -> list[int]:
-        """The raw ciphertexts as Python ints (e.g. for python-paillier's ``EncryptedNumber``)."""
-        return limbs_to_ints(self._c)
+    def ciphertexts(self, *, unsafe_skip_rerandomize: bool = False) -> list[int]:
+        """The ciphertexts as Python ints (e.g. for python-paillier's ``EncryptedNumber``).
+
+        Like :meth:`to_bytes`, results of homomorphic operations are re-randomized
+        first (fresh ciphertexts are returned as they are) unless
+        ``unsafe_skip_rerandomize``.
+        """
+        ev = self if self._fresh or unsafe_skip_rerandomize else self.rerandomize()
+        return limbs_to_ints(ev._c)
 
     @classmethod
     def from_ciphertexts(
