@@ -263,13 +263,20 @@ def batch_invert(c: LimbArray, mod: int, *, threads: int | None = None) -> LimbA
     A product tree is built level by level with the backend's elementwise product;
     the root is inverted once; inverses flow down (the inverse of a left child is
     the parent's inverse times the right child, and vice versa).  About three
-    products per element, ``log2(count)`` backend calls per pass.
+    products per element, ``log2(count)`` backend calls per pass; chunks of
+    :data:`CHUNK` rows each get their own tree (bounded temporaries).
 
     Raises:
         InvalidCiphertext: some row is not invertible.
     """
-    be = get_backend()
     count, width = c.shape
+    if count > CHUNK:  # one inversion per chunk bounds the tree's temporaries
+        out = np.empty_like(c)
+        for s in range(0, count, CHUNK):
+            e = min(count, s + CHUNK)
+            out[s:e] = batch_invert(np.ascontiguousarray(c[s:e]), mod, threads=threads)
+        return out
+    be = get_backend()
     if count == 0:
         return c.copy()
     one = int_to_limbs(1, width)

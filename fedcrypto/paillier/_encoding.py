@@ -149,6 +149,10 @@ def to_integers(values: Any, frac_bits: int | None) -> tuple[np.ndarray | list[i
             scaled = np.rint(np.ldexp(x, f)) if f < 1024 else None
         if scaled is not None and (scaled.size == 0 or float(np.abs(scaled).max()) < 2.0**62):
             return scaled.astype(np.int64), Encoding(True, f)
+        if scaled is not None and np.isfinite(scaled).all():
+            # x * 2**f is exact in float64 (a power-of-two scaling that did not overflow) and
+            # rint is exact, so converting the floats to ints is exact too.
+            return [int(v) for v in scaled.tolist()], Encoding(True, f)
         return [_fixed(float(v), f) for v in x], Encoding(True, f)
     raise InvalidTypeError(f"cannot encode values of dtype {arr.dtype}")
 

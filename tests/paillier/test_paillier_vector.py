@@ -386,3 +386,16 @@ def test_phe_interop(sk, pk) -> None:
         -16,
         2**71,
     ]
+
+
+def test_large_values_and_chunked_inversion(sk, pk, monkeypatch) -> None:
+    from fedcrypto.paillier import _crypto
+
+    # Floats beyond the int64 fast path but inside float range are encoded exactly.
+    x = np.array([3.0e6, -1.25e9, 0.5], dtype=np.float64)
+    assert sk.decrypt(pk.encrypt(x)).tolist() == x.tolist()
+    # Inversion in several chunks (odd sizes, padding at every level).
+    monkeypatch.setattr(_crypto, "CHUNK", 5)
+    v = np.arange(-6, 7)
+    assert sk.decrypt(-pk.encrypt(v)).tolist() == (-v).tolist()
+    assert sk.decrypt(pk.encrypt(v) * -3).tolist() == (-3 * v).tolist()
