@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ..exceptions import (
     FedCryptoError,
@@ -155,13 +156,11 @@ class SecAggClient:
     ) -> None:
         if not isinstance(config, SecAggConfig):
             raise InvalidTypeError("config must be a SecAggConfig")
-        if client_id not in config.client_ids:
+        if not config.is_registered(client_id):
             raise InvalidArgumentError(f"client {client_id} is not registered in this session")
         if config.active:
             if not isinstance(signing_key, Ed25519PrivateKey):
                 raise InvalidArgumentError("active mode needs the client's Ed25519 signing key")
-            from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
             mine = signing_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
             registered = config.verifying_keys[client_id].public_bytes(
                 Encoding.Raw, PublicFormat.Raw
@@ -183,7 +182,7 @@ class SecAggClient:
         self._own_shares: tuple[Share, Share] | None = None
         self._received: dict[int, tuple[Share, Share]] = {}
         self._gcm_keys: dict[int, bytes] = {}
-        self._holder_cache: dict[int | None, tuple[int, ...]] = {}
+        self._holder_cache: dict[int | None, tuple[tuple[int, ...], int]] = {}
         self._survivors: tuple[int, ...] | None = None
 
     def __repr__(self) -> str:
@@ -230,8 +229,6 @@ class SecAggClient:
     def advertise_keys(self) -> AdvertiseKeys:
         """Round 0 (AdvertiseKeys): send fresh X25519 public keys ``c_u^PK`` and ``s_u^PK``."""
         self._enter(_ADVERTISE, "advertise_keys")
-        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
         raw = (Encoding.Raw, PublicFormat.Raw)
         msg = AdvertiseKeys(
             session_id=self._config.session_id,
@@ -264,7 +261,7 @@ class SecAggClient:
             raise ProtocolError("key list names a client twice")
         publics: set[bytes] = set()
         for e in msg.entries:
-            if e.sender not in cfg.client_ids:
+            if not cfg.is_registered(e.sender):
                 raise ProtocolError("key list names an unregistered client")
             if cfg.active:
                 verify(
@@ -275,8 +272,6 @@ class SecAggClient:
                     raise ProtocolError("key list contains a repeated public key")
                 publics.add(pk)
         mine = [e for e in msg.entries if e.sender == self._id]
-        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
         raw = (Encoding.Raw, PublicFormat.Raw)
         if (
             len(mine) != 1
@@ -404,10 +399,12 @@ class SecAggClient:
             )
         )
 
-    def _u1_holders(self, owner: int) -> tuple[int, ...]:
+    def _u1_holders(self, owner: int) -> tuple[tuple[int, ...], int]:
+        """``owner``'s holders in U1 and this client's share index among them."""
         key = None if self._config.degree is None else owner
         if key not in self._holder_cache:
-            self._holder_cache[key] = self._config.holders(owner, self._u1)
+            holders = self._config.holders(owner, self._u1)
+            self._holder_cache[key] = (holders, holders.index(self._id) + 1)
         return self._holder_cache[key]
 
     def _parse_plaintext(self, sender: int, pt: bytes) -> tuple[Share, Share]:
@@ -417,9 +414,9 @@ class SecAggClient:
         u, v = int.from_bytes(pt[:4], "big"), int.from_bytes(pt[4:8], "big")
         if u != sender or v != self._id:
             raise ProtocolError(f"share plaintext from client {sender} names the wrong parties")
-        sender_holders = self._u1_holders(sender)
+        sender_holders, my_index = self._u1_holders(sender)
         params = {
-            "index": sender_holders.index(self._id) + 1,
+            "index": my_index,
             "threshold": cfg.threshold,
             "share_count": len(sender_holders),
             "who": sender,
@@ -443,7 +440,7 @@ class SecAggClient:
             raise ProtocolError("survivor list must be sorted and without repeats")
         if self._id not in survivors:
             raise ProtocolError("survivor list omits this client")
-        if any(s not in cfg.client_ids for s in survivors):
+        if not all(cfg.is_registered(s) for s in survivors):
             raise ProtocolError("survivor list names an unregistered client")
         mine = self._holders(survivors)
         if any(s not in self._u2 for s in mine):
@@ -490,7 +487,7 @@ class SecAggClient:
         if list(dropped) != sorted(set(dropped)):
             raise ProtocolError("dropped list must be sorted and without repeats")
         self._check_survivors(survivors)
-        if any(d not in cfg.client_ids for d in dropped):
+        if not all(cfg.is_registered(d) for d in dropped):
             raise ProtocolError("dropped list names an unregistered client")
         if cfg.active:
             if survivors != self._survivors:

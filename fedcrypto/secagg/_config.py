@@ -52,6 +52,7 @@ class SecAggConfig:
     verifying_keys: Mapping[int, Ed25519PublicKey] = field(default_factory=dict)
     degree: int | None = None
     _neighbors: Mapping[int, frozenset[int]] = field(default_factory=dict, repr=False)
+    _id_set: frozenset[int] = field(default_factory=frozenset, repr=False)
 
     @classmethod
     def create(
@@ -131,12 +132,22 @@ class SecAggConfig:
             verifying_keys=MappingProxyType(keys),
             degree=degree,
             _neighbors=MappingProxyType(nmap),
+            _id_set=frozenset(ids),
         )
 
     @property
     def param(self) -> bytes:
         """The 16-byte envelope parameter id of this session's messages."""
         return param_id(b"secagg", self.session_id)
+
+    @property
+    def client_set(self) -> frozenset[int]:
+        """The registered client ids as a frozenset."""
+        return self._id_set
+
+    def is_registered(self, client: int) -> bool:
+        """Whether ``client`` is one of this session's clients (constant time in n)."""
+        return client in self._id_set
 
     def neighbors(self, client: int) -> frozenset[int]:
         """The clients ``client`` masks with and shares to (never itself)."""

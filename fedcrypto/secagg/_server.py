@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+from collections.abc import Container
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
@@ -100,6 +101,7 @@ class SecAggServer:
         "_shares",
         "_stage",
         "_u3",
+        "_u3_set",
         "_unmask",
     )
 
@@ -115,6 +117,7 @@ class SecAggServer:
         self._responses: dict[int, UnmaskResponse] = {}
         self._mask_publics: dict[int, X25519PublicKey] = {}
         self._u3: tuple[int, ...] = ()
+        self._u3_set: frozenset[int] = frozenset()
         self._unmask: UnmaskRequest | None = None
 
     def __repr__(self) -> str:
@@ -139,7 +142,7 @@ class SecAggServer:
         msg: M | bytes,
         cls: type[M],
         stage: int,
-        previous: set[int] | frozenset[int] | dict[int, object],
+        previous: Container[int],
         seen: dict[int, M],
     ) -> M:
         cfg = self._config
@@ -184,9 +187,7 @@ class SecAggServer:
             ProtocolError: wrong round, unknown or repeated sender, bad key encoding.
             InvalidSignatureError: bad signature (active).
         """
-        m = self._accept(
-            msg, AdvertiseKeys, _ADVERTISE, set(self._config.client_ids), self._adverts
-        )
+        m = self._accept(msg, AdvertiseKeys, _ADVERTISE, self._config.client_set, self._adverts)
         try:
             mask_pk = load_public_key(m.mask_public)
             load_public_key(m.enc_public)
@@ -222,7 +223,7 @@ class SecAggServer:
             ProtocolError: wrong round, sender not in U1, repeated, or ciphertexts not
                 addressed to exactly the sender's share holders in U1.
         """
-        m = self._accept(msg, ShareKeys, _SHARE, set(self._adverts), self._shares)
+        m = self._accept(msg, ShareKeys, _SHARE, self._adverts, self._shares)
         receivers = [r for r, _ in m.ciphertexts]
         expected = set(self._config.holders(m.sender, tuple(self._adverts))) - {m.sender}
         if len(set(receivers)) != len(receivers) or set(receivers) != expected:
@@ -255,7 +256,7 @@ class SecAggServer:
         Raises:
             ProtocolError: wrong round, sender not in U2, repeated, wrong modulus or length.
         """
-        m = self._accept(msg, MaskedInput, _MASK, set(self._shares), self._inputs)
+        m = self._accept(msg, MaskedInput, _MASK, self._shares, self._inputs)
         cfg = self._config
         if m.modulus_bits != cfg.modulus_bits or m.vector.shape != (cfg.vector_length,):
             raise ProtocolError(
@@ -269,6 +270,7 @@ class SecAggServer:
         self._close(_MASK)
         self._need(len(self._inputs), "sent masked inputs")
         self._u3 = tuple(sorted(self._inputs))
+        self._u3_set = frozenset(self._u3)
         return self._u3
 
     def consistency_request(self) -> ConsistencyRequest:
@@ -290,7 +292,7 @@ class SecAggServer:
             ProtocolError: wrong round, sender not in U3, repeated.
             InvalidSignatureError: the signature does not cover this session's U3.
         """
-        m = self._accept(msg, ConsistencyCheck, _CONSISTENCY, set(self._u3), self._consistency)
+        m = self._accept(msg, ConsistencyCheck, _CONSISTENCY, self._u3_set, self._consistency)
         cfg = self._config
         verify(
             cfg.verifying_keys[m.sender],
@@ -329,7 +331,7 @@ class SecAggServer:
                 shares of owners not requested, malformed shares.
         """
         cfg = self._config
-        allowed = set(self._consistency) if cfg.active else set(self._u3)
+        allowed: Container[int] = self._consistency if cfg.active else self._u3_set
         m = self._accept(msg, UnmaskResponse, _UNMASK, allowed, self._responses)
         assert self._unmask is not None
         survivors, dropped = set(self._unmask.survivors), set(self._unmask.dropped)
