@@ -399,3 +399,41 @@ def test_large_values_and_chunked_inversion(sk, pk, monkeypatch) -> None:
     v = np.arange(-6, 7)
     assert sk.decrypt(-pk.encrypt(v)).tolist() == (-v).tolist()
     assert sk.decrypt(pk.encrypt(v) * -3).tolist() == (-3 * v).tolist()
+
+
+@HYP
+@given(
+    xs=st.lists(
+        st.floats(min_value=-1e12, max_value=1e12, allow_nan=False, allow_infinity=False),
+        max_size=6,
+    ),
+    f=st.integers(min_value=0, max_value=80),
+)
+def test_fixed_point_round_trip_property(sk, pk, xs, f) -> None:
+    """Decoding gives round(x * 2**f) / 2**f: within half a unit of the last fractional bit."""
+    out = sk.decrypt(pk.encrypt(np.array(xs, dtype=np.float64), frac_bits=f))
+    assert out.dtype == np.float64 and len(out) == len(xs)
+    for x, y in zip(xs, out, strict=True):
+        assert abs(y - x) <= 2.0 ** -(f + 1) + abs(x) * 2.0**-52
+
+
+def test_lazy_tables_are_built_once_under_concurrency() -> None:
+    import threading
+
+    key = paillier.generate_private_key(256, unsafe_allow_small_keys=True)
+    pub = key.public_key()
+    results: list[object] = []
+
+    def work() -> None:
+        pub.encrypt([1, 2], threads=1)
+        key.encrypt([3], threads=1)
+        results.append((pub._djn(), key._tables()))
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 4 and all(
+        r[0] is results[0][0] and r[1] is results[0][1] for r in results
+    )
