@@ -52,6 +52,8 @@ from ._settings import TAG_BYTES, PsiSettings, session_tag
 __all__ = ["RsaParty", "signer_role"]
 
 _WINDOW = 2
+#: Session keys are three-prime RSA (about 2.2x faster CRT signing; see RsaBlindKey).
+SESSION_KEY_PRIMES = 3
 
 
 def signer_role(reveal: str) -> str:
@@ -59,19 +61,20 @@ def signer_role(reveal: str) -> str:
     return "listener" if reveal == "connector" else "connector"
 
 
-def _key(p: int, q: int, e: int) -> RsaBlindKey:
-    return RsaBlindKey(p, q, e, unsafe_allow_small_keys=True)
+def _key(primes: tuple[int, ...], e: int) -> RsaBlindKey:
+    return RsaBlindKey(*primes, e=e, unsafe_allow_small_keys=True)
 
 
-def _sign_chunk(values: Sequence[int], p: int, q: int, e: int) -> list[int]:
-    return _key(p, q, e).sign_many(values, threads=1)
+def _sign_chunk(values: Sequence[int], primes: tuple[int, ...], e: int) -> list[int]:
+    return _key(primes, e).sign_many(values, threads=1)
 
 
-def _own_tags_chunk(items: Sequence[bytes], p: int, q: int, e: int, dst: bytes,
+def _own_tags_chunk(items: Sequence[bytes], primes: tuple[int, ...], e: int, dst: bytes,
                     tag_key: bytes) -> bytes:
-    n = p * q
+    key = _key(primes, e)
+    n = key.public().n
     nbytes = (n.bit_length() + 7) // 8
-    sigs = _key(p, q, e).sign_many(full_domain_hash(items, n, dst), threads=1)
+    sigs = key.sign_many(full_domain_hash(items, n, dst), threads=1)
     return tag_many([s.to_bytes(nbytes, "big") for s in sigs], tag_key)
 
 
@@ -92,7 +95,7 @@ class RsaParty(PsiParty):
         self._join: TagJoin | None = None
         if self.is_signer:
             if rsa_key is None:
-                rsa_key = RsaBlindKey.generate(self._bits)
+                rsa_key = RsaBlindKey.generate(self._bits, primes=SESSION_KEY_PRIMES)
             if not isinstance(rsa_key, RsaBlindKey) or rsa_key.public().bits != self._bits:
                 raise InvalidArgumentError(f"rsa_key must be an RsaBlindKey of {self._bits} bits")
             self._key = rsa_key
@@ -125,8 +128,8 @@ class RsaParty(PsiParty):
         lo = j * self._bs
         hi = min(self.n, lo + self._bs)
         chunk = [self._items[int(k)] for k in self._perm[lo:hi]]
-        p, q, e = self._key.private_numbers()
-        data = b"".join(self._pool.map_chunks(_own_tags_chunk, chunk, p, q, e, self._dst,
+        primes, e = self._key.private_numbers()
+        data = b"".join(self._pool.map_chunks(_own_tags_chunk, chunk, primes, e, self._dst,
                                               self._tag_key))
         self._report("hashing", hi, self.n)
         self._report("masking own", hi, self.n)
@@ -145,8 +148,9 @@ class RsaParty(PsiParty):
         values = [int.from_bytes(v, "big") for v in msg.elements()]
         if any(not 0 < v < n for v in values):
             raise InvalidGroupElementError("peer sent a blinded value outside (0, n)")
-        p, q, e = self._key.private_numbers()
-        sigs = [s for part in self._pool.map_chunks(_sign_chunk, values, p, q, e) for s in part]
+        primes, e = self._key.private_numbers()
+        sigs = [s for part in self._pool.map_chunks(_sign_chunk, values, primes, e)
+                for s in part]
         self._blinded_received += 1
         self._report("masking peer's", min(self.peer_size, (i + 1) * self._bs), self.peer_size)
         out: list[PsiMessage] = [SignedBatch(

@@ -27,8 +27,11 @@ def test_blind_sign_unblind_verify(rsa_key: RsaBlindKey) -> None:
     b2, _ = blind(h, pub)
     assert b1 != b2 and b1 != h  # fresh blinding each time
     s = unblind_and_verify(rsa_key.sign_many(b1), r1, h, pub)
-    assert s == [pow(x, pow(pub.e, -1, (rsa_key.private_numbers()[0] - 1)
-                              * (rsa_key.private_numbers()[1] - 1)), pub.n) for x in h]
+    primes, _e = rsa_key.private_numbers()
+    phi = 1
+    for p in primes:
+        phi *= p - 1
+    assert s == [pow(x, pow(pub.e, -1, phi), pub.n) for x in h]
     bad = list(rsa_key.sign_many(b1))
     bad[1] = (bad[1] * 2) % pub.n
     with pytest.raises(InvalidSignatureError):
@@ -53,12 +56,29 @@ def test_key_checks(rsa_key: RsaBlindKey) -> None:
     with pytest.raises(TypeError):
         pickle.dumps(rsa_key)
     assert "bits=2048" in repr(rsa_key)
-    p, q, _ = rsa_key.private_numbers()
-    assert str(p) not in repr(rsa_key)
+    primes, _ = rsa_key.private_numbers()
+    assert all(str(p) not in repr(rsa_key) for p in primes)
+    with pytest.raises(InvalidArgumentError):
+        RsaBlindKey(primes[0], primes[0])
+    with pytest.raises(InvalidArgumentError):
+        RsaBlindKey(primes[0], primes[1] + 2)
+    with pytest.raises(InvalidArgumentError):
+        RsaBlindKey.generate(2048, primes=4)
 
 
-def test_small_keys_only_when_unsafe() -> None:
-    k = RsaBlindKey.generate(512, unsafe_allow_small_keys=True)
-    h = full_domain_hash([b"x"], k.public().n, b"d")
+@pytest.mark.parametrize("primes", [2, 3])
+def test_small_keys_only_when_unsafe(primes: int) -> None:
+    k = RsaBlindKey.generate(512, primes=primes, unsafe_allow_small_keys=True)
+    assert k.public().bits == 512 and k.prime_count == primes
+    h = full_domain_hash([b"x", b"y"], k.public().n, b"d")
     b, r = blind(h, k.public())
     assert unblind_and_verify(k.sign_many(b), r, h, k.public()) == k.sign_many(h)
+
+
+def test_three_prime_key_signs_like_two_prime_rsa(rsa_key3: RsaBlindKey) -> None:
+    pub = rsa_key3.public()
+    assert pub.bits == 2048 and rsa_key3.prime_count == 3
+    primes, e = rsa_key3.private_numbers()
+    d = pow(e, -1, (primes[0] - 1) * (primes[1] - 1) * (primes[2] - 1))
+    h = full_domain_hash([b"a", b"b"], pub.n, b"d")
+    assert rsa_key3.sign_many(h) == [pow(x, d, pub.n) for x in h]
