@@ -120,7 +120,7 @@ class VectorRNG:
     def __repr__(self) -> str:
         return f"VectorRNG(seeded={self._seeded})"
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> str:
         raise TypeError("VectorRNG holds a secret key and cannot be pickled")
 
     def bytes(self, n: int) -> bytes:
@@ -136,7 +136,8 @@ class VectorRNG:
         # CTR keystream = encryption of zeros; update_into avoids an extra output copy.
         # It needs room for one extra block, hence the padding.
         out = np.zeros(n + 16, dtype=np.uint8)
-        written = self._encryptor.update_into(memoryview(out)[:n], out)
+        view = memoryview(out.data)
+        written = self._encryptor.update_into(view[:n], view)
         assert written == n
         return out[:n]
 

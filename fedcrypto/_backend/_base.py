@@ -46,7 +46,7 @@ def check_modulus(mod: object, *, odd: bool = False) -> int:
     """Validate a modulus: an int > 1, odd when ``odd`` (constant-time paths, Montgomery)."""
     if isinstance(mod, bool) or not hasattr(mod, "__index__"):
         raise InvalidTypeError(f"modulus must be an integer, got {type(mod).__name__}")
-    m = operator.index(mod)  # type: ignore[call-overload]
+    m = operator.index(mod)
     if m <= 1:
         raise InvalidArgumentError("modulus must be greater than 1")
     if odd and m % 2 == 0:

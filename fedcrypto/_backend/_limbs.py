@@ -51,7 +51,7 @@ def width_of(value: int) -> int:
 def _as_int(value: object, what: str) -> int:
     if isinstance(value, bool) or not hasattr(value, "__index__"):
         raise InvalidTypeError(f"{what} must be an integer, got {type(value).__name__}")
-    return operator.index(value)  # type: ignore[arg-type]
+    return operator.index(value)
 
 
 def ints_to_limbs(values: Iterable[int], width: int | None = None, *, what: str = "value") -> LimbArray:

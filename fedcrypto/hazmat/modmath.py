@@ -36,7 +36,7 @@ __all__ = [
 def _int(value: object, what: str) -> int:
     if isinstance(value, bool) or not hasattr(value, "__index__"):
         raise InvalidTypeError(f"{what} must be an integer, got {type(value).__name__}")
-    return int(operator.index(value))  # type: ignore[call-overload]
+    return int(operator.index(value))
 
 
 def _residues(values: Sequence[int], mod: int, what: str) -> list[int]:
