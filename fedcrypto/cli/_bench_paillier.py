@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -316,6 +317,10 @@ def run(args: argparse.Namespace) -> int:
         f"fedcrypto Paillier throughput (backend {backend}, {threads} thread(s) = 'all cores'; "
         f"phe {'measured in the same run' if use_phe else 'not measured'})"
     )
+    if hasattr(os, "getloadavg"):
+        load = os.getloadavg()[0]
+        note = " (busy machine: expect lower multi-thread figures)" if load > 0.5 else ""
+        print(f"load average before the run: {load:.2f}{note}")
     rows: list[Row] = []
     try:
         for size in sizes:

@@ -622,7 +622,7 @@ def estimate_alpha(
         ``"gaussian"`` (BatchCrypt's dACIQ rule): model values as N(0, sigma**2),
             ``sigma`` given or the data's RMS, and return ``t * sigma`` where ``t``
             minimizes clipping plus rounding error for ``L = floor((2**bits - 1)/parties)``
-            levels per side (about 3.9 sigma at L = 127, 5.4 sigma at L = 8191).  In
+            levels per side (about 3.9 sigma at L = 127, 5.5 sigma at L = 8191).  In
             a federation, parties can share (count, sum of squares) to agree on sigma.
         ``"percentile"``: the given percentile of ``|x|``.
         ``"max"``: the largest ``|x|`` (no clipping of this data).
