@@ -268,7 +268,7 @@ def run_handshake(conn: Connection, ours: Hello, *, max_peer_size: int | None) -
             conn,
             f"the peer announced {peer_size} IDs, more than --max-peer-size {max_peer_size} "
             "(dictionary guard)",
-            f"its --max-peer-size {max_peer_size} is below our set size {ours.fields['set_size']}",
+            f"its --max-peer-size {max_peer_size} is below our set size {peer_size}",
         )
     if ours.fields["role"] == "listener":
         sid = session_id_of(ours, theirs)

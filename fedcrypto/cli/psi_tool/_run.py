@@ -393,8 +393,13 @@ def _run_network(args: argparse.Namespace, role: str) -> int:
         from ... import __version__
 
         psi = _psi()
-        settings, spec, data = _prepare(args, role, progress)
         ctx = _tls(args, server=(role == "listener"))
+        try:
+            settings, spec, data = _prepare(args, role, progress)
+        except InputFormatError:
+            if role == "connector":
+                _tell_peer_input_failed(args, ctx)
+            raise
         t0 = time.monotonic()
         if role == "listener":
 
@@ -479,6 +484,25 @@ def _run_network(args: argparse.Namespace, role: str) -> int:
         )
 
     return _guarded(body, progress)
+
+
+def _tell_peer_input_failed(args: argparse.Namespace, ctx: ssl.SSLContext | None) -> None:
+    """Best effort, a few seconds at most: connect and send an ABORT frame so a waiting
+    listener ends at once instead of at its connect timeout.  No path or value is sent."""
+    try:
+        host, port = parse_peer(args.peer)
+        sock = connect(
+            host,
+            port,
+            ctx=ctx,
+            timeout=min(3.0, args.connect_timeout),
+            server_name=args.tls_server_name,
+        )
+    except FedCryptoError:
+        return
+    Connection(sock, max_frame=1 << 16, idle_timeout=3.0).abort(
+        "it stopped: its input file is unusable"
+    )
 
 
 def run_listen(args: argparse.Namespace) -> int:
