@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 
 from .._random import randbelow, random_bytes
 from ..exceptions import InvalidGroupElementError
-from ._h2c import CURVE25519_P, P256_N, curve25519_hash_to_u_many, p256_hash_to_compressed_many
+from ._h2c import CURVE25519_P, P256_N, curve25519_hash_to_u_many, p256_hash_to_curve
 from ._settings import TAG_BYTES
 
 __all__ = [
@@ -112,9 +112,15 @@ def p256_mask_own(items: Sequence[bytes], key: bytes, dst: bytes) -> bytes:
     sk = ec.derive_private_key(int.from_bytes(key, "big"), _P256)
     decode = ec.EllipticCurvePublicKey.from_encoded_point
     ecdh = ec.ECDH()
-    return b"".join(
-        sk.exchange(ecdh, decode(_P256, c)) for c in p256_hash_to_compressed_many(items, dst)
-    )
+    out = []
+    for item in items:
+        P = p256_hash_to_curve(item, dst)
+        if P is None:  # pragma: no cover - probability ~2^-256
+            raise InvalidGroupElementError("an identifier hashed to the point at infinity")
+        # uncompressed SEC1: OpenSSL only checks the curve equation (no square root)
+        out.append(sk.exchange(ecdh, decode(_P256, b"\x04" + P[0].to_bytes(32, "big")
+                                            + P[1].to_bytes(32, "big"))))
+    return b"".join(out)
 
 
 def p256_mask_peer(elements: Sequence[bytes], key: bytes, tag_key: bytes | None) -> bytes:
