@@ -56,9 +56,19 @@ class Listener:
     def __init__(self, tmp: Path, args: list[str]) -> None:
         self.port_file = tmp / f"port.{time.monotonic_ns()}"
         self.proc = subprocess.Popen(
-            tool_cmd("listen", "--port", "0", "--port-file", str(self.port_file),
-                     "--connect-timeout", "10", *args),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV,
+            tool_cmd(
+                "listen",
+                "--port",
+                "0",
+                "--port-file",
+                str(self.port_file),
+                "--connect-timeout",
+                "10",
+                *args,
+            ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=ENV,
         )
         self.port = self._wait_port()
 
@@ -109,10 +119,22 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
     d = tmp_path_factory.mktemp("psi-certs")
     make_certs(str(d))
     return {
-        "listener": ["--tls-cert", f"{d}/server.pem", "--tls-key", f"{d}/server.key",
-                     "--tls-ca", f"{d}/ca.pem"],
-        "connector": ["--tls-cert", f"{d}/client.pem", "--tls-key", f"{d}/client.key",
-                      "--tls-ca", f"{d}/ca.pem"],
+        "listener": [
+            "--tls-cert",
+            f"{d}/server.pem",
+            "--tls-key",
+            f"{d}/server.key",
+            "--tls-ca",
+            f"{d}/ca.pem",
+        ],
+        "connector": [
+            "--tls-cert",
+            f"{d}/client.pem",
+            "--tls-key",
+            f"{d}/client.key",
+            "--tls-ca",
+            f"{d}/ca.pem",
+        ],
         "dir": [str(d)],
     }
 
@@ -127,8 +149,9 @@ def run_pair(listeners: Callable[..., Listener], certs: dict[str, list[str]]) ->
         lst = listeners(tmp, *lt, *largs)
         if lst.port < 0:
             return lst.wait(), Proc(-1, "", "listener failed")
-        conn = run_tool("connect", "--peer", f"127.0.0.1:{lst.port}", "--connect-timeout", "20",
-                        *ct, *cargs)
+        conn = run_tool(
+            "connect", "--peer", f"127.0.0.1:{lst.port}", "--connect-timeout", "20", *ct, *cargs
+        )
         return lst.wait(), conn
 
     return run
@@ -136,7 +159,9 @@ def run_pair(listeners: Callable[..., Listener], certs: dict[str, list[str]]) ->
 
 @pytest.fixture
 def write_ids() -> Callable[..., str]:
-    def write(path: Path, ids: list[str], header: str | None = None, extra_col: bool = False) -> str:
+    def write(
+        path: Path, ids: list[str], header: str | None = None, extra_col: bool = False
+    ) -> str:
         lines = []
         if header is not None:
             lines.append(header)

@@ -26,8 +26,10 @@ from fedcrypto.exceptions import InvalidArgumentError, PeerError, ProtocolError
 
 def pair(max_frame=1 << 26, idle=10.0):
     a, b = socket.socketpair()
-    return (Connection(a, max_frame=max_frame, idle_timeout=idle),
-            Connection(b, max_frame=max_frame, idle_timeout=idle))
+    return (
+        Connection(a, max_frame=max_frame, idle_timeout=idle),
+        Connection(b, max_frame=max_frame, idle_timeout=idle),
+    )
 
 
 def raw_pair(max_frame=1 << 20, idle=10.0):
@@ -175,10 +177,14 @@ def _tls_pair(server_dir, client_dir, ca_for_client=None):
         port_box["port"] = port
         ready.set()
 
-    sctx = server_context(f"{server_dir}/server.pem", f"{server_dir}/server.key",
-                          f"{server_dir}/ca.pem")
-    cctx = client_context(f"{client_dir}/client.pem", f"{client_dir}/client.key",
-                          ca_for_client or f"{client_dir}/ca.pem")
+    sctx = server_context(
+        f"{server_dir}/server.pem", f"{server_dir}/server.key", f"{server_dir}/ca.pem"
+    )
+    cctx = client_context(
+        f"{client_dir}/client.pem",
+        f"{client_dir}/client.key",
+        ca_for_client or f"{client_dir}/ca.pem",
+    )
 
     def serve():
         return listen_and_accept("127.0.0.1", 0, ctx=sctx, timeout=10, on_listening=on_listening)
@@ -237,9 +243,14 @@ def test_connect_timeout_when_nobody_listens():
 def hello(role, *, size=10, protocol_version=1, **settings):
     base = {"protocol": "ecdh", "group": "curve25519", "reveal": "both", "batch_size": 65536}
     base.update(settings)
-    return Hello.build(role=role, tool_version="t", protocol_version=protocol_version,
-                       settings=base, input_settings={"normalize": ["strip"], "key_columns": 1,
-                                                      "duplicates": "dedup"}, set_size=size)
+    return Hello.build(
+        role=role,
+        tool_version="t",
+        protocol_version=protocol_version,
+        settings=base,
+        input_settings={"normalize": ["strip"], "key_columns": 1, "duplicates": "dedup"},
+        set_size=size,
+    )
 
 
 def handshake(ha, hb, max_a=None, max_b=None):
@@ -277,7 +288,9 @@ def test_handshake_reveal_mismatch_in_user_terms():
 
 
 def test_handshake_protocol_version_mismatch():
-    ra, rb = handshake(hello("listener", protocol_version=1), hello("connector", protocol_version=2))
+    ra, rb = handshake(
+        hello("listener", protocol_version=1), hello("connector", protocol_version=2)
+    )
     assert "PSI protocol version" in str(ra) and "PSI protocol version" in str(rb)
 
 

@@ -32,10 +32,24 @@ def test_two_processes_tls(tmp_path, run_pair, write_ids, protocol, group):
     opts = ["--protocol", protocol, "--group", group, "--quiet"]
     la, lb = run_pair(
         tmp_path,
-        ["--input", a, "--output", str(tmp_path / "oa.txt"), "--report", str(tmp_path / "ra.json"),
-         *opts],
-        ["--input", b, "--output", str(tmp_path / "ob.txt"), "--report", str(tmp_path / "rb.json"),
-         *opts],
+        [
+            "--input",
+            a,
+            "--output",
+            str(tmp_path / "oa.txt"),
+            "--report",
+            str(tmp_path / "ra.json"),
+            *opts,
+        ],
+        [
+            "--input",
+            b,
+            "--output",
+            str(tmp_path / "ob.txt"),
+            "--report",
+            str(tmp_path / "rb.json"),
+            *opts,
+        ],
     )
     assert la.rc == 0 and lb.rc == 0, (la.err, lb.err)
     assert la.err == "" and lb.err == ""  # --quiet
@@ -56,22 +70,51 @@ def test_two_processes_tls(tmp_path, run_pair, write_ids, protocol, group):
 def test_rows_output_header_composite_and_reveal_me(tmp_path, run_pair):
     (tmp_path / "a.csv").write_text(
         "first,last,city\nAda,Lovelace,London\nalan,TURING,Wilmslow\nGrace,Hopper,NYC\n"
-        "ada, lovelace ,Paris\n", encoding="utf-8")
+        "ada, lovelace ,Paris\n",
+        encoding="utf-8",
+    )
     (tmp_path / "b.tsv").write_text(
-        "Surname\tGiven\nlovelace\tada\nturing\talan\nknuth\tdon\n", encoding="utf-8")
+        "Surname\tGiven\nlovelace\tada\nturing\talan\nknuth\tdon\n", encoding="utf-8"
+    )
     norm = ["--normalize", "strip,lower"]
     la, lb = run_pair(
         tmp_path,
-        ["--input", str(tmp_path / "a.csv"), "--id-column", "first", "--id-column", "last",
-         "--output", str(tmp_path / "rows.csv"), "--output-format", "rows", "--reveal", "me",
-         *norm],
-        ["--input", str(tmp_path / "b.tsv"), "--id-column", "Given", "--id-column", "0",
-         "--output", str(tmp_path / "ob.txt"), "--reveal", "peer", *norm],
+        [
+            "--input",
+            str(tmp_path / "a.csv"),
+            "--id-column",
+            "first",
+            "--id-column",
+            "last",
+            "--output",
+            str(tmp_path / "rows.csv"),
+            "--output-format",
+            "rows",
+            "--reveal",
+            "me",
+            *norm,
+        ],
+        [
+            "--input",
+            str(tmp_path / "b.tsv"),
+            "--id-column",
+            "Given",
+            "--id-column",
+            "0",
+            "--output",
+            str(tmp_path / "ob.txt"),
+            "--reveal",
+            "peer",
+            *norm,
+        ],
         tls=False,
     )
     assert la.rc == 0 and lb.rc == 0, (la.err, lb.err)
     assert _lines(tmp_path / "rows.csv") == [
-        "first,last,city", "Ada,Lovelace,London", "alan,TURING,Wilmslow", "ada, lovelace ,Paris"
+        "first,last,city",
+        "Ada,Lovelace,London",
+        "alan,TURING,Wilmslow",
+        "ada, lovelace ,Paris",
     ]
     assert not (tmp_path / "ob.txt").exists()  # the connector does not learn the intersection
     assert "does not learn the intersection" in lb.err
@@ -83,12 +126,37 @@ def test_count_mode_stdin_and_stdout_via_python_m(tmp_path, listeners, write_ids
     import sys
 
     a = write_ids(tmp_path / "a.txt", A_IDS)
-    lst = listeners(tmp_path, "--insecure-no-tls", "--input", a, "--output", "-",
-                    "--reveal", "count", "--report", str(tmp_path / "r.json"))
+    lst = listeners(
+        tmp_path,
+        "--insecure-no-tls",
+        "--input",
+        a,
+        "--output",
+        "-",
+        "--reveal",
+        "count",
+        "--report",
+        str(tmp_path / "r.json"),
+    )
     proc = subprocess.run(
-        [sys.executable, "-m", "fedcrypto.psi", "connect", "--peer", f"127.0.0.1:{lst.port}",
-         "--insecure-no-tls", "--input", "-", "--output", "-", "--reveal", "count"],
-        input=("\n".join(B_IDS) + "\n").encode(), capture_output=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "fedcrypto.psi",
+            "connect",
+            "--peer",
+            f"127.0.0.1:{lst.port}",
+            "--insecure-no-tls",
+            "--input",
+            "-",
+            "--output",
+            "-",
+            "--reveal",
+            "count",
+        ],
+        input=("\n".join(B_IDS) + "\n").encode(),
+        capture_output=True,
+        timeout=60,
     )
     la = lst.wait()
     assert proc.returncode == 0 and la.rc == 0, (proc.stderr, la.err)
@@ -101,8 +169,12 @@ def test_count_mode_stdin_and_stdout_via_python_m(tmp_path, listeners, write_ids
 def test_stdout_ids(tmp_path, run_pair, write_ids):
     a = write_ids(tmp_path / "a.txt", A_IDS)
     b = write_ids(tmp_path / "b.txt", B_IDS)
-    la, lb = run_pair(tmp_path, ["--input", a, "--output", "-", "--quiet"],
-                      ["--input", b, "--output", "-", "--quiet"], tls=False)
+    la, lb = run_pair(
+        tmp_path,
+        ["--input", a, "--output", "-", "--quiet"],
+        ["--input", b, "--output", "-", "--quiet"],
+        tls=False,
+    )
     assert la.rc == lb.rc == 0
     assert sorted(la.out.splitlines()) == EXPECTED == sorted(lb.out.splitlines())
 
@@ -111,8 +183,9 @@ def test_local_mode(tmp_path, write_ids, capsys):
     a = write_ids(tmp_path / "a.csv", A_IDS, header="email,note", extra_col=True)
     b = write_ids(tmp_path / "b.txt", B_IDS)
     out = tmp_path / "o.txt"
-    rc = cli_main(["psi", "local", a, b, "--output", str(out), "--report",
-                   str(tmp_path / "r.json")])
+    rc = cli_main(
+        ["psi", "local", a, b, "--output", str(out), "--report", str(tmp_path / "r.json")]
+    )
     assert rc == 0
     assert sorted(_lines(out)) == EXPECTED
     err = capsys.readouterr().err
@@ -122,11 +195,14 @@ def test_local_mode(tmp_path, write_ids, capsys):
 
 def test_make_certs_cli(tmp_path, capsys):
     d = tmp_path / "c"
-    assert cli_main(["psi", "make-certs", str(d), "--name", "psi.example.org",
-                     "--name", "10.0.0.7"]) == 0
+    assert (
+        cli_main(["psi", "make-certs", str(d), "--name", "psi.example.org", "--name", "10.0.0.7"])
+        == 0
+    )
     names = sorted(os.listdir(d))
-    assert names == sorted(["ca.pem", "ca.key", "server.pem", "server.key", "client.pem",
-                            "client.key"])
+    assert names == sorted(
+        ["ca.pem", "ca.key", "server.pem", "server.key", "client.pem", "client.key"]
+    )
     assert oct(os.stat(d / "server.key").st_mode & 0o777) == "0o600"
     from cryptography import x509
 

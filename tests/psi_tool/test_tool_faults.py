@@ -41,28 +41,48 @@ class Stop(Exception):
     pass
 
 
-def fake_connector(port, items, *, protocol="ecdh", group=None, reveal="both", tamper=None,
-                   hello_edit=None, after_handshake=None, stop_after=None):
+def fake_connector(
+    port,
+    items,
+    *,
+    protocol="ecdh",
+    group=None,
+    reveal="both",
+    tamper=None,
+    hello_edit=None,
+    after_handshake=None,
+    stop_after=None,
+):
     """Connect to a plaintext listener and run a real connector party, passing every outgoing
     message through ``tamper(msg, data) -> data``.  Returns what ended the run (the result or
     the exception)."""
     settings = psi.PsiSettings(protocol=protocol, group=group, reveal=reveal, batch_size=16)
-    conn = Connection(connect("127.0.0.1", port, ctx=None, timeout=20), max_frame=1 << 26,
-                      idle_timeout=30)
+    conn = Connection(
+        connect("127.0.0.1", port, ctx=None, timeout=20), max_frame=1 << 26, idle_timeout=30
+    )
     party = None
     try:
-        hello = Hello.build(role="connector", tool_version="fake",
-                            protocol_version=psi.PROTOCOL_VERSION, settings=settings.as_dict(),
-                            input_settings={"normalize": ["strip"], "key_columns": 1,
-                                            "duplicates": "dedup"}, set_size=len(items))
+        hello = Hello.build(
+            role="connector",
+            tool_version="fake",
+            protocol_version=psi.PROTOCOL_VERSION,
+            settings=settings.as_dict(),
+            input_settings={"normalize": ["strip"], "key_columns": 1, "duplicates": "dedup"},
+            set_size=len(items),
+        )
         if hello_edit is not None:
             hello = hello_edit(hello)
         hs = run_handshake(conn, hello, max_peer_size=None)
         if after_handshake is not None:
             after_handshake(conn)
             return conn.recv()
-        party = psi.create_party(settings, role="connector", items=[i.encode() for i in items],
-                                 peer_size=hs.peer_size, session_id=hs.session_id)
+        party = psi.create_party(
+            settings,
+            role="connector",
+            items=[i.encode() for i in items],
+            peer_size=hs.peer_size,
+            session_id=hs.session_id,
+        )
         sent = [0]
 
         def send(msgs):
@@ -91,14 +111,24 @@ def fake_connector(port, items, *, protocol="ecdh", group=None, reveal="both", t
 
 
 def _listen(listeners, tmp_path, a, *extra):
-    return listeners(tmp_path, "--insecure-no-tls", "--input", a, "--output",
-                     str(tmp_path / "out.txt"), "--idle-timeout", "20", "--batch-size", "16",
-                     *extra)
+    return listeners(
+        tmp_path,
+        "--insecure-no-tls",
+        "--input",
+        a,
+        "--output",
+        str(tmp_path / "out.txt"),
+        "--idle-timeout",
+        "20",
+        "--batch-size",
+        "16",
+        *extra,
+    )
 
 
 def _replace_first_element(data: bytes, element: bytes) -> bytes:
     start = ENVELOPE_HEADER + BATCH_HEADER
-    return data[:start] + element + data[start + len(element):]
+    return data[:start] + element + data[start + len(element) :]
 
 
 # -- input and usage errors (exit 2) ---------------------------------------------------------
@@ -118,9 +148,19 @@ def test_input_errors(tmp_path, content, extra, needle):
     path = tmp_path / ("in.csv" if content is not None and b"," in content else "in.txt")
     if content is not None:
         path.write_bytes(content)
-    proc = _run("listen", "--port", "0", "--insecure-no-tls", "--input", str(path),
-                "--output", str(tmp_path / "out.txt"), "--report", str(tmp_path / "r.json"),
-                *extra)
+    proc = _run(
+        "listen",
+        "--port",
+        "0",
+        "--insecure-no-tls",
+        "--input",
+        str(path),
+        "--output",
+        str(tmp_path / "out.txt"),
+        "--report",
+        str(tmp_path / "r.json"),
+        *extra,
+    )
     proc.assert_clean_failure(2, needle)
     _no_outputs(tmp_path, "out.txt", "r.json")
 
@@ -130,8 +170,13 @@ def _run(*args, stdin=None):
     import sys
 
     from_env = dict(os.environ, PYTHONWARNINGS="ignore")
-    p = subprocess.run([sys.executable, "-m", "fedcrypto", "psi", *args], input=stdin,
-                       capture_output=True, timeout=60, env=from_env)
+    p = subprocess.run(
+        [sys.executable, "-m", "fedcrypto", "psi", *args],
+        input=stdin,
+        capture_output=True,
+        timeout=60,
+        env=from_env,
+    )
 
     class P:
         rc, out, err = p.returncode, p.stdout.decode(), p.stderr.decode()
@@ -147,17 +192,55 @@ def _run(*args, stdin=None):
 
 def test_usage_errors(tmp_path, write_ids):
     a = write_ids(tmp_path / "a.txt", A_IDS)
-    _run("listen", "--port", "0", "--input", a, "--output", str(tmp_path / "o")
-         ).assert_clean_failure(2, "mutual TLS needs --tls-cert, --tls-key, --tls-ca")
-    _run("listen", "--port", "0", "--insecure-no-tls", "--input", a, "--output",
-         str(tmp_path / "o"), "--protocol", "rsa", "--reveal", "count"
-         ).assert_clean_failure(2, "count")
-    _run("listen", "--port", "0", "--insecure-no-tls", "--input", a, "--output",
-         str(tmp_path / "o"), "--group", "p384").assert_clean_failure(2, "unknown group")
-    _run("listen", "--port", "0", "--insecure-no-tls", "--input", a, "--output",
-         str(tmp_path / "nodir" / "o")).assert_clean_failure(2, "does not exist")
-    _run("connect", "--peer", "nohost", "--insecure-no-tls", "--input", a, "--output",
-         str(tmp_path / "o")).assert_clean_failure(2, "expected HOST:PORT")
+    _run(
+        "listen", "--port", "0", "--input", a, "--output", str(tmp_path / "o")
+    ).assert_clean_failure(2, "mutual TLS needs --tls-cert, --tls-key, --tls-ca")
+    _run(
+        "listen",
+        "--port",
+        "0",
+        "--insecure-no-tls",
+        "--input",
+        a,
+        "--output",
+        str(tmp_path / "o"),
+        "--protocol",
+        "rsa",
+        "--reveal",
+        "count",
+    ).assert_clean_failure(2, "count")
+    _run(
+        "listen",
+        "--port",
+        "0",
+        "--insecure-no-tls",
+        "--input",
+        a,
+        "--output",
+        str(tmp_path / "o"),
+        "--group",
+        "p384",
+    ).assert_clean_failure(2, "unknown group")
+    _run(
+        "listen",
+        "--port",
+        "0",
+        "--insecure-no-tls",
+        "--input",
+        a,
+        "--output",
+        str(tmp_path / "nodir" / "o"),
+    ).assert_clean_failure(2, "does not exist")
+    _run(
+        "connect",
+        "--peer",
+        "nohost",
+        "--insecure-no-tls",
+        "--input",
+        a,
+        "--output",
+        str(tmp_path / "o"),
+    ).assert_clean_failure(2, "expected HOST:PORT")
     _no_outputs(tmp_path, "o")
 
 
@@ -167,8 +250,16 @@ def test_port_in_use(tmp_path, write_ids):
     holder.bind(("127.0.0.1", 0))
     holder.listen(1)
     try:
-        _run("listen", "--port", str(holder.getsockname()[1]), "--insecure-no-tls", "--input", a,
-             "--output", str(tmp_path / "o")).assert_clean_failure(2, "address already in use")
+        _run(
+            "listen",
+            "--port",
+            str(holder.getsockname()[1]),
+            "--insecure-no-tls",
+            "--input",
+            a,
+            "--output",
+            str(tmp_path / "o"),
+        ).assert_clean_failure(2, "address already in use")
     finally:
         holder.close()
     _no_outputs(tmp_path, "o")
@@ -178,8 +269,16 @@ def test_connector_input_error_ends_the_listener_too(tmp_path, listeners, write_
     a = write_ids(tmp_path / "a.txt", A_IDS)
     (tmp_path / "bad.txt").write_bytes(b"\xff\n")
     lst = _listen(listeners, tmp_path, a)
-    conn = _run("connect", "--peer", f"127.0.0.1:{lst.port}", "--insecure-no-tls",
-                "--input", str(tmp_path / "bad.txt"), "--output", str(tmp_path / "ob.txt"))
+    conn = _run(
+        "connect",
+        "--peer",
+        f"127.0.0.1:{lst.port}",
+        "--insecure-no-tls",
+        "--input",
+        str(tmp_path / "bad.txt"),
+        "--output",
+        str(tmp_path / "ob.txt"),
+    )
     conn.assert_clean_failure(2, "not valid UTF-8")
     lst.wait().assert_clean_failure(1, "the peer aborted: it stopped: its input file is unusable")
     _no_outputs(tmp_path, "out.txt", "ob.txt")
@@ -188,10 +287,12 @@ def test_connector_input_error_ends_the_listener_too(tmp_path, listeners, write_
 # -- settings, versions, guards (both sides exit 1) -----------------------------------------
 def test_mismatched_settings_named_on_both_sides(tmp_path, run_pair, write_ids):
     a, b = _files(tmp_path, write_ids)
-    la, lb = run_pair(tmp_path,
-                      ["--input", a, "--output", str(tmp_path / "oa"), "--protocol", "dh"],
-                      ["--input", b, "--output", str(tmp_path / "ob"), "--normalize", "lower"],
-                      tls=False)
+    la, lb = run_pair(
+        tmp_path,
+        ["--input", a, "--output", str(tmp_path / "oa"), "--protocol", "dh"],
+        ["--input", b, "--output", str(tmp_path / "ob"), "--normalize", "lower"],
+        tls=False,
+    )
     la.assert_clean_failure(1, "--protocol: 'dh' here, 'ecdh' on the peer")
     lb.assert_clean_failure(1, "--protocol: 'ecdh' here, 'dh' on the peer")
     assert "--normalize: 'strip' here, 'lower' on the peer" in la.err
@@ -200,9 +301,11 @@ def test_mismatched_settings_named_on_both_sides(tmp_path, run_pair, write_ids):
 
 def test_max_peer_size(tmp_path, run_pair, write_ids):
     a, b = _files(tmp_path, write_ids)
-    la, lb = run_pair(tmp_path, ["--input", a, "--output", str(tmp_path / "oa"),
-                                 "--max-peer-size", "10"],
-                      ["--input", b, "--output", str(tmp_path / "ob")])
+    la, lb = run_pair(
+        tmp_path,
+        ["--input", a, "--output", str(tmp_path / "oa"), "--max-peer-size", "10"],
+        ["--input", b, "--output", str(tmp_path / "ob")],
+    )
     la.assert_clean_failure(1, "announced 50 IDs, more than --max-peer-size 10")
     lb.assert_clean_failure(1, "the peer aborted: its --max-peer-size 10 is below our set size 50")
     _no_outputs(tmp_path, "oa", "ob")
@@ -211,8 +314,18 @@ def test_max_peer_size(tmp_path, run_pair, write_ids):
 def test_tls_against_plaintext(tmp_path, listeners, certs, write_ids):
     a, b = _files(tmp_path, write_ids)
     lst = listeners(tmp_path, *certs["listener"], "--input", a, "--output", str(tmp_path / "oa"))
-    conn = _run("connect", "--peer", f"127.0.0.1:{lst.port}", "--insecure-no-tls", "--input", b,
-                "--output", str(tmp_path / "ob"), "--connect-timeout", "5")
+    conn = _run(
+        "connect",
+        "--peer",
+        f"127.0.0.1:{lst.port}",
+        "--insecure-no-tls",
+        "--input",
+        b,
+        "--output",
+        str(tmp_path / "ob"),
+        "--connect-timeout",
+        "5",
+    )
     la = lst.wait()
     la.assert_clean_failure(1, "TLS handshake failed")
     assert conn.rc == 1 and "Traceback" not in conn.err
@@ -298,12 +411,40 @@ def test_real_peer_killed_mid_run(tmp_path, listeners, write_ids):
 
     a = write_ids(tmp_path / "a.txt", [f"x{i}" for i in range(3000)])
     b = write_ids(tmp_path / "b.txt", [f"x{i}" for i in range(1000, 4000)])
-    lst = listeners(tmp_path, "--insecure-no-tls", "--input", a, "--output",
-                    str(tmp_path / "out.txt"), "--protocol", "dh", "--batch-size", "128")
+    lst = listeners(
+        tmp_path,
+        "--insecure-no-tls",
+        "--input",
+        a,
+        "--output",
+        str(tmp_path / "out.txt"),
+        "--protocol",
+        "dh",
+        "--batch-size",
+        "128",
+    )
     conn = subprocess.Popen(
-        [sys.executable, "-m", "fedcrypto", "psi", "connect", "--peer", f"127.0.0.1:{lst.port}",
-         "--insecure-no-tls", "--input", b, "--output", str(tmp_path / "ob"), "--protocol", "dh",
-         "--batch-size", "128"], stderr=subprocess.PIPE, stdout=subprocess.PIPE)
+        [
+            sys.executable,
+            "-m",
+            "fedcrypto",
+            "psi",
+            "connect",
+            "--peer",
+            f"127.0.0.1:{lst.port}",
+            "--insecure-no-tls",
+            "--input",
+            b,
+            "--output",
+            str(tmp_path / "ob"),
+            "--protocol",
+            "dh",
+            "--batch-size",
+            "128",
+        ],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
     time.sleep(1.5)
     conn.kill()
     conn.communicate()
@@ -338,15 +479,15 @@ def _p256_bad_point() -> bytes:
     [
         ("ecdh", "curve25519", _twist_u(), "curve25519"),
         ("ecdh", "p256", None, "P-256"),
-        ("dh", "modp2048", _non_residue(DH_GROUPS["modp2048"][2]).to_bytes(256, "big"),
-         "subgroup"),
+        ("dh", "modp2048", _non_residue(DH_GROUPS["modp2048"][2]).to_bytes(256, "big"), "subgroup"),
     ],
     ids=["x25519-twist", "p256-off-curve", "dh-outside-subgroup"],
 )
 def test_invalid_elements(tmp_path, listeners, write_ids, protocol, group, element, needle):
     a, _ = _files(tmp_path, write_ids)
-    lst = _listen(listeners, tmp_path, a, "--protocol", protocol, "--group", group,
-                  "--batch-size", "16")
+    lst = _listen(
+        listeners, tmp_path, a, "--protocol", protocol, "--group", group, "--batch-size", "16"
+    )
 
     def tamper(msg, data):
         if isinstance(msg, psi.MaskedBatch):
