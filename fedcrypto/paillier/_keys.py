@@ -27,7 +27,7 @@ from ..exceptions import (
     KeyMismatchError,
     SerializationError,
 )
-from ..hazmat.modmath import is_probable_prime
+from ..hazmat.modmath import is_probable_prime, powmod
 from ..serialization import ObjectType, Reader, Writer, pack, param_id, unpack
 
 if TYPE_CHECKING:
@@ -100,7 +100,7 @@ def _derive_djn_base(n: int) -> int:
         x = int.from_bytes(stream[: nbytes + 8], "big") % n
         if x > 1 and math.gcd(x, n) == 1:
             h = (-x * x) % n
-            return pow(h, n, n * n)
+            return powmod(h, n, n * n)
         counter += 1  # pragma: no cover - probability ~2**-1000
 
 
@@ -391,13 +391,13 @@ class PaillierPrivateKey:
             x = _random.random_unit(n)
             h = (-x * x) % n
             # h**n mod n**2 through CRT: exponent reduced modulo p(p-1) and q(q-1).
-            hp_s = pow(h % psq, n % (p * (p - 1)), psq)
-            hq_s = pow(h % qsq, n % (q * (q - 1)), qsq)
+            hp_s = powmod(h % psq, n % (p * (p - 1)), psq, secret=True)
+            hq_s = powmod(h % qsq, n % (q * (q - 1)), qsq, secret=True)
             djn_base = (hq_s + qsq * ((hp_s - hq_s) * pow(qsq, -1, psq) % psq)) % nsq
         else:
             djn_base = _as_int(djn_base, "DJN base")
             # An n-th residue has order dividing phi(n) = lambda-ish: check h_s**((p-1)(q-1)) == 1.
-            if not 0 < djn_base < nsq or pow(djn_base, (p - 1) * (q - 1), nsq) != 1:
+            if not 0 < djn_base < nsq or powmod(djn_base, (p - 1) * (q - 1), nsq, secret=True) != 1:
                 raise InvalidArgumentError("DJN base is not an n-th residue modulo n**2")
         pub = PaillierPublicKey(n, djn_base, unsafe_allow_small_keys=unsafe_allow_small_keys)
         set_ = object.__setattr__
