@@ -130,10 +130,16 @@ def _round(clients: int, length: int, workers_note: str, benchmark) -> None:
     sent = float(rep.client_bytes_sent[alive].mean())  # type: ignore[attr-defined]
     recv = float(rep.client_bytes_received[alive].mean())  # type: ignore[attr-defined]
     server = rep.server_seconds  # type: ignore[attr-defined]
+    server_cpu = rep.server_cpu_seconds  # type: ignore[attr-defined]
+    client_cpu = float(rep.client_cpu_seconds[alive].mean())  # type: ignore[attr-defined]
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     upload_expansion = sent / (length * 4)
     total_expansion = (sent + recv) / (length * 4)
     info = {
         "server_s": server,
+        "server_cpu_s": server_cpu,
+        "client_cpu_mean_s": client_cpu,
+        "load_average_1min": load,
         "client_mean_s": client_mean,
         "bytes_sent_per_client": sent,
         "bytes_received_per_client": recv,
@@ -142,8 +148,9 @@ def _round(clients: int, length: int, workers_note: str, benchmark) -> None:
     benchmark.extra_info.update(info)
     line = (
         f"secagg round {clients} clients x {length:,} entries, 10% dropped after ShareKeys "
-        f"({workers_note}): server {server:.3f} s, mean client {client_mean:.4f} s, "
-        f"wall {wall:.1f} s; bytes/client sent {sent:,.0f} recv {recv:,.0f}; expansion vs "
+        f"({workers_note}): server {server:.3f} s (CPU {server_cpu:.3f} s), mean client "
+        f"{client_mean:.4f} s (CPU {client_cpu:.4f} s), wall {wall:.1f} s, load avg {load:.1f}; "
+        f"bytes/client sent {sent:,.0f} recv {recv:,.0f}; expansion vs "
         f"32-bit vector in the clear: upload {upload_expansion:.3f}x, up+down "
         f"{total_expansion:.3f}x (paper: {PAPER_EXPANSION}x for 2^10 users, 2^20 entries)"
     )

@@ -32,6 +32,9 @@ class SimulationReport:
         included: sorted indices of the clients whose inputs are in the sum.
         server_seconds: server computation (all receive/close calls, parsing included).
         server_breakdown: the same split by server method (and ``serialize``).
+        server_cpu_seconds: CPU time of the server steps, including forked recovery
+            workers (insensitive to other load on the machine; wall time is not).
+        client_cpu_seconds: per-client CPU time (client steps are single-threaded).
         client_seconds: per-client computation over all its rounds (index = client).
         client_bytes_sent: per-client bytes uploaded.
         client_bytes_received: per-client bytes downloaded.
@@ -42,10 +45,25 @@ class SimulationReport:
     included: npt.NDArray[np.intp]
     server_seconds: float
     server_breakdown: dict[str, float]
+    server_cpu_seconds: float
+    client_cpu_seconds: npt.NDArray[np.float64]
     client_seconds: npt.NDArray[np.float64]
     client_bytes_sent: npt.NDArray[np.int64]
     client_bytes_received: npt.NDArray[np.int64]
     config: SecAggConfig
+
+
+def _cpu() -> float:
+    """CPU seconds of this process plus its reaped children (the recovery workers)."""
+    total = time.process_time()
+    try:
+        import resource
+
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        total += ru.ru_utime + ru.ru_stime
+    except (ImportError, OSError):  # pragma: no cover - non-POSIX
+        pass
+    return total
 
 
 def _prepare_inputs(inputs: npt.ArrayLike, modulus_bits: int) -> npt.NDArray[np.uint64]:
@@ -105,6 +123,7 @@ def simulate_round(
         unsafe_allow_low_threshold=unsafe_allow_low_threshold,
     )
     ctime = np.zeros(n)
+    ccpu = np.zeros(n)
     sent = np.zeros(n, dtype=np.int64)
     recv = np.zeros(n, dtype=np.int64)
     server_time = 0.0
@@ -119,29 +138,34 @@ def simulate_round(
         ctime[i] += time.perf_counter() - t0
 
     def client_step(i: int, fn: object, *args: object) -> bytes:
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         out: bytes = fn(*args).to_bytes()  # type: ignore[operator]
         ctime[i] += time.perf_counter() - t0
+        ccpu[i] += time.process_time() - c0
         sent[i] += len(out)
         return out
 
     breakdown: dict[str, float] = {}
 
+    server_cpu = 0.0
+
     def server_step(fn: object, *args: object) -> object:
-        nonlocal server_time
-        t0 = time.perf_counter()
+        nonlocal server_time, server_cpu
+        c0, t0 = _cpu(), time.perf_counter()
         out = fn(*args)  # type: ignore[operator]
         dt = time.perf_counter() - t0
+        server_cpu += _cpu() - c0
         server_time += dt
         name = getattr(fn, "__name__", "other")
         breakdown[name] = breakdown.get(name, 0.0) + dt
         return out
 
     def to_bytes(msg: object) -> bytes:
-        nonlocal server_time
-        t0 = time.perf_counter()
+        nonlocal server_time, server_cpu
+        c0, t0 = _cpu(), time.perf_counter()
         out: bytes = msg.to_bytes()  # type: ignore[attr-defined]
         dt = time.perf_counter() - t0
+        server_cpu += _cpu() - c0
         server_time += dt
         breakdown["serialize"] = breakdown.get("serialize", 0.0) + dt
         return out
@@ -185,6 +209,8 @@ def simulate_round(
         included=np.array(result.included, dtype=np.intp),  # type: ignore[attr-defined]
         server_seconds=server_time,
         server_breakdown=breakdown,
+        server_cpu_seconds=server_cpu,
+        client_cpu_seconds=ccpu,
         client_seconds=ctime,
         client_bytes_sent=sent,
         client_bytes_received=recv,
