@@ -563,3 +563,21 @@ def test_foreign_gmp_allocators_keep_the_gil(native: Backend) -> None:
     assert limbs_to_ints(out) == [pow(b, e, m) for b, e in zip(bs, es, strict=True)]
     x = limbs_to_ints(crt)[0]
     assert x % (2**61 - 1) == 5 and x % (2**31 - 1) == 7
+
+
+def test_bench_kernel_command_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    """``fedcrypto bench kernel`` on a tiny configuration prints its table."""
+    import argparse
+
+    from fedcrypto.cli import _bench_kernel
+
+    parser = argparse.ArgumentParser()
+    _bench_kernel.add_arguments(parser)
+    args = parser.parse_args(["--bits", "256", "--count", "2", "--repeat", "1", "--threads", "1"])
+    assert _bench_kernel.run(args) == 0
+    out = capsys.readouterr().out
+    assert f"backend: {get_backend().name}" in out
+    for op in ("powmod 256/128", "fixed-base", "mulmod", "multi_powmod", "crt"):
+        assert op in out
+    assert _bench_kernel.run(parser.parse_args(["--bits", "8"])) == 2
+    assert _bench_kernel.run(parser.parse_args(["--threads", "0"])) == 2
