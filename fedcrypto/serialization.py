@@ -80,6 +80,7 @@ class ObjectType(enum.IntEnum):
     SECAGG_CONSISTENCY_CHECK = 0x0407
     SECAGG_UNMASK_REQUEST = 0x0408
     SECAGG_UNMASK_RESPONSE = 0x0409
+    SECAGG_CONFIG = 0x040A
 
 
 def param_id(*parts: bytes) -> bytes:
