@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from ..exceptions import InvalidArgumentError, InvalidTypeError
-from ..serialization import param_id
+from ..exceptions import InvalidArgumentError, InvalidTypeError, SerializationError
+from ..serialization import ObjectType, Reader, Writer, pack, param_id, unpack
 from ._graph import neighbor_map
 from ._masking import word_dtype
 
@@ -133,6 +134,70 @@ class SecAggConfig:
             degree=degree,
             _neighbors=MappingProxyType(nmap),
             _id_set=frozenset(ids),
+        )
+
+    def to_bytes(self) -> bytes:
+        """Serialize the public parameters (envelope type ``SECAGG_CONFIG``).
+
+        Payload: ``session id (32) || u8 flags (bit 0 active, bit 1 SecAgg+) || u8 k ||
+        u32 vector_length || u32 threshold || u32 degree (0 = complete graph) ||
+        u32 n || n x u32 client id || (active) n x 32-byte Ed25519 verifying key``.
+        """
+        flags = (1 if self.active else 0) | (2 if self.degree is not None else 0)
+        w = Writer().raw(self.session_id).u8(flags).u8(self.modulus_bits)
+        w.u32(self.vector_length).u32(self.threshold).u32(self.degree or 0)
+        w.u32(len(self.client_ids))
+        for c in self.client_ids:
+            w.u32(c)
+        if self.active:
+            for c in self.client_ids:
+                w.raw(self.verifying_keys[c].public_bytes(Encoding.Raw, PublicFormat.Raw))
+        return pack(ObjectType.SECAGG_CONFIG, w.getvalue(), param=self.param)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, *, unsafe_allow_low_threshold: bool = False) -> SecAggConfig:
+        """Parse parameters received from the server and re-validate them with :meth:`create`.
+
+        A receiver should still check that the parameters are ones it accepts (its own id
+        is listed, the threshold and client count are what it expects).
+
+        Raises:
+            SerializationError: malformed bytes.
+            InvalidArgumentError: parameters that :meth:`create` refuses.
+        """
+        env = unpack(data, ObjectType.SECAGG_CONFIG)
+        r = Reader(env.payload)
+        sid = r.raw(SESSION_ID_BYTES)
+        if env.param_id != param_id(b"secagg", sid):
+            raise SerializationError("envelope parameter id does not match the session id")
+        flags, k = r.u8(), r.u8()
+        if flags & ~3:
+            raise SerializationError("unknown configuration flags")
+        length, threshold, degree, n = r.u32(), r.u32(), r.u32(), r.u32()
+        if n * 4 > r.remaining():
+            raise SerializationError("truncated client list")
+        ids = [r.u32() for _ in range(n)]
+        keys: dict[int, Ed25519PublicKey] | None = None
+        if flags & 1:
+            keys = {}
+            for c in ids:
+                try:
+                    keys[c] = Ed25519PublicKey.from_public_bytes(r.raw(32))
+                except ValueError:
+                    raise SerializationError("invalid Ed25519 verifying key") from None
+        r.finish()
+        if bool(flags & 2) != (degree != 0):
+            raise SerializationError("SecAgg+ flag and degree disagree")
+        return cls.create(
+            ids,
+            threshold=threshold,
+            vector_length=length,
+            modulus_bits=k,
+            active=bool(flags & 1),
+            verifying_keys=keys,
+            degree=degree or None,
+            session_id=sid,
+            unsafe_allow_low_threshold=unsafe_allow_low_threshold,
         )
 
     @property

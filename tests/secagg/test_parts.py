@@ -250,3 +250,35 @@ def test_config_validation() -> None:
         SecAggConfig.create(range(30), threshold=5, vector_length=4, degree=7)
     full = SecAggConfig.create(range(5), threshold=3, vector_length=4, degree=10)
     assert full.degree is None  # degree >= n - 1 is plain Bonawitz
+
+
+def test_config_wire_round_trip_and_validation() -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from fedcrypto.exceptions import SerializationError
+
+    keys = {i: Ed25519PrivateKey.generate().public_key() for i in (3, 9, 12, 40)}
+    for active, degree in ((False, None), (True, None), (False, 2)):
+        cfg = SecAggConfig.create(
+            keys,
+            threshold=3,
+            vector_length=77,
+            modulus_bits=20,
+            active=active,
+            verifying_keys=keys if active else None,
+            degree=degree,
+        )
+        back = SecAggConfig.from_bytes(cfg.to_bytes())
+        assert back.session_id == cfg.session_id and back.client_ids == cfg.client_ids
+        assert (back.threshold, back.vector_length, back.modulus_bits) == (3, 77, 20)
+        assert back.active == active and back.degree == degree
+        assert all(back.neighbors(c) == cfg.neighbors(c) for c in cfg.client_ids)
+    data = cfg.to_bytes()
+    with pytest.raises(SerializationError):
+        SecAggConfig.from_bytes(data[:-1])
+    low = SecAggConfig.create(
+        range(6), threshold=2, vector_length=4, unsafe_allow_low_threshold=True
+    )
+    with pytest.raises(InvalidArgumentError):
+        SecAggConfig.from_bytes(low.to_bytes())  # a receiver refuses unsafe thresholds by default
+    assert SecAggConfig.from_bytes(low.to_bytes(), unsafe_allow_low_threshold=True).threshold == 2
