@@ -94,11 +94,11 @@ class Connection:
         self._max_frame = max_frame
         self._idle = idle_timeout
         self._tls = isinstance(sock, ssl.SSLSocket)
-        self.tls_info = (
-            TlsInfo(sock.version(), (sock.cipher() or (None,))[0])  # type: ignore[union-attr]
-            if self._tls
-            else TlsInfo(None, None)
-        )
+        if isinstance(sock, ssl.SSLSocket):
+            cipher = sock.cipher()
+            self.tls_info = TlsInfo(sock.version(), cipher[0] if cipher else None)
+        else:
+            self.tls_info = TlsInfo(None, None)
         sock.setblocking(False)
         self._lock = threading.Condition()
         self._outq: collections.deque[bytes] = collections.deque()

@@ -358,7 +358,7 @@ def _max_frame(args: argparse.Namespace) -> int:
     (512-byte DH-4096 values) plus headers, and at least 16 MiB."""
     if args.max_frame_size is not None:
         return int(args.max_frame_size) << 20
-    return max(16 << 20, args.batch_size * 520 + (1 << 20))
+    return max(16 << 20, int(args.batch_size) * 520 + (1 << 20))
 
 
 def _tls(args: argparse.Namespace, server: bool) -> ssl.SSLContext | None:
