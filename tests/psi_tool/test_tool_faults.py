@@ -385,8 +385,8 @@ def test_bad_frames_after_handshake(tmp_path, listeners, write_ids, frame, needl
     lst = _listen(listeners, tmp_path, a, "--max-frame-size", "2")
 
     def send_bad(conn):
-        conn._sock.setblocking(True)  # the fake writes raw bytes past the frame layer
-        conn.close = lambda **kw: None
+        assert conn.flush()  # our READY is out; now write raw bytes past the frame layer
+        conn._sock.setblocking(True)
         socket.socket.sendall(conn._sock, frame)
         socket.socket.shutdown(conn._sock, socket.SHUT_WR)
 

@@ -156,6 +156,18 @@ class Connection:
                     raise PeerError(f"no data from the peer for {self._idle:g} s (idle timeout)")
                 self._lock.wait(min(1.0, self._idle - idle + 0.01))
 
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every queued frame has been handed to the kernel; False on timeout or
+        when the connection failed."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self._outq or not self._clean_boundary:
+                left = deadline - time.monotonic()
+                if left <= 0 or self._error is not None or not self._thread.is_alive():
+                    return False
+                self._lock.wait(min(left, 0.05))
+        return True
+
     def close(self, *, flush_timeout: float = 10.0) -> None:
         """Send what is queued (bounded by ``flush_timeout``), half-close, drain briefly and
         close the socket.  Safe to call more than once."""
@@ -223,6 +235,9 @@ class Connection:
                     wbuf = self._outq.popleft()
                     wpos = 0
                     last_tx_progress = time.monotonic()
+                self._clean_boundary = wpos >= len(wbuf)
+                if self._clean_boundary and not self._outq:
+                    self._lock.notify_all()  # wakes flush()
                 reading = (
                     not self._eof
                     and self._error is None
@@ -230,7 +245,6 @@ class Connection:
                     and self._inbox_bytes < _INBOX_BYTES
                 )
             writing = wpos < len(wbuf)
-            self._clean_boundary = not writing
             if closing and not writing:
                 self._half_close_and_drain()
                 return
@@ -304,8 +318,7 @@ class Connection:
                 return None if not total else total
             rbuf += data
             total += len(data)
-        if total:
-            self.bytes_received += total
+            self.bytes_received += len(data)
             self._last_rx = time.monotonic()
         return total
 
