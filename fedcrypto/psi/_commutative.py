@@ -39,6 +39,9 @@ from ._settings import TAG_BYTES, PsiSettings, session_tag
 __all__ = ["CommutativeParty"]
 
 _WINDOW = 2
+#: Smallest batch worth spreading over worker processes (about 0.3 s of work on one core).
+PARALLEL_MIN_ITEMS = {"curve25519": 2048, "p256": 1024}
+PARALLEL_MIN_ITEMS_DH = 128
 
 
 def _mask_own(items: Sequence[bytes], protocol: str, group: str, secret: Any, dst: bytes) -> bytes:
@@ -86,7 +89,10 @@ class CommutativeParty(PsiParty):
         self._peer_received = 0
         self._shuffled_received = 0
         self._shuffle_buf: list[bytes] = []
-        self._pool = WorkerPool(settings.workers)
+        self._pool = WorkerPool(
+            settings.workers,
+            min_items=PARALLEL_MIN_ITEMS.get(self._group, PARALLEL_MIN_ITEMS_DH),
+        )
         self._join = (
             TagJoin(self.peer_size, self.n, memory_budget=settings.memory_budget,
                     workdir=self._workdir)

@@ -71,10 +71,13 @@ class WorkerPool:
 
     :param workers: number of processes (None = all cores this process may use; 1 = run
         everything inline).
+    :param min_items: batches shorter than this run inline (starting worker processes costs
+        a second or two; pick the size whose work clearly exceeds that).
     """
 
-    def __init__(self, workers: int | None) -> None:
+    def __init__(self, workers: int | None, *, min_items: int = 2 * MIN_CHUNK) -> None:
         self._workers = default_threads() if workers is None else workers
+        self._min_items = max(1, min_items)
         self._executor: ProcessPoolExecutor | None = None
 
     @property
@@ -91,7 +94,8 @@ class WorkerPool:
 
         :raises FedCryptoError: if a worker process dies.
         """
-        chunks = split(seq, self._workers) if self._workers > 1 else [seq]
+        parallel = self._workers > 1 and len(seq) >= self._min_items
+        chunks = split(seq, self._workers) if parallel else [seq]
         if len(chunks) == 1:
             return [fn(chunks[0], *args)]
         if self._executor is None:

@@ -91,7 +91,7 @@ class RsaParty(PsiParty):
         self._dst = session_tag(settings, self._session_id, "full-domain-hash")
         self._tag_key = hashlib.sha256(session_tag(settings, self._session_id, "tag")).digest()
         self._perm = secure_permutation(self.n)
-        self._pool = WorkerPool(settings.workers)
+        self._pool = WorkerPool(settings.workers, min_items=128)
         self._join: TagJoin | None = None
         if self.is_signer:
             if rsa_key is None:

@@ -206,11 +206,11 @@ def signed_dummy(param: bytes) -> SignedBatch:
 
 
 def test_bad_element_detected_inside_worker_processes() -> None:
-    s = PsiSettings(workers=2, batch_size=1024)
-    a, b = _pair(s, n=1024)
+    s = PsiSettings(workers=2, batch_size=2048)
+    a, b = _pair(s, n=2048)
     a.start()
     good = b.start()[0]
-    assert isinstance(good, MaskedBatch) and good.count == 1024
+    assert isinstance(good, MaskedBatch) and good.count == 2048
     tw = _twist_u().to_bytes(32, "little")
     bad = replace(good, data=good.data[: 1000 * 32] + tw + good.data[1001 * 32 :])
     with pytest.raises(InvalidGroupElementError):

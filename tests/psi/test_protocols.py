@@ -97,9 +97,9 @@ def test_empty_sets_and_disjoint() -> None:
 
 
 def test_workers_do_not_change_results() -> None:
-    a = [b"id%d" % i for i in range(1200)]
-    b = [b"id%d" % i for i in range(600, 1500)]
-    s = PsiSettings(reveal="both", batch_size=1024, workers=2)
+    a = [b"id%d" % i for i in range(2100)]
+    b = [b"id%d" % i for i in range(1000, 2500)]
+    s = PsiSettings(reveal="both", batch_size=2048, workers=2)
     _check(s, a, b)
 
 
