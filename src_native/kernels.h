@@ -65,6 +65,9 @@ int fc_multi_powmod(const fc_in *bases, const fc_in *exps, const uint64_t *m, si
 int fc_crt(const fc_in *rp, const fc_in *rq, const uint64_t *p, size_t pn, const uint64_t *q,
            size_t qn, const uint64_t *qinv, size_t qin, const fc_out *out, int threads);
 
+/* Test hook: mismatches between the two Montgomery reductions (see kernels.c). */
+long fc_redc_selftest(const uint64_t *m, size_t mn, size_t rounds, uint64_t seed);
+
 /* Fixed-base tables: immutable after fc_fb_new, safe to use from many threads. */
 typedef struct fc_fixed_base fc_fixed_base;
 /* window 0 = choose automatically.  Returns NULL when out of memory. */

@@ -581,3 +581,29 @@ def test_bench_kernel_command_runs(capsys: pytest.CaptureFixture[str]) -> None:
         assert op in out
     assert _bench_kernel.run(parser.parse_args(["--bits", "8"])) == 2
     assert _bench_kernel.run(parser.parse_args(["--threads", "0"])) == 2
+
+
+@pytest.mark.parametrize("bits", [3584, 4096, 6144, 8192])
+def test_native_wraparound_redc_matches_word_redc(native: Backend, bits: int) -> None:
+    """The wrap-around Montgomery reduction (>= 56 even limbs) against the word-by-word
+    one, on random inputs and the edge cases t_lo = 0, t_lo = B^n - 1, t_hi = m - 1."""
+    from fedcrypto import _native
+
+    for m in (_odd_modulus(bits), (1 << bits) - 1, (1 << (bits - 1)) + 1):
+        assert _native._redc_selftest(int_to_limbs(m), 300, secrets.randbits(64) | 1) == 0
+    assert _native._redc_selftest(int_to_limbs(_odd_modulus(2048)), 10, 1) is None  # not used
+
+
+@pytest.mark.parametrize("bits", [4096, 6144])
+def test_native_big_moduli_fixed_base_and_multiexp(native: Backend, bits: int) -> None:
+    m = _odd_modulus(bits)
+    g = secrets.randbelow(m)
+    table = native.fixed_base(g, m, 96)
+    es = [0, 1, (1 << 96) - 1] + [secrets.randbits(96) for _ in range(4)]
+    assert limbs_to_ints(table.pow(ints_to_limbs(es))) == [pow(g, e, m) for e in es]
+    bs = [secrets.randbelow(m) for _ in range(30)] + [0, 1, m - 1]
+    xs = [secrets.randbits(40) for _ in bs]
+    expected = 1
+    for b, e in zip(bs, xs, strict=True):
+        expected = expected * pow(b, e, m) % m
+    assert limbs_to_ints(native.multi_powmod(_rows(bs, m), ints_to_limbs(xs), m)) == [expected]
