@@ -28,6 +28,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-tls", action="store_true", help="plaintext loopback")
     parser.add_argument(
+        "--files",
+        nargs=2,
+        metavar=("A", "B"),
+        help="use these ID files (listener A, connector B) instead of synthetic IDs",
+    )
+    parser.add_argument("--id-column", action="append", help="with --files: ID column(s)")
+    parser.add_argument("--normalize", default=None, help="with --files: normalization")
+    parser.add_argument(
         "--local", action="store_true", help="both parties in this process (no network, no TLS)"
     )
 
@@ -51,7 +59,7 @@ def _local(protocol: str, group: str | None, n: int) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark; returns 0, or 1 when a run failed."""
-    from .psi_tool._e2e import run_two_processes
+    from .psi_tool._e2e import run_files_two_processes, run_two_processes
 
     if args.size < 2:
         print("fedcrypto bench psi: error: --size must be at least 2")
@@ -62,6 +70,23 @@ def run(args: argparse.Namespace) -> int:
         group = args.group if args.protocol != "all" else None
         if args.local:
             _local(protocol, group, args.size)
+            continue
+        if args.files:
+            extra: list[str] = []
+            for col in args.id_column or ():
+                extra += ["--id-column", col]
+            if args.normalize:
+                extra += ["--normalize", args.normalize]
+            result = run_files_two_processes(
+                args.files[0],
+                args.files[1],
+                protocol=protocol,
+                group=group,
+                tls=not args.no_tls,
+                extra=tuple(extra),
+            )
+            print(result.summary())
+            code = code if result.ok else 1
             continue
         result = run_two_processes(
             args.size,

@@ -212,3 +212,33 @@ def test_make_certs_cli(tmp_path, capsys):
     # refuses to overwrite
     assert cli_main(["psi", "make-certs", str(d)]) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+def test_bench_psi_command(capsys):
+    assert cli_main(["bench", "psi", "--size", "300", "--no-tls"]) == 0
+    out = capsys.readouterr().out
+    assert "300 x 300 IDs, two processes over loopback" in out
+    assert "intersection 150" in out and "IDs/s per core" in out
+
+
+def test_bench_psi_on_bundled_samples(capsys):
+    root = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "data")
+    a, b = os.path.join(root, "psi_party_a.csv"), os.path.join(root, "psi_party_b.csv")
+    assert (
+        cli_main(
+            [
+                "bench",
+                "psi",
+                "--files",
+                a,
+                b,
+                "--id-column",
+                "email",
+                "--normalize",
+                "strip,lower",
+                "--no-tls",
+            ]
+        )
+        == 0
+    )
+    assert "intersection 2500" in capsys.readouterr().out

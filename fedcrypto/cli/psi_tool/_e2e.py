@@ -20,7 +20,13 @@ from typing import Any
 
 from ._certs import make_certs
 
-__all__ = ["E2EResult", "run_two_processes", "write_synthetic_ids", "PUBLISHED_RATES"]
+__all__ = [
+    "E2EResult",
+    "run_two_processes",
+    "run_files_two_processes",
+    "write_synthetic_ids",
+    "PUBLISHED_RATES",
+]
 
 #: Published peer rates, for context only (not measured here).
 PUBLISHED_RATES = {
@@ -144,10 +150,41 @@ def run_two_processes(
 ) -> E2EResult:
     """Run ``fedcrypto psi listen`` and ``connect`` as two processes on synthetic inputs and
     measure them; raises nothing on a failed run (see :attr:`E2EResult.ok`)."""
-    with tempfile.TemporaryDirectory(prefix="fedcrypto-psi-e2e-", dir=workdir) as tmp:
+    with tempfile.TemporaryDirectory(prefix="fedcrypto-psi-ids-", dir=workdir) as tmp:
         a, b = os.path.join(tmp, "a.txt"), os.path.join(tmp, "b.txt")
         write_synthetic_ids(a, 0, n_listener)
         write_synthetic_ids(b, n_listener - overlap, n_connector)
+        return run_files_two_processes(
+            a,
+            b,
+            protocol=protocol,
+            group=group,
+            tls=tls,
+            extra=extra,
+            timeout=timeout,
+            workdir=workdir,
+            sizes=(n_listener, n_connector),
+        )
+
+
+def run_files_two_processes(
+    file_a: str,
+    file_b: str,
+    *,
+    protocol: str = "ecdh",
+    group: str | None = None,
+    tls: bool = True,
+    extra: tuple[str, ...] = (),
+    timeout: float = 3600.0,
+    workdir: str | None = None,
+    sizes: tuple[int, int] | None = None,
+) -> E2EResult:
+    """Run the tool as two processes on loopback: ``file_a`` on the listener, ``file_b`` on the
+    connector, with the same ``extra`` options (e.g. ``("--id-column", "email")``) on both;
+    certificates are made on the fly when ``tls``.  ``sizes`` (IDs per side) is read from the
+    reports when omitted.  Used by the README demo on the bundled sample files."""
+    with tempfile.TemporaryDirectory(prefix="fedcrypto-psi-e2e-", dir=workdir) as tmp:
+        a, b = file_a, file_b
         common = ["--protocol", protocol, "--quiet", *extra]
         if group:
             common += ["--group", group]
@@ -248,6 +285,11 @@ def run_two_processes(
             errs[role].seek(0)
             stderr[role] = errs[role].read().decode("utf-8", "replace")
             errs[role].close()
+        if sizes is None:
+            sizes = (
+                int(reports.get("listener", {}).get("local_size", 0)),
+                int(reports.get("connector", {}).get("local_size", 0)),
+            )
         return E2EResult(
-            protocol, group, n_listener, n_connector, wall, peaks, maxrss, reports, codes, stderr
+            protocol, group, sizes[0], sizes[1], wall, peaks, maxrss, reports, codes, stderr
         )
