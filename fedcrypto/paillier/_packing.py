@@ -336,10 +336,12 @@ class PackedVector:
 
     @property
     def public_key(self) -> PaillierPublicKey:
+        """The key the ciphertexts are under."""
         return self._pk
 
     @property
     def scheme(self) -> PackingScheme:
+        """The packing parameters (shared by all parties)."""
         return self._scheme
 
     @property
@@ -364,10 +366,12 @@ class PackedVector:
 
     @property
     def num_ciphertexts(self) -> int:
+        """Number of ciphertexts: ``ceil(size / slots)``."""
         return int(self._c.shape[0])
 
     @property
     def nbytes(self) -> int:
+        """Bytes of ciphertext storage."""
         return int(self._c.nbytes)
 
     def _check_compatible(self, other: PackedVector) -> None:

@@ -54,6 +54,7 @@ class RandomizerPool:
 
     @property
     def public_key(self) -> PaillierPublicKey:
+        """The key the randomizers belong to."""
         return self._pk
 
     def _forked(self) -> None:

@@ -164,6 +164,7 @@ class EncryptedVector:
 
     @property
     def shape(self) -> tuple[int]:
+        """``(len,)``: vectors are one-dimensional."""
         return (len(self),)
 
     # -- interop ---------------------------------------------------------------------
