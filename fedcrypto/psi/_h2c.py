@@ -133,11 +133,42 @@ def curve25519_map_to_curve(u: int) -> tuple[int, int]:
 
     Maps a field element ``u`` to a point of the Montgomery curve: ``x1 = -J / (1 + Z u^2)``
     (``-J`` when the denominator vanishes); if ``g(x1)`` is a square the point is
-    ``(x1, sqrt(g(x1)))`` with an odd ``y``, otherwise ``(-x1 - J, sqrt(g(-x1 - J)))``
-    with an even ``y``.
+    ``(x1, sqrt(g(x1)))`` with an odd ``y``, otherwise ``(x2, sqrt(g(x2)))`` with
+    ``x2 = -x1 - J`` and an even ``y``.
+
+    One exponentiation per call: with ``c = g(x1)^((p+3)/8)``, ``c^2`` is ``g(x1)`` times a
+    fourth root of unity — ``+-1`` when ``g(x1)`` is a square (then ``y = c`` or ``c sqrt(-1)``),
+    ``+-i`` when it is not.  In the second case ``x2 = Z u^2 x1`` and
+    ``g(x2) = Z u^2 g(x1)`` (both quadratic factors equal ``1 - x1 x2`` because
+    ``x1 + x2 = -J``), so ``sqrt(g(x2)) = u c (1 -+ i)`` since ``(1 -+ i)^2 = -+2i``.
     """
     p = _P25
     u = gmpy2.mpz(u)
+    u2 = u * u % p
+    den = (1 + _Z25 * u2) % p
+    if not den:  # pragma: no cover - impossible here: -1/Z = -1/2 is not a square mod p
+        return _curve25519_map_slow(u)
+    x1 = (-_A25 * gmpy2.invert(den, p)) % p
+    gx1 = (x1 * (x1 * (x1 + _A25) + 1)) % p
+    c = gmpy2.powmod(gx1, _SQRT_EXP_25, p)
+    c2 = c * c % p
+    if c2 == gx1:
+        x, y, odd = x1, c, True
+    elif c2 == p - gx1:
+        x, y, odd = x1, c * _SQRT_M1_25 % p, True
+    elif c2 == gx1 * _SQRT_M1_25 % p:
+        x, y, odd = _Z25 * u2 * x1 % p, u * c * (1 - _SQRT_M1_25) % p, False
+    else:
+        x, y, odd = _Z25 * u2 * x1 % p, u * c * (1 + _SQRT_M1_25) % p, False
+    if bool(y & 1) != odd and y:
+        y = p - y
+    return int(x), int(y)
+
+
+def _curve25519_map_slow(u: gmpy2.mpz) -> tuple[int, int]:
+    """The RFC 9380 steps verbatim, with a Legendre test and up to two exponentiations
+    (reference for the fast path; also covers the RFC's ``1 + Z u^2 = 0`` case)."""
+    p = _P25
     den = (1 + _Z25 * u * u) % p
     x1 = (-_A25 * gmpy2.invert(den, p)) % p if den else (-_A25) % p
     if x1 == 0:
