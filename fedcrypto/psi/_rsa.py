@@ -107,6 +107,7 @@ class RsaParty(PsiParty):
             self._positions_received = 0
             self._positions_total: int | None = None
             self._matched: list[np.ndarray] = []
+            self._last_position = -1
         else:
             self._pub: RsaPublicNumbers | None = None
             self._signer_learns = settings.reveal == "both"
@@ -176,6 +177,10 @@ class RsaParty(PsiParty):
         pos = msg.positions()
         if pos.size and (pos.min() < 0 or pos.max() >= self.n):
             raise ProtocolError("peer sent a match position outside the signer's tag stream")
+        if pos.size and (np.any(np.diff(pos) <= 0) or pos[0] <= self._last_position):
+            raise ProtocolError("match positions must be strictly increasing")
+        if pos.size:
+            self._last_position = int(pos[-1])
         self._matched.append(self._perm[pos])
         self._positions_received += 1
         return []

@@ -216,3 +216,19 @@ def test_bad_element_detected_inside_worker_processes() -> None:
     with pytest.raises(InvalidGroupElementError):
         a.handle(bad)
     b.close()
+
+
+def test_rsa_signer_rejects_bad_match_positions(rsa_key: object) -> None:
+    from fedcrypto.psi import MatchPositions
+
+    s = PsiSettings(protocol="rsa", reveal="both", workers=1, batch_size=8)
+    param = message_param(s, SID)
+    for positions in ([1, 1], [2, 1], [0, 99], [-1]):
+        client, signer = _pair(s, n=3, rsa_key=rsa_key)
+        client.start()
+        (pk,) = signer.start()
+        (blinded,) = client.handle(pk)
+        signer.handle(blinded)
+        data = b"".join(int(p % 2**64).to_bytes(8, "big") for p in positions)
+        with pytest.raises(ProtocolError):
+            signer.handle(MatchPositions(param=param, index=0, total=1, data=data, elem_size=8))
