@@ -17,6 +17,9 @@ _Limbs = npt.NDArray[np.uint64]
 def gmp_version() -> str:
     """Version of the GMP library linked in."""
 
+def _redc_selftest(mod: _Limbs, rounds: int, seed: int, /) -> int | None:
+    """Test hook: mismatches between the two Montgomery reductions (None: not applicable)."""
+
 def gmp_default_allocators() -> bool:
     """True when libgmp uses its own allocators (batches then run without the GIL)."""
 
