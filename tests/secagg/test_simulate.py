@@ -129,18 +129,27 @@ def test_secagg_plus_with_dropouts(active: bool) -> None:
     np.testing.assert_array_equal(agg, _expected(x, included, 32))
 
 
-@settings(max_examples=10, deadline=None)
-@given(st.integers(8, 14), st.integers(0, 2**32), st.sets(st.integers(0, 13), max_size=3))
-def test_secagg_plus_property(n: int, seed: int, dropped: set[int]) -> None:
+@settings(max_examples=12, deadline=None)
+@given(
+    st.integers(8, 14),
+    st.integers(0, 2**32),
+    st.sets(st.integers(0, 13), max_size=3),
+    st.sets(st.integers(0, 13), max_size=2),
+    st.booleans(),
+)
+def test_secagg_plus_property(
+    n: int, seed: int, dropped: set[int], late: set[int], active: bool
+) -> None:
     x = _inputs(n, 5, 32, seed)
-    drops = {"masked_input": {d for d in dropped if d < n}}
+    early = {d for d in dropped if d < n}
+    drops = {"masked_input": early, "unmasking": {d for d in late if d < n} - early}
     try:
-        agg, included = simulate(x, threshold=4, neighbors=4, dropouts=drops)
+        agg, included = simulate(x, threshold=4, neighbors=4, dropouts=drops, active=active)
     except ProtocolError:
         # Only acceptable when some neighbourhood lost too many holders.
-        assert drops["masked_input"]
+        assert early or drops["unmasking"]
         return
-    assert set(included.tolist()) == set(range(n)) - drops["masked_input"]
+    assert set(included.tolist()) == set(range(n)) - early
     np.testing.assert_array_equal(agg, _expected(x, included, 32))
 
 
