@@ -624,15 +624,19 @@ int fc_mulmod(const fc_in *a, const fc_in *b, const uint64_t *m, size_t mn, cons
 
 typedef struct {
     const fc_in *a;
-    const uint64_t *m;
-    size_t mn;
+    const modctx *mc;
     mp_limb_t *partials; /* parts * n limbs */
     int err;
 } prodmod_ctx;
 
+/* Each thread multiplies its slice.  With the wrap-around REDC (large odd moduli)
+ * the chain runs on Montgomery products, acc <- acc * x / R, which leaves
+ * prod * R^-(k-1) for a slice of k values; one multiplication by R^(k-1) mod m
+ * (a short mpz_powm) corrects it.  Otherwise: product and division. */
 static void prodmod_task(void *vc, size_t part, size_t begin, size_t end) {
     prodmod_ctx *c = (prodmod_ctx *)vc;
-    size_t i, n = c->mn;
+    const modctx *mc = c->mc;
+    size_t i, n = mc->n;
     mp_limb_t *acc = c->partials + part * n, *x;
     modscratch s;
     set_one(acc, n);
@@ -647,7 +651,22 @@ static void prodmod_task(void *vc, size_t part, size_t begin, size_t end) {
     for (i = begin + 1; i < end; i++) {
         load_row(x, c->a->p + i * c->a->width, c->a->width, n);
         mpn_mul_n(s.t, acc, x, (mp_size_t)n);
-        mpn_tdiv_qr(s.q, acc, 0, s.t, (mp_size_t)(2 * n), (mp_srcptr)c->m, (mp_size_t)n);
+        if (mc->wrap)
+            mc_reduce_wrap(mc, acc, s.t, s.w);
+        else
+            mpn_tdiv_qr(s.q, acc, 0, s.t, (mp_size_t)(2 * n), mc->m, (mp_size_t)n);
+    }
+    if (mc->wrap && end - begin > 1) {
+        mpz_t f, mm;
+        mpz_init(f);
+        mpz_roinit_n(mm, mc->m, (mp_size_t)n);
+        mpz_setbit(f, (mp_bitcnt_t)(64 * n));
+        mpz_mod(f, f, mm);                                   /* R mod m */
+        mpz_powm_ui(f, f, (unsigned long)(end - begin - 1), mm); /* R^(k-1) mod m */
+        load_row(x, (const uint64_t *)mpz_limbs_read(f), mpz_size(f), n);
+        mpz_clear(f);
+        mpn_mul_n(s.t, acc, x, (mp_size_t)n);
+        mpn_tdiv_qr(s.q, acc, 0, s.t, (mp_size_t)(2 * n), mc->m, (mp_size_t)n);
     }
     ms_free(&s);
     free(x);
@@ -657,17 +676,18 @@ int fc_prodmod(const fc_in *a, const uint64_t *m, size_t mn, const fc_out *out, 
     size_t n = mn, parts, t;
     double work = (double)a->count * (double)mn * (double)mn * 3.0;
     prodmod_ctx c;
+    modctx mc;
     modscratch s;
     int rc;
     parts = plan_parts(a->count, threads, work);
+    if (mc_init(&mc, m, mn)) return FC_ENOMEM;
     c.a = a;
-    c.m = m;
-    c.mn = mn;
+    c.mc = &mc;
     c.err = FC_OK;
     c.partials = (mp_limb_t *)malloc(parts * n * sizeof(mp_limb_t));
-    if (!c.partials) return FC_ENOMEM;
-    if (ms_alloc(&s, n)) {
+    if (!c.partials || ms_alloc(&s, n)) {
         free(c.partials);
+        mc_clear(&mc);
         return FC_ENOMEM;
     }
     if (a->count == 0)
@@ -682,6 +702,7 @@ int fc_prodmod(const fc_in *a, const uint64_t *m, size_t mn, const fc_out *out, 
     rc = c.err ? c.err : store_limbs(out->p, out->width, c.partials, n);
     ms_free(&s);
     free(c.partials);
+    mc_clear(&mc);
     return rc;
 }
 
