@@ -19,6 +19,7 @@ import multiprocessing as mp
 import os
 from collections.abc import Container
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -505,8 +506,18 @@ def _run_recovery(
     if workers == 1 or "fork" not in mp.get_all_start_methods():
         return [_recover_masks(*args, (self_jobs, pair_jobs))]
     jobs = _split_jobs(self_jobs, pair_jobs, workers)
-    with ProcessPoolExecutor(max_workers=len(jobs) - 1, mp_context=mp.get_context("fork")) as pool:
+    if len(jobs) == 1:
+        return [_recover_masks(*args, jobs[0])]
+    try:
+        pool = ProcessPoolExecutor(max_workers=len(jobs) - 1, mp_context=mp.get_context("fork"))
+    except (OSError, ValueError):  # no processes available here: stay serial
+        return [_recover_masks(*args, job) for job in jobs]
+    with pool:
         futures = [pool.submit(_recover_masks, *args, job) for job in jobs[1:]]
         parts = [_recover_masks(*args, jobs[0])]
-        parts.extend(f.result() for f in futures)
+        for job, fut in zip(jobs[1:], futures, strict=True):
+            try:
+                parts.append(fut.result())
+            except BrokenProcessPool:  # a worker died (e.g. killed): redo its share here
+                parts.append(_recover_masks(*args, job))
     return parts
