@@ -522,3 +522,13 @@ def test_bad_rsa_signature(tmp_path, listeners, write_ids):
     assert "signature" in la.err.lower(), la.err
     assert "rejected our data" in str(end)
     _no_outputs(tmp_path, "out.txt")
+
+
+def test_sigterm_is_a_clean_interrupt(tmp_path, listeners, write_ids):
+    import signal
+
+    a, _ = _files(tmp_path, write_ids)
+    lst = _listen(listeners, tmp_path, a)
+    lst.proc.send_signal(signal.SIGTERM)
+    lst.wait().assert_clean_failure(130, "interrupted")
+    _no_outputs(tmp_path, "out.txt")

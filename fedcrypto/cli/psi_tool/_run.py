@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import os
 import platform
+import signal
 import ssl
 import sys
 import time
@@ -185,6 +186,19 @@ def _error_line(message: str) -> None:
     sys.stderr.flush()
 
 
+def _sigterm_as_interrupt() -> Any:
+    """Turn SIGTERM into KeyboardInterrupt so a terminated run cleans up (temporary files,
+    ABORT to the peer) like Ctrl-C; returns the previous handler (None off the main thread)."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        return None
+
+
 def _guarded(
     body: Callable[[list[Connection], list[Callable[[], None]]], int], progress: Progress
 ) -> int:
@@ -192,6 +206,7 @@ def _guarded(
     frame for a connected peer."""
     holder: list[Connection] = []
     closers: list[Callable[[], None]] = []
+    previous = _sigterm_as_interrupt()
     debug = os.environ.get("FEDCRYPTO_DEBUG") == "1"
 
     def abort(reason: str) -> None:
@@ -251,6 +266,8 @@ def _guarded(
             traceback.print_exc()
         return EXIT_PROTOCOL
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
         for close in closers:
             with contextlib.suppress(Exception):
                 close()
@@ -343,6 +360,13 @@ def _prepare(
 ) -> tuple[Any, InputSpec, InputData]:
     if args.output == args.report and args.output not in (None, "-"):
         raise _Failure(EXIT_USAGE, "--output and --report must be different files")
+    inputs = [args.input] + ([args.file_b] if getattr(args, "file_b", None) else [])
+    for out in (args.output, args.report):
+        if out in (None, "-") or not os.path.exists(out):
+            continue
+        for path in inputs:
+            if path != "-" and os.path.exists(path) and os.path.samefile(out, path):
+                raise _Failure(EXIT_USAGE, f"{out}: refusing to overwrite an input file")
     settings = _settings(args, role)
     spec = _input_spec(args, args.input)
     data = load_input(spec)
