@@ -258,7 +258,8 @@ static void mullo_n(mp_limb_t *r, const mp_limb_t *a, const mp_limb_t *b, size_t
     mpn_add_n(r + l, r + l, tmp, (mp_size_t)h);
 }
 
-static int mc_init(modctx *c, const uint64_t *m, size_t mn) {
+/* want_wrap: also precompute the wrap-around REDC (worth it for more than a few products). */
+static int mc_init(modctx *c, const uint64_t *m, size_t mn, int want_wrap) {
     memset(c, 0, sizeof *c);
     c->n = mn;
     c->m = (const mp_limb_t *)m;
@@ -270,7 +271,7 @@ static int mc_init(modctx *c, const uint64_t *m, size_t mn) {
         for (i = 0; i < 5; i++) inv *= 2 - m[0] * inv;
         c->minv = (mp_limb_t)0 - inv;
     }
-    if (c->mont && mn >= FC_WRAP_MIN && mn % 2 == 0) {
+    if (want_wrap && c->mont && mn >= FC_WRAP_MIN && mn % 2 == 0) {
         size_t n = mn, h = mn / 2;
         mp_limb_t *mneg, *m1, *m2;
         mpz_t r, mm, inv;
@@ -279,12 +280,26 @@ static int mc_init(modctx *c, const uint64_t *m, size_t mn) {
         mneg = c->pre;
         m1 = mneg + n;
         m2 = m1 + h;
+        mp_bitcnt_t bits;
         mpz_init(r);
         mpz_init(inv);
-        mpz_setbit(r, (mp_bitcnt_t)(64 * n));
         mpz_roinit_n(mm, (mp_srcptr)m, (mp_size_t)n);
-        mpz_invert(inv, mm, r); /* m odd: invertible mod 2^(64n) */
-        mpz_sub(inv, r, inv);   /* -1/m mod B^n, in (0, B^n) */
+        /* 1/m mod 2^(64n) by Newton's iteration from 1/m0 mod 2^64:
+         * x <- x (2 - m x) doubles the number of correct low bits. */
+        mpz_set_ui(inv, (unsigned long)((mp_limb_t)0 - c->minv));
+        for (bits = 64; bits < (mp_bitcnt_t)(64 * n); bits *= 2) {
+            mp_bitcnt_t next = 2 * bits < (mp_bitcnt_t)(64 * n) ? 2 * bits : (mp_bitcnt_t)(64 * n);
+            mpz_tdiv_r_2exp(r, mm, next);
+            mpz_mul(r, r, inv);
+            mpz_tdiv_r_2exp(r, r, next);
+            mpz_ui_sub(r, 2, r);
+            mpz_mul(inv, inv, r);
+            mpz_fdiv_r_2exp(inv, inv, next);
+        }
+        /* -1/m mod B^n, in (0, B^n) */
+        mpz_set_ui(r, 0);
+        mpz_setbit(r, (mp_bitcnt_t)(64 * n));
+        mpz_sub(inv, r, inv);
         memcpy(mneg, mpz_limbs_read(inv), mpz_size(inv) * sizeof(mp_limb_t));
         mpz_clear(r);
         mpz_clear(inv);
@@ -421,7 +436,7 @@ long fc_redc_selftest(const uint64_t *m, size_t mn, size_t rounds, uint64_t seed
     size_t n = mn, i, j;
     long bad = 0;
     uint64_t x = seed | 1;
-    if (mc_init(&c, m, mn)) return FC_ENOMEM;
+    if (mc_init(&c, m, mn, 1)) return FC_ENOMEM;
     if (!c.wrap) {
         mc_clear(&c);
         return -3;
@@ -576,16 +591,20 @@ int fc_powmod(const fc_in *bases, const fc_in *exps, const uint64_t *m, size_t m
 
 typedef struct {
     const fc_in *a, *b;
-    const uint64_t *m;
-    size_t mn;
+    const modctx *mc;
     const fc_out *out;
     int err;
 } mulmod_ctx;
 
+/* a * b mod m by product and division; with a broadcast b and the wrap-around
+ * REDC available (large odd m), b is turned into b R mod m once and every
+ * element is one Montgomery product REDC(a * bR) = a b mod m. */
 static void mulmod_task(void *vc, size_t part, size_t begin, size_t end) {
     mulmod_ctx *c = (mulmod_ctx *)vc;
-    size_t i, n = c->mn;
+    const modctx *mc = c->mc;
+    size_t i, n = mc->n;
     int shared = c->b->count == 1;
+    int mont = shared && mc->wrap;
     mp_limb_t *x, *y, *r;
     modscratch s;
     (void)part;
@@ -599,12 +618,16 @@ static void mulmod_task(void *vc, size_t part, size_t begin, size_t end) {
     y = x + n;
     r = y + n;
     if (shared) load_row(y, c->b->p, c->b->width, n);
+    if (mont) mc_to(mc, y, y, &s);
     for (i = begin; i < end; i++) {
         int rc;
         load_row(x, c->a->p + i * c->a->width, c->a->width, n);
         if (!shared) load_row(y, c->b->p + i * c->b->width, c->b->width, n);
         mpn_mul_n(s.t, x, y, (mp_size_t)n);
-        mpn_tdiv_qr(s.q, r, 0, s.t, (mp_size_t)(2 * n), (mp_srcptr)c->m, (mp_size_t)n);
+        if (mont)
+            mc_reduce_wrap(mc, r, s.t, s.w);
+        else
+            mpn_tdiv_qr(s.q, r, 0, s.t, (mp_size_t)(2 * n), mc->m, (mp_size_t)n);
         rc = store_limbs(c->out->p + i * c->out->width, c->out->width, r, n);
         if (rc) set_error(&c->err, rc);
     }
@@ -614,9 +637,17 @@ static void mulmod_task(void *vc, size_t part, size_t begin, size_t end) {
 
 int fc_mulmod(const fc_in *a, const fc_in *b, const uint64_t *m, size_t mn, const fc_out *out,
               int threads) {
-    mulmod_ctx c = {a, b, m, mn, out, FC_OK};
+    modctx mc;
+    mulmod_ctx c;
     double work = (double)a->count * (double)mn * (double)mn * 3.0;
+    if (mc_init(&mc, m, mn, b->count == 1 && a->count >= 16)) return FC_ENOMEM;
+    c.a = a;
+    c.b = b;
+    c.mc = &mc;
+    c.out = out;
+    c.err = FC_OK;
     run_parallel(a->count, plan_parts(a->count, threads, work), mulmod_task, &c);
+    mc_clear(&mc);
     return c.err;
 }
 
@@ -680,7 +711,7 @@ int fc_prodmod(const fc_in *a, const uint64_t *m, size_t mn, const fc_out *out, 
     modscratch s;
     int rc;
     parts = plan_parts(a->count, threads, work);
-    if (mc_init(&mc, m, mn)) return FC_ENOMEM;
+    if (mc_init(&mc, m, mn, a->count >= 16)) return FC_ENOMEM;
     c.a = a;
     c.mc = &mc;
     c.err = FC_OK;
@@ -837,7 +868,7 @@ int fc_multi_powmod(const fc_in *bases, const fc_in *exps, const uint64_t *m, si
         mp_limb_t one[1] = {1};
         return store_limbs(out->p, out->width, one, 1);
     }
-    if (mc_init(&mc, m, mn)) return FC_ENOMEM;
+    if (mc_init(&mc, m, mn, 1)) return FC_ENOMEM;
     c = choose_pippenger_window(bases->count, bits);
     nwin = (bits + c - 1) / c;
     memset(&x, 0, sizeof x);
@@ -1029,7 +1060,7 @@ fc_fixed_base *fc_fb_new(const uint64_t *base, size_t bw, const uint64_t *m, siz
         return NULL;
     }
     memcpy(fb->m, m, n * sizeof(mp_limb_t));
-    if (mc_init(&fb->mc, (const uint64_t *)fb->m, n)) {
+    if (mc_init(&fb->mc, (const uint64_t *)fb->m, n, 1)) {
         ms_free(&s);
         fc_fb_free(fb);
         return NULL;
