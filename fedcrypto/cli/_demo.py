@@ -123,11 +123,11 @@ def _psi_two_processes(data: Path, fast: bool) -> bool:
         def tls(side: str) -> list[str]:
             return [
                 "--tls-cert",
-                str(certs / f"{side}.crt"),
+                str(certs / f"{side}.pem"),
                 "--tls-key",
                 str(certs / f"{side}.key"),
                 "--tls-ca",
-                str(certs / "ca.crt"),
+                str(certs / "ca.pem"),
             ]
 
         common = ["--quiet", "--id-column", "customer_id"]
