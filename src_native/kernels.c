@@ -211,6 +211,9 @@ typedef struct {
     const mp_limb_t *mneg; /* -1/m mod B^n */
     const mp_limb_t *m1;   /* m mod B^h - 1 */
     const mp_limb_t *m2;   /* m mod B^h + 1 */
+    int barrett;           /* plain products reduced by Barrett's method (see barrett_reduce) */
+    mp_limb_t *bpre;       /* owned: mu = floor(B^2n / m) (n + 1) | m padded to n + 1 limbs */
+    const mp_limb_t *mu, *mext;
 } modctx;
 
 /* Per-thread scratch for modctx operations. */
@@ -316,7 +319,48 @@ static int mc_init(modctx *c, const uint64_t *m, size_t mn, int want_wrap) {
 
 static void mc_clear(modctx *c) {
     free(c->pre);
-    c->pre = NULL;
+    free(c->bpre);
+    c->pre = c->bpre = NULL;
+}
+
+/* Barrett reduction is used for plain products from this many limbs up. */
+#define FC_BARRETT_MIN 24
+
+/* Precompute Barrett's mu for plain modular products (any m, n >= FC_BARRETT_MIN). */
+static int mc_init_barrett(modctx *c) {
+    size_t n = c->n;
+    mpz_t mu, mm;
+    if (n < FC_BARRETT_MIN) return FC_OK;
+    c->bpre = (mp_limb_t *)calloc(2 * (n + 1), sizeof(mp_limb_t));
+    if (!c->bpre) return FC_ENOMEM;
+    mpz_init(mu);
+    mpz_roinit_n(mm, c->m, (mp_size_t)n);
+    mpz_setbit(mu, (mp_bitcnt_t)(128 * n));
+    mpz_tdiv_q(mu, mu, mm); /* < B^(n+1) since m >= B^(n-1) */
+    memcpy(c->bpre, mpz_limbs_read(mu), mpz_size(mu) * sizeof(mp_limb_t));
+    mpz_clear(mu);
+    memcpy(c->bpre + n + 1, c->m, n * sizeof(mp_limb_t));
+    c->mu = c->bpre;
+    c->mext = c->bpre + n + 1;
+    c->barrett = 1;
+    return FC_OK;
+}
+
+/* Barrett's reduction (HAC 14.42) of t < B^(2n): q = floor(floor(t / B^(n-1)) mu / B^(n+1))
+ * underestimates t / m by at most 2, so t - q m mod B^(n+1) is below 3m and at most two
+ * subtractions finish.  Costs one (n+1)-limb product and one low half product, against
+ * a full division for mpn_tdiv_qr. */
+static void barrett_reduce(const modctx *c, mp_limb_t *r, const mp_limb_t *t, mp_limb_t *w) {
+    size_t n = c->n, n1 = n + 1;
+    mp_limb_t *q2 = w;            /* 2n + 2 */
+    mp_limb_t *r2 = q2 + 2 * n1;  /* n + 1 */
+    mp_limb_t *rr = r2 + n1;      /* n + 1 */
+    mp_limb_t *tmp = rr + n1;     /* mullo scratch */
+    mpn_mul_n(q2, t + n - 1, c->mu, (mp_size_t)n1);
+    mullo_n(r2, q2 + n1, c->mext, n1, tmp);
+    mpn_sub_n(rr, t, r2, (mp_size_t)n1); /* mod B^(n+1) */
+    while (mpn_cmp(rr, c->mext, (mp_size_t)n1) >= 0) mpn_sub_n(rr, rr, c->mext, (mp_size_t)n1);
+    memcpy(r, rr, n * sizeof(mp_limb_t));
 }
 
 static int ms_alloc(modscratch *s, size_t n) {
@@ -626,6 +670,8 @@ static void mulmod_task(void *vc, size_t part, size_t begin, size_t end) {
         mpn_mul_n(s.t, x, y, (mp_size_t)n);
         if (mont)
             mc_reduce_wrap(mc, r, s.t, s.w);
+        else if (mc->barrett)
+            barrett_reduce(mc, r, s.t, s.w);
         else
             mpn_tdiv_qr(s.q, r, 0, s.t, (mp_size_t)(2 * n), mc->m, (mp_size_t)n);
         rc = store_limbs(c->out->p + i * c->out->width, c->out->width, r, n);
@@ -641,6 +687,10 @@ int fc_mulmod(const fc_in *a, const fc_in *b, const uint64_t *m, size_t mn, cons
     mulmod_ctx c;
     double work = (double)a->count * (double)mn * (double)mn * 3.0;
     if (mc_init(&mc, m, mn, b->count == 1 && a->count >= 16)) return FC_ENOMEM;
+    if (!mc.wrap && a->count >= 16 && mc_init_barrett(&mc)) {
+        mc_clear(&mc);
+        return FC_ENOMEM;
+    }
     c.a = a;
     c.b = b;
     c.mc = &mc;
