@@ -607,3 +607,32 @@ def test_native_big_moduli_fixed_base_and_multiexp(native: Backend, bits: int) -
     for b, e in zip(bs, xs, strict=True):
         expected = expected * pow(b, e, m) % m
     assert limbs_to_ints(native.multi_powmod(_rows(bs, m), ints_to_limbs(xs), m)) == [expected]
+
+
+@pytest.mark.parametrize("bits", [1536, 2048, 3584, 4096, 6144])
+def test_mulmod_prodmod_large_batches(backend: Backend, bits: int) -> None:
+    """Batches of 16+ at 1536+ bits take the Barrett / Montgomery paths of the kernel:
+    odd, even and small-top-limb moduli, edge operands, broadcast and pairs."""
+    if LIGHT and bits > 2048:
+        pytest.skip("pure-Python run: large moduli covered by the native run")
+    moduli = [
+        _odd_modulus(bits),
+        _odd_modulus(bits) - 1,
+        (1 << (bits - 1)) + 2 * secrets.randbits(16) + 1,
+    ]
+    for m in moduli:
+        xs = [secrets.randbelow(m) for _ in range(20)] + [0, 1, m - 1, m - 1]
+        ys = [secrets.randbelow(m) for _ in range(20)] + [m - 1, m - 1, m - 1, 1]
+        a, b = _rows(xs, m), _rows(ys, m)
+        assert limbs_to_ints(backend.mulmod(a, b, m)) == [
+            x * y % m for x, y in zip(xs, ys, strict=True)
+        ]
+        for c in (m - 1, secrets.randbelow(m), 0, 1):
+            out = backend.mulmod(a, _rows([c], m), m)
+            assert limbs_to_ints(out) == [x * c % m for x in xs]
+        nz = [x for x in xs if x]
+        expected = 1
+        for x in nz:
+            expected = expected * x % m
+        for threads in (1, 2):
+            assert limbs_to_ints(backend.prodmod(_rows(nz, m), m, threads=threads)) == [expected]
