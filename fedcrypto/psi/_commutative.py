@@ -99,9 +99,6 @@ class CommutativeParty(PsiParty):
             if self._learn_me else None
         )
 
-    def __repr__(self) -> str:
-        return super().__repr__()
-
     # -- sizes -------------------------------------------------------------------------
     def _my_batch_len(self, i: int) -> int:
         return max(0, min(self._bs, self.n - i * self._bs))
