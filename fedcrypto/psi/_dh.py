@@ -6,10 +6,12 @@ prime order ``q``.
 * ``H(x)``: ``expand_message_xmd(SHA-256)`` of the item to ``|p| + 128`` bits, reduced mod
   ``p`` (statistical distance to uniform below 2^-128), then squared: a uniform-looking
   element of ``G`` (squaring maps ``Z*_p`` 2-to-1 onto ``G``).
-* Secret exponent: uniform in ``[2, 2^k)`` from the OS CSPRNG, a short exponent of about
-  twice the group's security strength: RFC 7919 section 5.2 asks for at least 225 / 275 / 325
-  bits for the 2048- / 3072- / 4096-bit groups; we round up to 256 / 288 / 352 bits (the
-  same for the RFC 3526 groups of the same size).
+* Secret exponent: uniform in ``[2, 2^k)`` from the OS CSPRNG, a short exponent of twice the
+  group's security strength, as RFC 7919 section 5.2 recommends: ``k`` = 225 / 275 / 325 bits
+  for the 2048- / 3072- / 4096-bit groups (the same for the RFC 3526 groups of the same
+  size; NIST SP 800-56A asks for 224 bits at 2048).  Discrete logarithms with short
+  exponents cost about ``2^(k/2)`` (Pollard kangaroo / van Oorschot-Wiener), matching the
+  groups' 112 / 128 / ~152-bit strength.
 * Masking ``y -> y^k mod p`` runs in batches through the arithmetic backend with
   ``secret=True`` (constant-time exponentiation, ``mpz_powm_sec`` in the native kernel).
 * Peer elements must satisfy ``1 < y < p - 1`` and have Legendre symbol ``(y/p) = 1``,
@@ -42,11 +44,11 @@ def group_params(group: str) -> tuple[int, int]:
     return p, (bits + 7) // 8
 
 
-_EXPONENT_BITS = {2048: 256, 3072: 288, 4096: 352}
+_EXPONENT_BITS = {2048: 225, 3072: 275, 4096: 325}
 
 
 def exponent_bits(group: str) -> int:
-    """Secret exponent size: RFC 7919 section 5.2 minimum rounded up to a multiple of 32."""
+    """Secret exponent size in bits (RFC 7919 section 5.2: twice the security strength)."""
     return _EXPONENT_BITS[DH_GROUPS[group][1]]
 
 

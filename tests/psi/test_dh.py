@@ -43,9 +43,10 @@ def test_hash_lands_in_subgroup_and_masking_commutes() -> None:
 
 @pytest.mark.skipif(PURE, reason="4096-bit exponentiation in pure Python is slow; covered natively")
 def test_exponent_sizes() -> None:
-    assert _dh.exponent_bits("ffdhe2048") == 256
-    assert _dh.exponent_bits("modp3072") == 288
-    assert _dh.exponent_bits("ffdhe3072") == 288
-    assert _dh.exponent_bits("ffdhe4096") == 352
+    assert _dh.exponent_bits("ffdhe2048") == 225
+    assert _dh.exponent_bits("modp2048") == 225
+    assert _dh.exponent_bits("modp3072") == 275
+    assert _dh.exponent_bits("ffdhe3072") == 275
+    assert _dh.exponent_bits("ffdhe4096") == 325
     out = _dh.dh_mask_own([b"x"], _dh.new_exponent("ffdhe4096"), "ffdhe4096", b"d")
     assert len(out) == 512
