@@ -47,7 +47,13 @@ class FixedBase:
     """Immutable table of powers of one base; safe to share between threads."""
 
     def __new__(
-        cls, base: _Limbs, mod: _Limbs, max_exp_bits: int, window: int, threads: int
+        cls,
+        base: _Limbs,
+        mod: _Limbs,
+        max_exp_bits: int,
+        window: int,
+        threads: int,
+        secret: bool = False,
     ) -> FixedBase: ...
     def pow(self, exps: _Limbs, out: _Limbs, threads: int, /) -> None:
         """``out[i] = base ** exps[i] mod m``."""
@@ -55,6 +61,8 @@ class FixedBase:
     def window(self) -> int: ...
     @property
     def table_bytes(self) -> int: ...
+    @property
+    def secret(self) -> bool: ...
     @property
     def max_exp_bits(self) -> int: ...
     @property

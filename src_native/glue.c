@@ -469,14 +469,14 @@ typedef struct {
 static PyObject *fixedbase_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     PyObject *obase, *om;
     Py_ssize_t max_exp_bits;
-    int window, threads;
+    int window, threads, secret = 0;
     limbbuf b = {0}, m = {0};
     size_t mn;
     fc_fixed_base *fb = NULL;
     FixedBaseObject *self = NULL;
-    static char *kwlist[] = {"base", "mod", "max_exp_bits", "window", "threads", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOnii:FixedBase", kwlist, &obase, &om,
-                                     &max_exp_bits, &window, &threads))
+    static char *kwlist[] = {"base", "mod", "max_exp_bits", "window", "threads", "secret", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOnii|p:FixedBase", kwlist, &obase, &om,
+                                     &max_exp_bits, &window, &threads, &secret))
         return NULL;
     if (check_threads(threads) || get_limbs(obase, "base", 0, &b) || get_limbs(om, "modulus", 0, &m))
         goto done;
@@ -488,7 +488,7 @@ static PyObject *fixedbase_new(PyTypeObject *type, PyObject *args, PyObject *kwd
         VALUE_ERR("window must be between 0 (automatic) and 16 bits");
         goto done;
     }
-    if (!(mn = get_modulus(&m, "modulus", 0))) goto done;
+    if (!(mn = get_modulus(&m, "modulus", secret))) goto done;
     if (as_in(&b).count != 1) {
         TYPE_ERR("base must be one limb row");
         goto done;
@@ -496,7 +496,7 @@ static PyObject *fixedbase_new(PyTypeObject *type, PyObject *args, PyObject *kwd
     if (check_below(&b, as_in(&m).p, mn, "base")) goto done;
     {
         fc_in bi = as_in(&b), mi = as_in(&m);
-        RUN_KERNEL(threads, fb = fc_fb_new(bi.p, bi.width, mi.p, mn, (size_t)max_exp_bits, (unsigned)window, threads));
+        RUN_KERNEL(threads, fb = fc_fb_new(bi.p, bi.width, mi.p, mn, (size_t)max_exp_bits, (unsigned)window, secret, threads));
     }
     if (!fb) {
         PyErr_NoMemory();
@@ -535,7 +535,8 @@ static PyObject *fixedbase_pow(FixedBaseObject *self, PyObject *args) {
     if (check_threads(threads) || get_limbs(oe, "exponents", 0, &e) || get_limbs(oo, "output", 1, &out))
         goto done;
     ei = as_in(&e);
-    if (fc_max_bitlen(&ei) > self->max_exp_bits) {
+    if (fc_fb_secret(self->fb) ? !fc_rows_fit_bits(&ei, self->max_exp_bits)
+                               : fc_max_bitlen(&ei) > self->max_exp_bits) {
         VALUE_ERR("exponent wider than the table's %zu bits", self->max_exp_bits);
         goto done;
     }
@@ -556,6 +557,11 @@ done:
 static PyObject *fixedbase_window(FixedBaseObject *self, void *closure) {
     (void)closure;
     return PyLong_FromUnsignedLong(fc_fb_window(self->fb));
+}
+
+static PyObject *fixedbase_secret(FixedBaseObject *self, void *closure) {
+    (void)closure;
+    return PyBool_FromLong(fc_fb_secret(self->fb));
 }
 
 static PyObject *fixedbase_table_bytes(FixedBaseObject *self, void *closure) {
@@ -590,6 +596,7 @@ static PyMethodDef fixedbase_methods[] = {
 static PyGetSetDef fixedbase_getset[] = {
     {"window", (getter)fixedbase_window, NULL, "Window width in bits.", NULL},
     {"table_bytes", (getter)fixedbase_table_bytes, NULL, "Size of the precomputed table.", NULL},
+    {"secret", (getter)fixedbase_secret, NULL, "Constant-time pow (odd modulus).", NULL},
     {"max_exp_bits", (getter)fixedbase_max_exp_bits, NULL, "Widest exponent accepted.", NULL},
     {"out_width", (getter)fixedbase_out_width, NULL, "Limb width of results.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
@@ -600,8 +607,9 @@ static PyType_Slot fixedbase_slots[] = {
     {Py_tp_dealloc, fixedbase_dealloc},
     {Py_tp_methods, fixedbase_methods},
     {Py_tp_getset, fixedbase_getset},
-    {Py_tp_doc, "FixedBase(base, mod, max_exp_bits, window, threads): immutable table of powers "
-                "of one base (limb rows), shareable between threads."},
+    {Py_tp_doc, "FixedBase(base, mod, max_exp_bits, window, threads, secret=False): immutable table "
+                "of powers of one base (limb rows), shareable between threads; secret: constant-time "
+                "pow for secret exponents (odd modulus)."},
     {0, NULL},
 };
 

@@ -79,6 +79,20 @@ ptrdiff_t fc_first_not_below(const fc_in *a, const uint64_t *m, size_t mn) {
     return -1;
 }
 
+int fc_rows_fit_bits(const fc_in *a, size_t bits) {
+    /* No early exit and no normalization: the time depends on the sizes only. */
+    uint64_t acc = 0;
+    size_t i, j, full = bits / 64, rem = bits % 64;
+    for (i = 0; i < a->count; i++) {
+        const uint64_t *row = a->p + i * a->width;
+        for (j = full; j < a->width; j++) {
+            uint64_t mask = (j == full && rem) ? ~((UINT64_C(1) << rem) - 1) : ~UINT64_C(0);
+            acc |= row[j] & mask;
+        }
+    }
+    return acc == 0;
+}
+
 size_t fc_max_bitlen(const fc_in *a) {
     size_t i, best = 0;
     for (i = 0; i < a->count; i++) {
@@ -1035,7 +1049,8 @@ struct fc_fixed_base {
     size_t n;
     unsigned k;         /* window bits */
     size_t windows;     /* ceil(max_exp_bits / k) */
-    size_t per_window;  /* 2^k - 1 entries */
+    size_t per_window;  /* entries per window: 2^k - 1 (digits 1..), or 2^k (digits 0..) if secret */
+    int secret;         /* constant-time pow: every window, table scan, no data-dependent branch */
     mp_limb_t *table;   /* windows * per_window * n limbs */
 };
 
@@ -1056,17 +1071,28 @@ static void fbfill_task(void *vc, size_t part, size_t begin, size_t end) {
         return;
     }
     for (i = begin; i < end; i++) {
-        mp_limb_t *row = fb->table + i * fb->per_window * n; /* row[0] = anchor base^(2^(ik)) */
-        /* row[d - 1] = A^d: squarings for even d (cheaper), one product for odd d. */
-        for (d = 2; d <= fb->per_window; d++) {
+        /* pw[d - 1] = A^d with pw[0] = anchor A = base^(2^(ik)); a secret table keeps
+         * the digit-0 entry (one) in front, so pw starts one entry in. */
+        mp_limb_t *row = fb->table + i * fb->per_window * n;
+        mp_limb_t *pw = fb->secret ? row + n : row;
+        size_t top = fb->secret ? fb->per_window - 1 : fb->per_window;
+        if (fb->secret) {
+            set_one(s.q, n);
+            mc_to(&fb->mc, row, s.q, &s);
+        }
+        /* squarings for even d (cheaper), one product for odd d */
+        for (d = 2; d <= top; d++) {
             if (d % 2 == 0)
-                mc_mul(&fb->mc, row + (d - 1) * n, row + (d / 2 - 1) * n, row + (d / 2 - 1) * n, &s);
+                mc_mul(&fb->mc, pw + (d - 1) * n, pw + (d / 2 - 1) * n, pw + (d / 2 - 1) * n, &s);
             else
-                mc_mul(&fb->mc, row + (d - 1) * n, row + (d - 2) * n, row, &s);
+                mc_mul(&fb->mc, pw + (d - 1) * n, pw + (d - 2) * n, pw, &s);
         }
     }
     ms_free(&s);
 }
+
+/* Window of constant-time tables. */
+#define FB_SECRET_WINDOW 5
 
 /* Largest table that fc_fb_new builds by default. */
 #define FB_TABLE_BUDGET (96.0 * 1024 * 1024)
@@ -1087,7 +1113,7 @@ static unsigned choose_fb_window(size_t max_exp_bits, size_t n) {
 }
 
 fc_fixed_base *fc_fb_new(const uint64_t *base, size_t bw, const uint64_t *m, size_t mn,
-                         size_t max_exp_bits, unsigned window, int threads) {
+                         size_t max_exp_bits, unsigned window, int secret, int threads) {
     fc_fixed_base *fb;
     size_t n = mn, i;
     unsigned j;
@@ -1098,10 +1124,13 @@ fc_fixed_base *fc_fb_new(const uint64_t *base, size_t bw, const uint64_t *m, siz
     fb = (fc_fixed_base *)calloc(1, sizeof *fb);
     if (!fb) return NULL;
     fb->n = n;
-    fb->k = window ? window : choose_fb_window(max_exp_bits, n);
+    fb->secret = secret && (m[0] & 1);
+    /* Secret tables are scanned whole for every window (mpn_sec_tabselect), so their
+     * windows stay small: 5 bits balances the scan against the product count. */
+    fb->k = window ? window : (fb->secret ? FB_SECRET_WINDOW : choose_fb_window(max_exp_bits, n));
     if (fb->k > 16) fb->k = 16;
     fb->windows = (max_exp_bits + fb->k - 1) / fb->k;
-    fb->per_window = ((size_t)1 << fb->k) - 1;
+    fb->per_window = ((size_t)1 << fb->k) - (fb->secret ? 0 : 1);
     entries = fb->windows * fb->per_window;
     fb->m = (mp_limb_t *)malloc(n * sizeof(mp_limb_t));
     fb->table = (mp_limb_t *)malloc(entries * n * sizeof(mp_limb_t));
@@ -1115,14 +1144,17 @@ fc_fixed_base *fc_fb_new(const uint64_t *base, size_t bw, const uint64_t *m, siz
         fc_fb_free(fb);
         return NULL;
     }
-    /* Anchors, sequentially: A_0 = base, A_{i+1} = A_i^(2^k). */
-    load_row(fb->table, base, bw, n);
-    mc_to(&fb->mc, fb->table, fb->table, &s);
-    for (i = 1; i < fb->windows; i++) {
-        mp_limb_t *prev = fb->table + (i - 1) * fb->per_window * n;
-        mp_limb_t *cur = fb->table + i * fb->per_window * n;
-        mc_mul(&fb->mc, cur, prev, prev, &s);
-        for (j = 1; j < fb->k; j++) mc_mul(&fb->mc, cur, cur, cur, &s);
+    /* Anchors, sequentially: A_0 = base, A_{i+1} = A_i^(2^k) (the base is public). */
+    {
+        size_t off = fb->secret ? n : 0; /* secret rows start with the digit-0 entry */
+        load_row(fb->table + off, base, bw, n);
+        mc_to(&fb->mc, fb->table + off, fb->table + off, &s);
+        for (i = 1; i < fb->windows; i++) {
+            mp_limb_t *prev = fb->table + (i - 1) * fb->per_window * n + off;
+            mp_limb_t *cur = fb->table + i * fb->per_window * n + off;
+            mc_mul(&fb->mc, cur, prev, prev, &s);
+            for (j = 1; j < fb->k; j++) mc_mul(&fb->mc, cur, cur, cur, &s);
+        }
     }
     ms_free(&s);
     /* Then every window's powers A_i^d, windows split between threads. */
@@ -1147,6 +1179,8 @@ void fc_fb_free(fc_fixed_base *fb) {
 }
 
 unsigned fc_fb_window(const fc_fixed_base *fb) { return fb->k; }
+
+int fc_fb_secret(const fc_fixed_base *fb) { return fb->secret; }
 
 size_t fc_fb_table_bytes(const fc_fixed_base *fb) {
     return fb->windows * fb->per_window * fb->n * sizeof(mp_limb_t);
@@ -1199,8 +1233,70 @@ static void fbpow_task(void *vc, size_t part, size_t begin, size_t end) {
     free(acc);
 }
 
+/* Constant-time REDC: the word-by-word loop (mpn_addmul_1 has no data-dependent
+ * branch) and a final subtraction decided by arithmetic, not by a branch. */
+static void redc_ct(const modctx *c, mp_limb_t *r, mp_limb_t *t, mp_limb_t *tmp) {
+    size_t n = c->n, j;
+    mp_limb_t cy, borrow;
+    for (j = 0; j < n; j++) {
+        mp_limb_t qj = t[j] * c->minv;
+        t[j] = mpn_addmul_1(t + j, c->m, (mp_size_t)n, qj);
+    }
+    cy = mpn_add_n(r, t + n, t, (mp_size_t)n);
+    borrow = mpn_sub_n(tmp, r, c->m, (mp_size_t)n); /* r >= m  <=>  no borrow */
+    mpn_cnd_sub_n(cy | (borrow ^ 1), r, r, c->m, (mp_size_t)n);
+}
+
+/* base^e in constant time: for every window (all of them, whatever e is) the
+ * entry for the window's digit is read with mpn_sec_tabselect, which touches
+ * the whole window's row, and multiplied in with the schoolbook mpn_sec_mul and
+ * redc_ct.  Timing and memory access depend on the sizes only. */
+static void fbpow_sec_task(void *vc, size_t part, size_t begin, size_t end) {
+    fbpow_ctx *x = (fbpow_ctx *)vc;
+    const fc_fixed_base *fb = x->fb;
+    const modctx *mc = &fb->mc;
+    size_t n = fb->n, i, w;
+    mp_size_t itch = mpn_sec_mul_itch((mp_size_t)n, (mp_size_t)n);
+    mp_limb_t *acc, *ent, *t, *tmp, *mtp;
+    (void)part;
+    if (begin >= end) return;
+    acc = (mp_limb_t *)malloc((5 * n + 2 + (size_t)itch) * sizeof(mp_limb_t));
+    if (!acc) {
+        set_error(&x->err, FC_ENOMEM);
+        return;
+    }
+    ent = acc + n;
+    tmp = ent + n;
+    t = tmp + n;  /* 2n + 2 */
+    mtp = t + 2 * n + 2;
+    for (i = begin; i < end; i++) {
+        const uint64_t *row = x->e->p + i * x->e->width;
+        int rc;
+        /* acc = 1 in Montgomery form = the digit-0 entry of window 0 */
+        memcpy(acc, fb->table, n * sizeof(mp_limb_t));
+        for (w = 0; w < fb->windows; w++) {
+            unsigned d = digit_at(row, x->e->width, w * fb->k, fb->k);
+            mpn_sec_tabselect(ent, fb->table + w * fb->per_window * n, (mp_size_t)n,
+                              (mp_size_t)fb->per_window, (mp_size_t)d);
+            mpn_sec_mul(t, acc, (mp_size_t)n, ent, (mp_size_t)n, mtp);
+            redc_ct(mc, acc, t, tmp);
+        }
+        memcpy(t, acc, n * sizeof(mp_limb_t));
+        memset(t + n, 0, n * sizeof(mp_limb_t));
+        redc_ct(mc, acc, t, tmp);
+        rc = store_limbs(x->out->p + i * x->out->width, x->out->width, acc, n);
+        if (rc) set_error(&x->err, rc);
+    }
+    free(acc);
+}
+
 int fc_fb_pow(const fc_fixed_base *fb, const fc_in *exps, const fc_out *out, int threads) {
     fbpow_ctx x = {fb, exps, out, FC_OK};
+    if (fb->secret) {
+        double work = (double)exps->count * (double)fb->windows * (double)fb->n * (double)fb->n * 4.0;
+        run_parallel(exps->count, plan_parts(exps->count, threads, work), fbpow_sec_task, &x);
+        return x.err;
+    }
     double work = (double)exps->count * (double)fb->windows * (double)fb->n * (double)fb->n * 3.0;
     run_parallel(exps->count, plan_parts(exps->count, threads, work), fbpow_task, &x);
     return x.err;

@@ -46,6 +46,8 @@ size_t fc_bitlen(const uint64_t *p, size_t w);
 size_t fc_result_width(const uint64_t *m, size_t mn);
 /* Index of the first row that is >= m, or -1 when every row is below m. */
 ptrdiff_t fc_first_not_below(const fc_in *a, const uint64_t *m, size_t mn);
+/* 1 when every row is below 2^bits; constant time in the values. */
+int fc_rows_fit_bits(const fc_in *a, size_t bits);
 /* Largest bit length of any row. */
 size_t fc_max_bitlen(const fc_in *a);
 
@@ -71,8 +73,10 @@ long fc_redc_selftest(const uint64_t *m, size_t mn, size_t rounds, uint64_t seed
 /* Fixed-base tables: immutable after fc_fb_new, safe to use from many threads. */
 typedef struct fc_fixed_base fc_fixed_base;
 /* window 0 = choose automatically.  Returns NULL when out of memory. */
+/* secret (odd m only): constant-time pow (fixed window count, whole-row table scans). */
 fc_fixed_base *fc_fb_new(const uint64_t *base, size_t bw, const uint64_t *m, size_t mn,
-                         size_t max_exp_bits, unsigned window, int threads);
+                         size_t max_exp_bits, unsigned window, int secret, int threads);
+int fc_fb_secret(const fc_fixed_base *fb);
 void fc_fb_free(fc_fixed_base *fb);
 unsigned fc_fb_window(const fc_fixed_base *fb);
 size_t fc_fb_table_bytes(const fc_fixed_base *fb);

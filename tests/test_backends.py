@@ -636,3 +636,30 @@ def test_mulmod_prodmod_large_batches(backend: Backend, bits: int) -> None:
             expected = expected * x % m
         for threads in (1, 2):
             assert limbs_to_ints(backend.prodmod(_rows(nz, m), m, threads=threads)) == [expected]
+
+
+@pytest.mark.parametrize("bits", [64, 200, 1024, 4096])
+@pytest.mark.parametrize("window", [0, 1, 4, 7])
+def test_native_constant_time_fixed_base(native: Backend, bits: int, window: int) -> None:
+    from fedcrypto._backend._native import NativeFixedBase
+
+    m = _odd_modulus(bits)
+    for g in (secrets.randbelow(m), 0, 1, m - 1):
+        table = NativeFixedBase(g, m, 70, window=window, secret=True)
+        assert table.secret and table.window == (window or 5)
+        es = [0, 1, (1 << 70) - 1] + [secrets.randbits(70) for _ in range(4)]
+        for threads in (1, 2):
+            assert limbs_to_ints(table.pow(ints_to_limbs(es), threads=threads)) == [
+                pow(g, e, m) for e in es
+            ]
+        with pytest.raises(InvalidArgumentError):
+            table.pow(ints_to_limbs([1 << 70]))
+        assert limbs_to_ints(table.pow(ints_to_limbs([5], 4))) == [pow(g, 5, m)]  # wide rows
+
+
+def test_native_constant_time_fixed_base_needs_odd_modulus(native: Backend) -> None:
+    from fedcrypto._backend._native import NativeFixedBase
+
+    with pytest.raises(InvalidArgumentError):
+        NativeFixedBase(3, 1 << 100, 16, secret=True)
+    assert not NativeFixedBase(3, 1 << 100, 16).secret
