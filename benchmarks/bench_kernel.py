@@ -304,3 +304,33 @@ def test_crt_batch(benchmark: Any, report_ratio: Any) -> None:
     peer = best_time(lambda: [b + gq * ((a - b) * gqi % gp) for a, b in zip(grp, grq, strict=True)])
     report_ratio(f"crt 2048+2048 x{count}, default threads vs gmpy2 loop", crt_ours, peer)
     assert np.array_equal(nb.crt(rp, rq, p, q), ints_to_limbs(xs, width_of(p * q - 1)))
+
+
+def test_constant_time_fixed_base(benchmark: Any, report_ratio: Any) -> None:
+    """Constant-time fixed-base table (secret exponents), 4096-bit modulus, 1024-bit exponents,
+    one thread, against mpn_sec_powm (our secret powmod) and phe's r^n mod n^2 (info)."""
+    from phe import util as phe_util
+
+    from fedcrypto._backend._native import NativeFixedBase
+
+    nb = _native()
+    count = 32 if BIG else 12
+    n = _odd(2048)
+    n2 = n * n
+    h = secrets.randbelow(n2)
+    table = NativeFixedBase(h, n2, 1024, secret=True)
+    alphas = ints_to_limbs([secrets.randbits(1024) for _ in range(count)], 16)
+    h_rows = ints_to_limbs([h] * count, 64)
+    ours, peer = _pair(
+        benchmark,
+        lambda: table.pow(alphas, threads=1),
+        lambda: nb.powmod(h_rows, alphas, n2, secret=True, threads=1),
+    )
+    report_ratio(f"constant-time fixed-base 4096/1024 x{count} vs secret powmod", ours, peer)
+    rs = [secrets.randbelow(n) for _ in range(count)]
+    c_ours, c_peer = _cpu_pair(
+        lambda: table.pow(alphas, threads=1), lambda: [phe_util.powmod(r, n, n2) for r in rs]
+    )
+    report_ratio(
+        f"constant-time fixed-base 4096/1024 x{count} vs phe r^n [CPU time]", c_ours, c_peer
+    )
