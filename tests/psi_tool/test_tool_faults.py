@@ -423,29 +423,34 @@ def test_real_peer_killed_mid_run(tmp_path, listeners, write_ids):
         "--batch-size",
         "128",
     )
-    conn = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "fedcrypto",
-            "psi",
-            "connect",
-            "--peer",
-            f"127.0.0.1:{lst.port}",
-            "--insecure-no-tls",
-            "--input",
-            b,
-            "--output",
-            str(tmp_path / "ob"),
-            "--protocol",
-            "dh",
-            "--batch-size",
-            "128",
-        ],
-        stderr=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-    )
-    time.sleep(1.5)
+    err_path = tmp_path / "connector.err"
+    with open(err_path, "wb") as err:
+        conn = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "fedcrypto",
+                "psi",
+                "connect",
+                "--peer",
+                f"127.0.0.1:{lst.port}",
+                "--insecure-no-tls",
+                "--input",
+                b,
+                "--output",
+                str(tmp_path / "ob"),
+                "--protocol",
+                "dh",
+                "--batch-size",
+                "128",
+            ],
+            stderr=err,
+            stdout=subprocess.DEVNULL,
+        )
+    deadline = time.monotonic() + 30
+    while b"connected to" not in err_path.read_bytes() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
     conn.kill()
     conn.communicate()
     la = lst.wait()

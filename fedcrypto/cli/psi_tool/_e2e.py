@@ -126,7 +126,12 @@ class E2EResult:
 def _wait4(proc: subprocess.Popen[bytes], deadline: float) -> tuple[int, int]:
     """Reap ``proc`` with wait4: (exit code, ru_maxrss in bytes)."""
     while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if proc.returncode is not None:  # already reaped (e.g. by poll()): no rusage left
+            return proc.returncode, 0
+        try:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        except ChildProcessError:
+            return proc.wait(), 0
         if pid:
             proc.returncode = os.waitstatus_to_exitcode(status)
             return proc.returncode, usage.ru_maxrss * 1024

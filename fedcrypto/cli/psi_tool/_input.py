@@ -24,12 +24,18 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import operator
 import os
 import re
 import sys
 import unicodedata
-from collections.abc import Iterator
+from array import array
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any, overload
+
+import numpy as np
+import numpy.typing as npt
 
 from ...exceptions import InputFormatError, InvalidArgumentError
 
@@ -42,6 +48,7 @@ __all__ = [
     "load_input",
     "encode_key",
     "decode_key",
+    "KeyStore",
 ]
 
 NORMALIZATIONS = ("none", "strip", "lower", "nfkc")
@@ -144,7 +151,7 @@ class InputData:
     rows skipped; ``key_columns``: number of key columns; ``delimiter``: the one used.
     """
 
-    keys: list[bytes]
+    keys: Sequence[bytes]
     header: list[str] | None
     delimiter: str | None
     key_columns: int
@@ -295,12 +302,111 @@ def load_input(spec: InputSpec) -> InputData:
     name = "<stdin>" if spec.path == "-" else spec.path
     stream = _open_binary(spec.path)
     try:
+        if spec.resolved_delimiter() is None:
+            return _load_plain(spec, stream, name)
         return _load(spec, stream, name)
     except csv.Error as exc:
         raise InputFormatError(f"{name}: malformed CSV ({exc})") from None
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
+
+
+def _text_blocks(stream: io.BufferedIOBase, name: str) -> Iterator[tuple[int, list[str]]]:
+    """Decode the stream in large blocks cut at newlines: yields (number of the first line,
+    lines without their ``\\n``).  Invalid UTF-8 raises InputFormatError naming the line."""
+    block_size = 1 << 22
+    lineno, pending, first, eof = 1, b"", True, False
+    while not eof or pending:
+        buf = pending
+        while not eof and (len(buf) < block_size or buf.rfind(b"\n") < 0):
+            chunk = stream.read(block_size)
+            if chunk:
+                buf += chunk
+            else:
+                eof = True
+        if eof:
+            if not buf:
+                return
+            block, pending = (buf[:-1] if buf.endswith(b"\n") else buf), b""
+        else:
+            cut = buf.rfind(b"\n")
+            block, pending = buf[:cut], buf[cut + 1 :]
+        try:
+            text = block.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = lineno + block.count(b"\n", 0, exc.start)
+            offset = exc.start - (block.rfind(b"\n", 0, exc.start) + 1)
+            raise InputFormatError(
+                f"{name}: line {line} is not valid UTF-8 (byte 0x{block[exc.start]:02x} at "
+                f"offset {offset}); fedcrypto psi reads UTF-8 only"
+            ) from None
+        if first and text.startswith(_BOM):
+            text = text[1:]
+        first = False
+        lines = text.split("\n")
+        yield lineno, lines
+        lineno += len(lines)
+
+
+def _load_plain(spec: InputSpec, stream: io.BufferedIOBase, name: str) -> InputData:
+    """Fast path for one ID per line: same rules as the CSV path, block-decoded."""
+    norm = _normalizer(spec.normalize)
+    strip_only = spec.normalize == ("strip",)
+    data = InputData(keys=[], header=None, delimiter=None, key_columns=1)
+    named = any(not re.fullmatch(r"\d+", c) for c in spec.id_columns)
+    header_flag = True if (spec.header is None and named) else spec.header
+    decided = False
+    blob = bytearray()
+    offsets = array("q", [0])
+    hashes = array("q")
+    line_numbers = array("Q")
+    keep = spec.keep_rows
+    rows = data.rows
+    for base, lines in _text_blocks(stream, name):
+        if not decided:
+            first = next((i for i, ln in enumerate(lines) if ln.strip()), None)
+            if first is None:
+                data.blank_lines += len(lines)
+                continue
+            decided = True
+            if header_flag is None:
+                sample = [[ln] for ln in lines[first : first + 4 * _SAMPLE_ROWS] if ln.strip()]
+                header_flag = _detect_header(sample[0], sample[1 : _SAMPLE_ROWS + 1], None)
+                data.header_detected = header_flag
+            if header_flag:
+                data.header = [lines[first]]
+            _resolve_columns(spec, data.header, 1, name)
+            data.blank_lines += first
+            skip = first + 1 if header_flag else first
+            base += skip
+            lines = lines[skip:]
+        for i, line in enumerate(lines):
+            if strip_only:
+                value = line.strip()
+                if not value:
+                    data.blank_lines += 1
+                    continue
+                data.rows_read += 1
+            else:
+                if not line.strip():
+                    data.blank_lines += 1
+                    continue
+                data.rows_read += 1
+                value = norm(line)
+                if not value:
+                    data.empty_keys += 1
+                    continue
+            key = value.encode("utf-8")
+            blob += key
+            offsets.append(len(blob))
+            hashes.append(hash(key))
+            line_numbers.append(base + i)
+            if keep:
+                rows.append([line])
+    if not decided:
+        raise InputFormatError(f"{name}: no IDs in input (the file is empty)")
+    return _finish(spec, name, data, blob, offsets, hashes, line_numbers)
 
 
 def _load(spec: InputSpec, stream: io.BufferedIOBase, name: str) -> InputData:
@@ -350,10 +456,11 @@ def _load(spec: InputSpec, stream: io.BufferedIOBase, name: str) -> InputData:
         blank_lines=blank,
         header_detected=detected,
     )
-    index: dict[bytes, int] = {}
-    keys = data.keys
+    blob = bytearray()
+    offsets = array("q", [0])
+    hashes = array("q")
+    line_numbers = array("Q")
     keep = spec.keep_rows
-    error_on_dup = spec.duplicates == "error"
 
     def all_rows() -> Iterator[tuple[int, list[str]]]:
         yield from buffered[1 if header_flag else 0 :]
@@ -363,6 +470,7 @@ def _load(spec: InputSpec, stream: io.BufferedIOBase, name: str) -> InputData:
                 continue
             yield item
 
+    single = key_idx[0] if len(key_idx) == 1 else None
     for lineno, row in all_rows():
         data.rows_read += 1
         if len(row) != width:
@@ -371,8 +479,8 @@ def _load(spec: InputSpec, stream: io.BufferedIOBase, name: str) -> InputData:
                 f"field{'s' if len(row) != 1 else ''}, "
                 f"the first row has {width}"
             )
-        if len(key_idx) == 1:
-            value = norm(row[key_idx[0]])
+        if single is not None:
+            value = norm(row[single])
             if not value:
                 data.empty_keys += 1
                 continue
@@ -383,25 +491,123 @@ def _load(spec: InputSpec, stream: io.BufferedIOBase, name: str) -> InputData:
                 data.empty_keys += 1
                 continue
             key = encode_key(values)
-        pos = index.get(key)
-        if pos is None:
-            pos = index[key] = len(keys)
-            keys.append(key)
-        else:
-            data.duplicates += 1
-            if error_on_dup:
-                raise InputFormatError(
-                    f"{name}: duplicate ID at line {lineno} (--duplicates error; "
-                    "use --duplicates dedup to keep the first occurrence)"
-                )
+        blob += key
+        offsets.append(len(blob))
+        hashes.append(hash(key))
+        line_numbers.append(lineno)
         if keep:
             data.rows.append(row)
-            data.row_key.append(pos)
-    if not keys:
+    return _finish(spec, name, data, blob, offsets, hashes, line_numbers)
+
+
+class KeyStore(Sequence[bytes]):
+    """The unique encoded keys, compactly: one bytes blob and an offset table (so 10M keys cost
+    their bytes plus 8 bytes each, not a Python object each).  ``store[i]`` is key ``i``."""
+
+    __slots__ = ("_blob", "_offsets")
+
+    def __init__(self, blob: bytes, offsets: array[int]) -> None:
+        self._blob = blob
+        self._offsets = offsets
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
+
+    @overload
+    def __getitem__(self, i: int) -> bytes: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[bytes]: ...
+
+    def __getitem__(self, i: int | slice) -> bytes | list[bytes]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        n = len(self)
+        i = operator.index(i)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError("key index out of range")
+        return self._blob[self._offsets[i] : self._offsets[i + 1]]
+
+    def __iter__(self) -> Iterator[bytes]:
+        blob, off = self._blob, self._offsets
+        for i in range(len(off) - 1):
+            yield blob[off[i] : off[i + 1]]
+
+    def __reduce__(self) -> Any:
+        raise TypeError("ID lists are not pickled")
+
+
+def _deduplicate(
+    blob: bytes, offsets: array[int], hashes: array[int]
+) -> tuple[KeyStore, npt.NDArray[np.int64]]:
+    """Drop repeated keys, keeping first occurrences in input order.
+
+    Keys are grouped by their 64-bit hash (numpy sort, no per-key Python objects kept); only
+    keys whose hash repeats are compared byte for byte, so a hash collision never merges two
+    different keys.  Returns the unique keys and, for every input key, the index of its first
+    occurrence (itself when unique)."""
+    n = len(hashes)
+    first_of = np.arange(n, dtype=np.int64)
+    h = np.frombuffer(hashes, dtype=np.int64)
+    order = np.argsort(h, kind="stable")
+    hs = h[order]
+    same = np.flatnonzero(hs[1:] == hs[:-1])  # order[k+1] has the hash of order[k]
+    if len(same):
+        off = offsets
+        group_start = np.ones(len(hs), dtype=bool)
+        group_start[1:] = hs[1:] != hs[:-1]
+        heads = np.flatnonzero(group_start)
+        sizes = np.diff(np.append(heads, len(hs)))
+        for head, size in zip(heads[sizes > 1].tolist(), sizes[sizes > 1].tolist(), strict=True):
+            seen: dict[bytes, int] = {}
+            for pos in order[head : head + size].tolist():  # ascending input positions
+                key = blob[off[pos] : off[pos + 1]]
+                first = seen.setdefault(key, pos)
+                first_of[pos] = first
+    unique = np.flatnonzero(first_of == np.arange(n))
+    if len(unique) == n:
+        return KeyStore(blob, offsets), first_of
+    off_np = np.frombuffer(offsets, dtype=np.int64)
+    parts = [
+        blob[a:b] for a, b in zip(off_np[unique].tolist(), off_np[unique + 1].tolist(), strict=True)
+    ]
+    new_offsets = array("q", [0])
+    new_offsets.extend(np.cumsum([len(p) for p in parts], dtype=np.int64).tolist())
+    return KeyStore(b"".join(parts), new_offsets), first_of
+
+
+def _finish(
+    spec: InputSpec,
+    name: str,
+    data: InputData,
+    blob: bytearray,
+    offsets: array[int],
+    hashes: array[int],
+    line_numbers: array[int],
+) -> InputData:
+    """Deduplicate the collected keys, apply the duplicates policy, map rows to keys."""
+    keep = spec.keep_rows
+    if len(hashes) == 0:
         raise InputFormatError(
             f"{name}: no IDs in input ({data.rows_read} data rows, "
             f"{data.empty_keys} with an empty ID)"
         )
+    keys, first_of = _deduplicate(bytes(blob), offsets, hashes)
+    data.keys = keys
+    data.duplicates = len(offsets) - 1 - len(keys)
+    if data.duplicates and spec.duplicates == "error":
+        first_dup = int(np.flatnonzero(first_of != np.arange(len(first_of)))[0])
+        raise InputFormatError(
+            f"{name}: duplicate ID at line {line_numbers[first_dup]} (--duplicates error; "
+            "use --duplicates dedup to keep the first occurrence)"
+        )
+    if keep:
+        # unique position of every row's key: rank of its first occurrence among uniques
+        is_first = first_of == np.arange(len(first_of))
+        rank = np.cumsum(is_first) - 1
+        data.row_key = rank[first_of].tolist()
     return data
 
 
