@@ -268,7 +268,8 @@ static PyObject *powmod_py(PyObject *self, PyObject *args) {
     oi = as_out(&out);
     {
         const uint64_t *mp = as_in(&m).p;
-        RUN_KERNEL(threads, rc = bi.count ? fc_powmod(&bi, &ei, mp, mn, secret, &oi, threads) : FC_OK);
+        RUN_KERNEL(threads,
+                   rc = bi.count ? fc_powmod(&bi, &ei, mp, mn, secret, &oi, threads) : FC_OK);
     }
     if (raise_rc(rc)) goto done;
     result = Py_NewRef(Py_None);
@@ -443,7 +444,9 @@ static PyObject *crt_py(PyObject *self, PyObject *args) {
         if (check_out(&out, rpi.count, ow, ins, 5)) goto done;
     }
     oi = as_out(&out);
-    RUN_KERNEL(threads, rc = rpi.count ? fc_crt(&rpi, &rqi, pi.p, pn, qq.p, qn, qii.p, qin, &oi, threads) : FC_OK);
+    RUN_KERNEL(threads,
+               rc = rpi.count ? fc_crt(&rpi, &rqi, pi.p, pn, qq.p, qn, qii.p, qin, &oi, threads)
+                              : FC_OK);
     if (raise_rc(rc)) goto done;
     result = Py_NewRef(Py_None);
 done:
@@ -496,7 +499,8 @@ static PyObject *fixedbase_new(PyTypeObject *type, PyObject *args, PyObject *kwd
     if (check_below(&b, as_in(&m).p, mn, "base")) goto done;
     {
         fc_in bi = as_in(&b), mi = as_in(&m);
-        RUN_KERNEL(threads, fb = fc_fb_new(bi.p, bi.width, mi.p, mn, (size_t)max_exp_bits, (unsigned)window, secret, threads));
+        RUN_KERNEL(threads, fb = fc_fb_new(bi.p, bi.width, mi.p, mn, (size_t)max_exp_bits,
+                                           (unsigned)window, secret, threads));
     }
     if (!fb) {
         PyErr_NoMemory();
