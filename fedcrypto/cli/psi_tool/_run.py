@@ -27,6 +27,7 @@ from ...exceptions import (
     FedCryptoError,
     InputFormatError,
     InvalidArgumentError,
+    PeerError,
     ProtocolError,
     SerializationError,
 )
@@ -241,7 +242,9 @@ def _guarded(
         return EXIT_PROTOCOL
     except FedCryptoError as exc:
         progress.finish()
-        abort(f"it rejected our data: {exc}" if not isinstance(exc, PeerAborted) else str(exc))
+        abort(
+            f"it gave up: {exc}" if isinstance(exc, PeerError) else f"it rejected our data: {exc}"
+        )
         _error_line(str(exc))
         return EXIT_PROTOCOL
     except KeyboardInterrupt:
