@@ -68,10 +68,11 @@ class FixedBaseTable(ABC):
     Exponents wider than ``max_exp_bits`` are rejected.
     """
 
-    def __init__(self, base: int, mod: int, max_exp_bits: int) -> None:
+    def __init__(self, base: int, mod: int, max_exp_bits: int, secret: bool = False) -> None:
         self._base = base
         self._mod = mod
         self._max_exp_bits = max_exp_bits
+        self._secret = secret
 
     @property
     def base(self) -> int:
@@ -84,6 +85,11 @@ class FixedBaseTable(ABC):
     @property
     def max_exp_bits(self) -> int:
         return self._max_exp_bits
+
+    @property
+    def secret(self) -> bool:
+        """Whether ``pow`` is constant time in the exponent."""
+        return self._secret
 
     def pow(self, exps: LimbArray, *, threads: int | None = None) -> LimbArray:
         """``base ** e mod m`` for every row ``e`` of the limb array ``exps``."""
@@ -149,9 +155,16 @@ class Backend(ABC):
         _check_pair(bases, exps, "bases", "exponents", broadcast_b=False)
         return self._multi_powmod(bases, exps, m, check_threads(threads))
 
-    def fixed_base(self, base: int, mod: int, max_exp_bits: int) -> FixedBaseTable:
-        """Precompute a table for raising ``base`` to exponents of up to ``max_exp_bits`` bits."""
-        m = check_modulus(mod)
+    def fixed_base(
+        self, base: int, mod: int, max_exp_bits: int, *, secret: bool = False
+    ) -> FixedBaseTable:
+        """Precompute a table for raising ``base`` to exponents of up to ``max_exp_bits`` bits.
+
+        ``secret=True`` makes ``pow`` constant time in the exponent (every table row is read
+        whole, a fixed number of products per exponent; odd modulus required): use it
+        whenever the exponent is secret, e.g. Paillier DJN randomizers.
+        """
+        m = check_modulus(mod, odd=secret)
         if isinstance(base, bool) or not isinstance(base, int):
             raise InvalidTypeError("base must be an int")
         if not 0 <= base < m:
@@ -160,7 +173,7 @@ class Backend(ABC):
             raise InvalidTypeError("max_exp_bits must be an int")
         if not 1 <= max_exp_bits <= 1 << 16:
             raise InvalidArgumentError("max_exp_bits must be between 1 and 65536")
-        return self._fixed_base(base, m, max_exp_bits)
+        return self._fixed_base(base, m, max_exp_bits, bool(secret))
 
     def crt(
         self, rp: LimbArray, rq: LimbArray, p: int, q: int, *, threads: int | None = None
@@ -198,7 +211,9 @@ class Backend(ABC):
     def _multi_powmod(self, bases: LimbArray, exps: LimbArray, mod: int, threads: int) -> LimbArray: ...
 
     @abstractmethod
-    def _fixed_base(self, base: int, mod: int, max_exp_bits: int) -> FixedBaseTable: ...
+    def _fixed_base(
+        self, base: int, mod: int, max_exp_bits: int, secret: bool
+    ) -> FixedBaseTable: ...
 
     @abstractmethod
     def _crt(self, rp: LimbArray, rq: LimbArray, p: int, q: int, q_inv: int, threads: int) -> LimbArray: ...

@@ -27,8 +27,10 @@ def _check_below(values: Sequence[int], bound: int, what: str) -> None:
 class _LoopFixedBase(FixedBaseTable):
     """Fixed-base 'table' of the loop backends: plain exponentiation (they are references)."""
 
-    def __init__(self, backend: IntLoopBackend, base: int, mod: int, max_exp_bits: int) -> None:
-        super().__init__(base, mod, max_exp_bits)
+    def __init__(
+        self, backend: IntLoopBackend, base: int, mod: int, max_exp_bits: int, secret: bool
+    ) -> None:
+        super().__init__(base, mod, max_exp_bits, secret)
         self._backend = backend
 
     def _pow(self, exps: LimbArray, threads: int) -> LimbArray:
@@ -37,7 +39,8 @@ class _LoopFixedBase(FixedBaseTable):
             raise InvalidArgumentError(f"exponent wider than the table's {self.max_exp_bits} bits")
         b = self._backend._num(self.base)
         m = self._backend._num(self.mod)
-        out = [int(self._backend._pow(b, self._backend._num(e), m)) for e in es]
+        pow_fn = self._backend._pow_sec if self.secret else self._backend._pow
+        out = [int(pow_fn(b, self._backend._num(e), m)) if e else 1 for e in es]
         return ints_to_limbs(out, output_width(self.mod))
 
 
@@ -93,8 +96,8 @@ class IntLoopBackend(Backend):
             acc = acc * self._pow(b, self._num(e), m) % m
         return ints_to_limbs([int(acc)], output_width(mod))
 
-    def _fixed_base(self, base: int, mod: int, max_exp_bits: int) -> FixedBaseTable:
-        return _LoopFixedBase(self, base, mod, max_exp_bits)
+    def _fixed_base(self, base: int, mod: int, max_exp_bits: int, secret: bool) -> FixedBaseTable:
+        return _LoopFixedBase(self, base, mod, max_exp_bits, secret)
 
     def _crt(self, rp: LimbArray, rq: LimbArray, p: int, q: int, q_inv: int, threads: int) -> LimbArray:
         xs = self._load(rp, p, "residue mod p")

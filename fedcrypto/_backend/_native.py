@@ -60,7 +60,7 @@ class NativeFixedBase(FixedBaseTable):
         variable-time table, still about 5x faster than ``mpn_sec_powm``).
         Raises InvalidArgumentError for an even modulus with ``secret=True``.
         """
-        super().__init__(base, mod, max_exp_bits)
+        super().__init__(base, mod, max_exp_bits, bool(secret))
         self._table = _native.FixedBase(
             int_to_limbs(base), _mod_row(mod), max_exp_bits, window, default_threads(), bool(secret)
         )
@@ -119,8 +119,8 @@ class NativeBackend(Backend):
         _native.multi_powmod(bases, exps, _mod_row(mod), out, _t(threads))
         return out
 
-    def _fixed_base(self, base: int, mod: int, max_exp_bits: int) -> FixedBaseTable:
-        return NativeFixedBase(base, mod, max_exp_bits)
+    def _fixed_base(self, base: int, mod: int, max_exp_bits: int, secret: bool) -> FixedBaseTable:
+        return NativeFixedBase(base, mod, max_exp_bits, secret=secret)
 
     def _crt(
         self, rp: LimbArray, rq: LimbArray, p: int, q: int, q_inv: int, threads: int

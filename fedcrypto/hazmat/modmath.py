@@ -17,7 +17,14 @@ import operator
 from collections.abc import Sequence
 
 from .._backend import FixedBaseTable, check_modulus, get_backend
-from .._backend._limbs import int_to_limbs, ints_to_limbs, limbs_to_int, limbs_to_ints, width_of
+from .._backend._limbs import (
+    int_to_limbs,
+    ints_to_limbs,
+    limbs_for_bits,
+    limbs_to_int,
+    limbs_to_ints,
+    width_of,
+)
 from ..exceptions import InvalidArgumentError, InvalidTypeError
 
 __all__ = [
@@ -74,20 +81,31 @@ def powmod_many(
     mod: int,
     *,
     secret: bool = False,
+    exp_bits: int | None = None,
     threads: int | None = None,
 ) -> list[int]:
     """``b ** e mod mod`` for each base; ``exps`` is one shared int or one per base.
 
     ``secret=True`` selects constant-time exponentiation (``mpz_powm_sec``) for
-    secret exponents and requires an odd modulus.  ``threads`` defaults to all cores.
+    secret exponents and requires an odd modulus.  Its running time depends on the
+    width of the exponent rows, so pass ``exp_bits``, a public bound on the exponents
+    (e.g. the group order's size): rows are then that wide whatever the exponents'
+    values.  Without it the width follows the largest exponent in the batch.
+    ``threads`` defaults to all cores.
     """
     m = check_modulus(mod, odd=secret)
     bs = _residues(bases, m, "base")
     es = _exponents(exps, len(bs))
     if not bs:
         return []
+    e_width = None
+    if exp_bits is not None:
+        bound = _int(exp_bits, "exp_bits")
+        if bound < 1 or any(e.bit_length() > bound for e in es):
+            raise InvalidArgumentError("every exponent must fit in exp_bits bits")
+        e_width = limbs_for_bits(bound)
     b_arr = ints_to_limbs(bs, width_of(m))
-    e_arr = ints_to_limbs(es)
+    e_arr = ints_to_limbs(es, e_width)
     return limbs_to_ints(get_backend().powmod(b_arr, e_arr, m, secret=secret, threads=threads))
 
 
@@ -135,12 +153,16 @@ class FixedBase:
 
     __slots__ = ("_table",)
 
-    def __init__(self, base: int, mod: int, *, max_exp_bits: int) -> None:
-        m = check_modulus(mod)
+    def __init__(self, base: int, mod: int, *, max_exp_bits: int, secret: bool = False) -> None:
+        """Precompute the table; ``secret=True`` makes every ``pow`` constant time in the
+        exponent (odd modulus required) — use it when exponents are secret."""
+        m = check_modulus(mod, odd=secret)
         b = _int(base, "base")
         if not 0 <= b < m:
             raise InvalidArgumentError("base must be in [0, modulus)")
-        self._table: FixedBaseTable = get_backend().fixed_base(b, m, _int(max_exp_bits, "max_exp_bits"))
+        self._table: FixedBaseTable = get_backend().fixed_base(
+            b, m, _int(max_exp_bits, "max_exp_bits"), secret=secret
+        )
 
     @property
     def table(self) -> FixedBaseTable:
@@ -168,7 +190,10 @@ class FixedBase:
         return limbs_to_ints(self._table.pow(ints_to_limbs(es), threads=threads))
 
     def __repr__(self) -> str:
-        return f"FixedBase(mod_bits={self._table.mod.bit_length()}, max_exp_bits={self.max_exp_bits})"
+        return (
+            f"FixedBase(mod_bits={self._table.mod.bit_length()}, max_exp_bits={self.max_exp_bits}, "
+            f"secret={self._table.secret})"
+        )
 
 
 def invert(value: int, mod: int) -> int:
