@@ -23,7 +23,6 @@ import hashlib
 import struct
 from dataclasses import dataclass
 
-
 from ._backend._limbs import LimbArray, be_bytes_to_limbs, limbs_to_be_bytes
 from .exceptions import SerializationError
 
@@ -102,11 +101,15 @@ class Envelope:
     payload: bytes
 
 
-def pack(object_type: ObjectType, payload: bytes, *, param: bytes = b"\x00" * PARAM_ID_BYTES) -> bytes:
+def pack(
+    object_type: ObjectType, payload: bytes, *, param: bytes = b"\x00" * PARAM_ID_BYTES
+) -> bytes:
     """Wrap ``payload`` in an envelope of type ``object_type`` and parameter id ``param``."""
     if len(param) != PARAM_ID_BYTES:
         raise ValueError(f"parameter id must be {PARAM_ID_BYTES} bytes")
-    return _HEADER.pack(MAGIC, FORMAT_VERSION, int(object_type), bytes(param), len(payload)) + payload
+    return (
+        _HEADER.pack(MAGIC, FORMAT_VERSION, int(object_type), bytes(param), len(payload)) + payload
+    )
 
 
 def unpack(
@@ -126,7 +129,9 @@ def unpack(
     if magic != MAGIC:
         raise SerializationError("not a fedcrypto object (bad magic)")
     if version != FORMAT_VERSION:
-        raise SerializationError(f"unsupported format version {version} (this build reads {FORMAT_VERSION})")
+        raise SerializationError(
+            f"unsupported format version {version} (this build reads {FORMAT_VERSION})"
+        )
     if obj_type != int(expected_type):
         try:
             name = ObjectType(obj_type).name
@@ -262,5 +267,3 @@ class Reader:
         """Raise SerializationError if bytes are left over."""
         if self.remaining():
             raise SerializationError(f"{self.remaining()} unexpected trailing bytes")
-
-

@@ -65,8 +65,11 @@ def _select() -> Backend:
         try:
             backend = load_backend(name)
         except BackendUnavailableError as exc:
-            warnings.warn(f"fedcrypto: backend {name!r} unavailable, falling back ({exc})",
-                          RuntimeWarning, stacklevel=3)
+            warnings.warn(
+                f"fedcrypto: backend {name!r} unavailable, falling back ({exc})",
+                RuntimeWarning,
+                stacklevel=3,
+            )
             continue
         return backend
     raise BackendUnavailableError("no backend available")  # pragma: no cover - pure always loads

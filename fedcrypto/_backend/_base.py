@@ -57,7 +57,9 @@ def check_modulus(mod: object, *, odd: bool = False) -> int:
 def _check_pair(a: LimbArray, b: LimbArray, what_a: str, what_b: str, *, broadcast_b: bool) -> None:
     n_a, n_b = a.shape[0], b.shape[0]
     if n_a != n_b and not (broadcast_b and n_b == 1):
-        raise InvalidArgumentError(f"{what_a} and {what_b} have different lengths ({n_a} and {n_b})")
+        raise InvalidArgumentError(
+            f"{what_a} and {what_b} have different lengths ({n_a} and {n_b})"
+        )
 
 
 class FixedBaseTable(ABC):
@@ -131,7 +133,9 @@ class Backend(ABC):
         _check_pair(bases, exps, "bases", "exponents", broadcast_b=True)
         return self._powmod(bases, exps, m, bool(secret), check_threads(threads))
 
-    def mulmod(self, a: LimbArray, b: LimbArray, mod: int, *, threads: int | None = None) -> LimbArray:
+    def mulmod(
+        self, a: LimbArray, b: LimbArray, mod: int, *, threads: int | None = None
+    ) -> LimbArray:
         """``a[i] * b[i] mod mod`` elementwise; both operands below ``mod``."""
         a = check_limbs(a, "left operands")
         b = check_limbs(b, "right operands")
@@ -199,7 +203,9 @@ class Backend(ABC):
 
     # -- implementation hooks ----------------------------------------------------------
     @abstractmethod
-    def _powmod(self, bases: LimbArray, exps: LimbArray, mod: int, secret: bool, threads: int) -> LimbArray: ...
+    def _powmod(
+        self, bases: LimbArray, exps: LimbArray, mod: int, secret: bool, threads: int
+    ) -> LimbArray: ...
 
     @abstractmethod
     def _mulmod(self, a: LimbArray, b: LimbArray, mod: int, threads: int) -> LimbArray: ...
@@ -208,7 +214,9 @@ class Backend(ABC):
     def _prodmod(self, values: LimbArray, mod: int, threads: int) -> LimbArray: ...
 
     @abstractmethod
-    def _multi_powmod(self, bases: LimbArray, exps: LimbArray, mod: int, threads: int) -> LimbArray: ...
+    def _multi_powmod(
+        self, bases: LimbArray, exps: LimbArray, mod: int, threads: int
+    ) -> LimbArray: ...
 
     @abstractmethod
     def _fixed_base(
@@ -216,7 +224,9 @@ class Backend(ABC):
     ) -> FixedBaseTable: ...
 
     @abstractmethod
-    def _crt(self, rp: LimbArray, rq: LimbArray, p: int, q: int, q_inv: int, threads: int) -> LimbArray: ...
+    def _crt(
+        self, rp: LimbArray, rq: LimbArray, p: int, q: int, q_inv: int, threads: int
+    ) -> LimbArray: ...
 
 
 def output_width(mod: int) -> int:

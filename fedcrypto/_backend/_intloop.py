@@ -64,7 +64,9 @@ class IntLoopBackend(Backend):
         _check_below(values, mod, what)
         return [self._num(v) for v in values]
 
-    def _powmod(self, bases: LimbArray, exps: LimbArray, mod: int, secret: bool, threads: int) -> LimbArray:
+    def _powmod(
+        self, bases: LimbArray, exps: LimbArray, mod: int, secret: bool, threads: int
+    ) -> LimbArray:
         bs = self._load(bases, mod, "base")
         es = [self._num(e) for e in limbs_to_ints(exps)]
         if len(es) == 1:
@@ -80,7 +82,9 @@ class IntLoopBackend(Backend):
         if len(ys) == 1:
             ys = ys * len(xs)
         m = self._num(mod)
-        return ints_to_limbs([int(x * y % m) for x, y in zip(xs, ys, strict=True)], output_width(mod))
+        return ints_to_limbs(
+            [int(x * y % m) for x, y in zip(xs, ys, strict=True)], output_width(mod)
+        )
 
     def _prodmod(self, values: LimbArray, mod: int, threads: int) -> LimbArray:
         m = self._num(mod)
@@ -99,7 +103,9 @@ class IntLoopBackend(Backend):
     def _fixed_base(self, base: int, mod: int, max_exp_bits: int, secret: bool) -> FixedBaseTable:
         return _LoopFixedBase(self, base, mod, max_exp_bits, secret)
 
-    def _crt(self, rp: LimbArray, rq: LimbArray, p: int, q: int, q_inv: int, threads: int) -> LimbArray:
+    def _crt(
+        self, rp: LimbArray, rq: LimbArray, p: int, q: int, q_inv: int, threads: int
+    ) -> LimbArray:
         xs = self._load(rp, p, "residue mod p")
         ys = self._load(rq, q, "residue mod q")
         pn, qn, qi = self._num(p), self._num(q), self._num(q_inv)
@@ -131,4 +137,9 @@ class Gmpy2Backend(IntLoopBackend):
 
     def info(self) -> dict[str, str]:
         g = self._gmpy2
-        return {"name": self.name, "gmpy2": g.version(), "gmp": g.mp_version(), "constant_time": "yes"}
+        return {
+            "name": self.name,
+            "gmpy2": g.version(),
+            "gmp": g.mp_version(),
+            "constant_time": "yes",
+        }

@@ -54,7 +54,9 @@ def _as_int(value: object, what: str) -> int:
     return operator.index(value)
 
 
-def ints_to_limbs(values: Iterable[int], width: int | None = None, *, what: str = "value") -> LimbArray:
+def ints_to_limbs(
+    values: Iterable[int], width: int | None = None, *, what: str = "value"
+) -> LimbArray:
     """Pack non-negative ints into a ``(count, width)`` limb array.
 
     ``width`` defaults to the width of the largest value.  Raises
@@ -71,7 +73,11 @@ def ints_to_limbs(values: Iterable[int], width: int | None = None, *, what: str 
         raw = b"".join(v.to_bytes(nbytes, "little") for v in ints)
     except OverflowError:
         raise InvalidArgumentError(f"{what} does not fit in {width * _LIMB_BITS} bits") from None
-    arr = np.frombuffer(raw, dtype="<u8").astype(np.uint64, copy=True) if ints else np.zeros(0, np.uint64)
+    arr = (
+        np.frombuffer(raw, dtype="<u8").astype(np.uint64, copy=True)
+        if ints
+        else np.zeros(0, np.uint64)
+    )
     return arr.reshape(len(ints), width)
 
 
@@ -137,7 +143,9 @@ def limbs_to_be_bytes(arr: LimbArray, nbytes: int) -> bytes:
     return np.ascontiguousarray(be).tobytes()
 
 
-def be_bytes_to_limbs(data: bytes | bytearray | memoryview, count: int, nbytes: int, width: int | None = None) -> LimbArray:
+def be_bytes_to_limbs(
+    data: bytes | bytearray | memoryview, count: int, nbytes: int, width: int | None = None
+) -> LimbArray:
     """Parse ``count`` fixed-width big-endian ``nbytes`` integers into a limb array."""
     if len(data) != count * nbytes:
         raise InvalidArgumentError(f"expected {count * nbytes} bytes, got {len(data)}")
@@ -153,5 +161,3 @@ def be_bytes_to_limbs(data: bytes | bytearray | memoryview, count: int, nbytes: 
         be = np.concatenate([np.zeros((count, total - nbytes), np.uint8), be], axis=1)
     limbs = np.ascontiguousarray(be).view(">u8").astype(np.uint64)
     return np.ascontiguousarray(limbs[:, ::-1])
-
-

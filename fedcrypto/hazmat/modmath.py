@@ -66,7 +66,9 @@ def _exponents(exps: int | Sequence[int], count: int) -> list[int]:
         if len(es) != count:
             raise InvalidArgumentError(f"got {count} bases but {len(es)} exponents")
     if any(e < 0 for e in es):
-        raise InvalidArgumentError("exponents must be non-negative (use invert for negative powers)")
+        raise InvalidArgumentError(
+            "exponents must be non-negative (use invert for negative powers)"
+        )
     return es
 
 
@@ -109,7 +111,9 @@ def powmod_many(
     return limbs_to_ints(get_backend().powmod(b_arr, e_arr, m, secret=secret, threads=threads))
 
 
-def mulmod_many(a: Sequence[int], b: Sequence[int], mod: int, *, threads: int | None = None) -> list[int]:
+def mulmod_many(
+    a: Sequence[int], b: Sequence[int], mod: int, *, threads: int | None = None
+) -> list[int]:
     """``a[i] * b[i] mod mod`` elementwise (equal lengths, values in ``[0, mod)``)."""
     m = check_modulus(mod)
     xs = _residues(a, m, "left operand")
@@ -119,7 +123,9 @@ def mulmod_many(a: Sequence[int], b: Sequence[int], mod: int, *, threads: int | 
     if not xs:
         return []
     w = width_of(m)
-    return limbs_to_ints(get_backend().mulmod(ints_to_limbs(xs, w), ints_to_limbs(ys, w), m, threads=threads))
+    return limbs_to_ints(
+        get_backend().mulmod(ints_to_limbs(xs, w), ints_to_limbs(ys, w), m, threads=threads)
+    )
 
 
 def prod_mod(values: Sequence[int], mod: int) -> int:
@@ -131,7 +137,9 @@ def prod_mod(values: Sequence[int], mod: int) -> int:
     return limbs_to_int(get_backend().prodmod(ints_to_limbs(xs, width_of(m)), m))
 
 
-def multi_powmod(bases: Sequence[int], exps: Sequence[int], mod: int, *, threads: int | None = None) -> int:
+def multi_powmod(
+    bases: Sequence[int], exps: Sequence[int], mod: int, *, threads: int | None = None
+) -> int:
     """``prod(b ** e) mod mod`` computed as one multi-exponentiation (1 when empty)."""
     m = check_modulus(mod)
     bs = _residues(bases, m, "base")
@@ -140,7 +148,9 @@ def multi_powmod(bases: Sequence[int], exps: Sequence[int], mod: int, *, threads
     es = _exponents(exps, len(bs))
     if not bs:
         return 1
-    out = get_backend().multi_powmod(ints_to_limbs(bs, width_of(m)), ints_to_limbs(es), m, threads=threads)
+    out = get_backend().multi_powmod(
+        ints_to_limbs(bs, width_of(m)), ints_to_limbs(es), m, threads=threads
+    )
     return limbs_to_int(out)
 
 
@@ -223,7 +233,9 @@ def crt(residues: Sequence[int], moduli: Sequence[int]) -> int:
     x, m_acc = rs[0], ms[0]
     backend = get_backend()
     for r, m in zip(rs[1:], ms[1:], strict=True):
-        out = backend.crt(int_to_limbs(x, width_of(m_acc)), int_to_limbs(r, width_of(m)), m_acc, m, threads=1)
+        out = backend.crt(
+            int_to_limbs(x, width_of(m_acc)), int_to_limbs(r, width_of(m)), m_acc, m, threads=1
+        )
         x, m_acc = limbs_to_int(out), m_acc * m
     return x
 
@@ -264,4 +276,30 @@ def is_probable_prime(n: int, *, rounds: int = 40) -> bool:
     return True
 
 
-_SMALL_PRIMES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97)
+_SMALL_PRIMES = (
+    2,
+    3,
+    5,
+    7,
+    11,
+    13,
+    17,
+    19,
+    23,
+    29,
+    31,
+    37,
+    41,
+    43,
+    47,
+    53,
+    59,
+    61,
+    67,
+    71,
+    73,
+    79,
+    83,
+    89,
+    97,
+)

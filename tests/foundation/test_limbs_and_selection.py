@@ -76,7 +76,9 @@ def test_unknown_backend_is_refused() -> None:
 def test_forcing_a_backend_in_a_subprocess() -> None:
     code = "import fedcrypto; print(fedcrypto.backend_info()['name'])"
     env = dict(os.environ, FEDCRYPTO_BACKEND="pure")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == "pure"
     env["FEDCRYPTO_BACKEND"] = "nonexistent"
     bad = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)

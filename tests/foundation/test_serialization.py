@@ -42,7 +42,10 @@ def test_round_trip_and_layout() -> None:
     [
         (lambda b: b"XXXX" + b[4:], "magic"),
         (lambda b: b[:4] + struct.pack(">H", 99) + b[6:], "version"),
-        (lambda b: b[:6] + struct.pack(">H", int(ObjectType.PAILLIER_PRIVATE_KEY)) + b[8:], "expected"),
+        (
+            lambda b: b[:6] + struct.pack(">H", int(ObjectType.PAILLIER_PRIVATE_KEY)) + b[8:],
+            "expected",
+        ),
         (lambda b: b[:6] + struct.pack(">H", 0x7777) + b[8:], "unknown type"),
         (lambda b: b[:-1], "length"),
         (lambda b: b + b"\x00", "length"),
@@ -66,8 +69,17 @@ def test_rejects_non_bytes_and_huge_payload() -> None:
 def test_writer_reader_fields() -> None:
     arr = ints_to_limbs([0, 1, 2**100 + 3], 2)
     data = (
-        Writer().u8(1).u16(2).u32(3).u64(4).sint(-5, 4).f64(0.25).blob(b"ab").big(2**200 + 1)
-        .limbs(arr, 13).getvalue()
+        Writer()
+        .u8(1)
+        .u16(2)
+        .u32(3)
+        .u64(4)
+        .sint(-5, 4)
+        .f64(0.25)
+        .blob(b"ab")
+        .big(2**200 + 1)
+        .limbs(arr, 13)
+        .getvalue()
     )
     r = Reader(data)
     assert (r.u8(), r.u16(), r.u32(), r.u64(), r.sint(4), r.f64()) == (1, 2, 3, 4, -5, 0.25)
