@@ -23,7 +23,7 @@ def best_time(fn: Callable[[], object], *, repeat: int = 3, number: int = 1) -> 
 
 @pytest.fixture
 def report_ratio() -> Callable[..., float]:
-    """``report_ratio(name, ours_s, peer_s, goal)``: record and print peer/ours; returns the ratio."""
+    """``report_ratio(name, ours_s, peer_s, goal)``: print and record peer/ours, return it."""
 
     def _report(name: str, ours: float, peer: float, goal: float | None = None) -> float:
         ratio = peer / ours

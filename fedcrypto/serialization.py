@@ -195,7 +195,7 @@ class Writer:
         return self.blob(int(v).to_bytes(max(1, (int(v).bit_length() + 7) // 8), "big"))
 
     def limbs(self, arr: LimbArray, nbytes: int) -> Writer:
-        """A batch of ints as fixed-width ``nbytes`` big-endian values (count written separately)."""
+        """A batch of ints as fixed-width ``nbytes`` big-endian values."""
         self._parts.append(limbs_to_be_bytes(arr, nbytes))
         return self
 

@@ -61,7 +61,7 @@ def test_backend_info_names_a_known_backend() -> None:
 
 
 def test_forced_backend_guard() -> None:
-    """When FEDCRYPTO_BACKEND is set, the backend in use is exactly that one (no silent fallback)."""
+    """When FEDCRYPTO_BACKEND is set, the backend in use is exactly that one."""
     forced = os.environ.get("FEDCRYPTO_BACKEND")
     if not forced:
         pytest.skip("FEDCRYPTO_BACKEND not set for this run")
