@@ -175,3 +175,16 @@ def test_party_lifecycle_errors() -> None:
     assert type(m) is type(msgs[0]) and m.data == msgs[0].data
     p.close()
     q.close()
+
+
+def test_domain_separation_tags_are_valid_dsts() -> None:
+    from fedcrypto.psi._settings import session_tag
+
+    for protocol, groups in (("ecdh", ("curve25519", "p256")), ("dh", ("ffdhe4096",)),
+                             ("rsa", ("rsa3072",))):
+        for group in groups:
+            s = PsiSettings(protocol=protocol, group=group, reveal="connector")
+            dst = session_tag(s, os.urandom(32), "full-domain-hash")
+            assert 1 <= len(dst) <= 255
+            assert dst.startswith(b"fedcrypto-psi-v1:" + protocol.encode())
+            assert session_tag(s, bytes(32), "tag") != session_tag(s, b"\x01" * 32, "tag")
