@@ -13,8 +13,8 @@ The maths, in plain words:
   which is uniform in ``Z*_n`` whatever ``x`` is.
 * Signing: ``b^d mod n`` computed with the CRT: ``b^(d mod p_i-1) mod p_i`` for each prime
   factor in constant time (``secret=True`` backend batch path), recombined with
-  :meth:`Backend.crt` (two- or three-prime keys).  Every signature is re-verified before it leaves (a faulty CRT
-  half would otherwise reveal a factor of ``n``: the Bellcore attack).
+  :meth:`Backend.crt` (two- or three-prime keys).  Every signature is re-verified before it
+  leaves (a faulty CRT half would otherwise reveal a factor of ``n``: the Bellcore attack).
 * Unblinding: ``s = b^d / r = H(x)^d mod n``; the client checks ``s^e == H(x) mod n``.
 """
 
