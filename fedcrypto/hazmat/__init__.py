@@ -7,6 +7,6 @@
    you are building a protocol yourself and know why you need these.
 """
 
-from . import modmath
+from . import modmath, paillier, rsa_blind
 
-__all__ = ["modmath"]
+__all__ = ["modmath", "paillier", "rsa_blind"]
