@@ -67,3 +67,13 @@ class FixedBase:
     def max_exp_bits(self) -> int: ...
     @property
     def out_width(self) -> int: ...
+
+def curve25519_h2c_u(uniform: bytes | bytearray | memoryview, threads: int, /) -> bytes:
+    """RFC 9380 ``curve25519_XMD:SHA-512_ELL2_RO_`` after ``expand_message_xmd``.
+
+    ``uniform`` holds 96 bytes per message (the two 48-byte big-endian field-element
+    strings); returns 32 bytes per message, the little-endian u-coordinate of the hashed
+    point (0 for the point at infinity).  GIL released, ``threads`` POSIX threads;
+    results do not depend on ``threads``.  Raises InvalidTypeError for a non-buffer and
+    InvalidArgumentError for a length that is not a multiple of 96 or ``threads < 1``.
+    """

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "h2c25519.h"
 
 /* ------------------------------------------------------------ error helpers -- */
 
@@ -625,6 +626,52 @@ static PyType_Spec fixedbase_spec = {
     fixedbase_slots,
 };
 
+/* curve25519_h2c_u(uniform, threads) -> bytes: RFC 9380 curve25519_XMD:SHA-512_ELL2_RO_
+ * after expand_message_xmd (h2c25519.c).  `uniform` is any C-contiguous buffer of
+ * count * 96 bytes; the result is count * 32 bytes.  The kernel uses no GMP, so
+ * the GIL is always released. */
+static PyObject *curve25519_h2c_u_py(PyObject *self, PyObject *args) {
+    PyObject *ou, *result = NULL;
+    int threads;
+    Py_buffer view;
+    size_t count;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "Oi:curve25519_h2c_u", &ou, &threads)) return NULL;
+    if (check_threads(threads)) return NULL;
+    if (PyObject_GetBuffer(ou, &view, PyBUF_C_CONTIGUOUS) < 0) {
+        PyErr_Clear();
+        TYPE_ERR("uniform bytes must be a C-contiguous bytes-like object, got %.100s",
+                 Py_TYPE(ou)->tp_name);
+        return NULL;
+    }
+    if (view.len % FC_H2C25519_IN != 0) {
+        VALUE_ERR("uniform bytes must be a multiple of %d bytes (2 x 48 per message), got %zd",
+                  FC_H2C25519_IN, view.len);
+        goto done;
+    }
+    count = (size_t)view.len / FC_H2C25519_IN;
+    if (count > (size_t)PY_SSIZE_T_MAX / FC_H2C25519_OUT) {
+        VALUE_ERR("too many messages");
+        goto done;
+    }
+    result = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(count * FC_H2C25519_OUT));
+    if (!result) goto done;
+    if (count) {
+        const uint8_t *in = (const uint8_t *)view.buf;
+        uint8_t *o = (uint8_t *)PyBytes_AS_STRING(result);
+        int rc;
+        Py_BEGIN_ALLOW_THREADS rc = fc_h2c25519_u(in, count, o, threads);
+        Py_END_ALLOW_THREADS
+        if (rc != 0) {
+            Py_CLEAR(result);
+            PyErr_NoMemory();
+        }
+    }
+done:
+    PyBuffer_Release(&view);
+    return result;
+}
+
 /* ----------------------------------------------------------------- module -- */
 
 static PyMethodDef methods[] = {
@@ -643,6 +690,9 @@ static PyMethodDef methods[] = {
      "multi_powmod(bases, exps, mod, out, threads): out[0] = prod bases[i] ** exps[i] mod m."},
     {"crt", crt_py, METH_VARARGS,
      "crt(rp, rq, p, q, qinv, out, threads): out[i] = rq[i] + q * ((rp[i] - rq[i]) * qinv mod p)."},
+    {"curve25519_h2c_u", curve25519_h2c_u_py, METH_VARARGS,
+     "curve25519_h2c_u(uniform, threads): RFC 9380 curve25519_XMD:SHA-512_ELL2_RO_ u-coordinates "
+     "(32 bytes little-endian each) from expand_message_xmd outputs (96 bytes each)."},
     {NULL, NULL, 0, NULL},
 };
 

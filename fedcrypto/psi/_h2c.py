@@ -21,7 +21,7 @@ For curve25519 ``x`` is the X25519 u-coordinate.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import gmpy2
 
@@ -252,30 +252,88 @@ def _xdbl_u(P: Point) -> int:
     return int(X * gmpy2.invert(Z, p) % p)
 
 
-def curve25519_hash_to_u_many(msgs: Sequence[bytes], dst: bytes) -> bytes:
-    """Hash many messages with ``curve25519_XMD:SHA-512_ELL2_RO_``; return the X25519
-    u-coordinates as concatenated 32-byte little-endian strings (the X25519 encoding).
+def _curve25519_uniform_many(msgs: Sequence[bytes], dst: bytes) -> bytes:
+    """``expand_message_xmd(msg, dst, 96, SHA-512)`` for every message, concatenated.
 
-    Same result as :func:`curve25519_hash_to_curve` per message, computed with x-only
-    doublings for the cofactor clearing (one inversion instead of three).
+    Inlined for speed (three SHA-512 calls per message); the same bytes as
+    :func:`expand_message_xmd` (checked by the tests).
     """
-    p = CURVE25519_P
+    if len(dst) < 1:
+        raise InvalidArgumentError("DST must not be empty")
+    if len(dst) > 255:
+        dst = hashlib.sha512(b"H2C-OVERSIZE-DST-" + dst).digest()
     dst_prime = dst + bytes([len(dst)])
     zpad = bytes(128)
     tail0 = (96).to_bytes(2, "big") + b"\x00" + dst_prime
+    tail1 = b"\x01" + dst_prime
+    tail2 = b"\x02" + dst_prime
     sha512 = hashlib.sha512
-    mp = curve25519_map_to_curve
-    out = bytearray()
+    from_bytes = int.from_bytes
+    out = []
     for msg in msgs:
         b0 = sha512(zpad + msg + tail0).digest()
-        b1 = sha512(b0 + b"\x01" + dst_prime).digest()
-        x = (int.from_bytes(b0, "big") ^ int.from_bytes(b1, "big")).to_bytes(64, "big")
-        b2 = sha512(x + b"\x02" + dst_prime).digest()
-        uniform = b1 + b2
-        u0 = int.from_bytes(uniform[:48], "big") % p
-        u1 = int.from_bytes(uniform[48:96], "big") % p
+        b1 = sha512(b0 + tail1).digest()
+        x = (from_bytes(b0, "big") ^ from_bytes(b1, "big")).to_bytes(64, "big")
+        out.append(b1)
+        out.append(sha512(x + tail2).digest()[:32])
+    return b"".join(out)
+
+
+def _curve25519_u_from_uniform_py(uniform: bytes) -> bytes:
+    """The Python/gmpy2 reference for the native kernel: for every 96-byte record,
+    ``u0, u1`` = the two 48-byte big-endian halves mod p, and the 32-byte
+    little-endian u-coordinate of ``8 (map(u0) + map(u1))`` (0 for infinity)."""
+    if len(uniform) % 96:
+        raise InvalidArgumentError("uniform bytes must be a multiple of 96 bytes")
+    p = CURVE25519_P
+    mp = curve25519_map_to_curve
+    out = bytearray()
+    for i in range(0, len(uniform), 96):
+        u0 = int.from_bytes(uniform[i : i + 48], "big") % p
+        u1 = int.from_bytes(uniform[i + 48 : i + 96], "big") % p
         out += _xdbl_u(_mont_add(mp(u0), mp(u1))).to_bytes(32, "little")
     return bytes(out)
+
+
+def _native_h2c() -> Callable[[bytes, int], bytes] | None:
+    """The native kernel's ``curve25519_h2c_u`` when the native backend is active."""
+    from .._backend import get_backend
+
+    if get_backend().name != "native":
+        return None
+    from .. import _native
+
+    return _native.curve25519_h2c_u
+
+
+def curve25519_hash_to_u_many(
+    msgs: Sequence[bytes], dst: bytes, *, threads: int | None = 1
+) -> bytes:
+    """Hash many messages with ``curve25519_XMD:SHA-512_ELL2_RO_``; return the X25519
+    u-coordinates as concatenated 32-byte little-endian strings (the X25519 encoding).
+
+    Same result as :func:`curve25519_hash_to_curve` per message.  ``expand_message_xmd``
+    runs here (hashlib SHA-512, three calls per message); the field arithmetic — two
+    Elligator 2 maps, one point addition, cofactor clearing by three x-only doublings,
+    one inversion — runs in the native kernel (``fedcrypto._native.curve25519_h2c_u``,
+    GIL released, ``threads`` POSIX threads) when the native backend is active, else
+    in Python over gmpy2.
+
+    :param msgs: the messages (bytes-like).
+    :param dst: the domain separation tag (non-empty).
+    :param threads: threads for the native kernel (default 1, as PSI already runs one
+        worker process per core; None = all cores).  Results do not depend on it.
+    :returns: ``32 * len(msgs)`` bytes.
+    :raises InvalidArgumentError: on an empty DST or a bad thread count.
+    """
+    from .._backend._base import check_threads
+
+    nthreads = check_threads(threads)
+    uniform = _curve25519_uniform_many(msgs, dst)
+    native = _native_h2c()
+    if native is not None:
+        return native(uniform, nthreads)
+    return _curve25519_u_from_uniform_py(uniform)
 
 
 # ---------------------------------------------------------------------------------------
