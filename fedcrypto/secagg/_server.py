@@ -52,7 +52,7 @@ from ._messages import (
     UnmaskResponse,
     consistency_transcript,
 )
-from ._shares import share_from_wire
+from ._shares import shares_from_wire
 
 __all__ = ["SecAggServer", "AggregationResult"]
 
@@ -370,15 +370,14 @@ class SecAggServer:
                 cache[key] = {h: i + 1 for i, h in enumerate(holders)}
             position = cache[key]
             count = len(position)
-            shares = []
-            for sender, raw in got:
+            for sender, _ in got:
                 if sender not in position:
                     raise ProtocolError(f"client {sender} sent a share it cannot hold")
-                shares.append(
-                    share_from_wire(
-                        raw, index=position[sender], threshold=t, share_count=count, who=sender
-                    )
-                )
+            shares = shares_from_wire(
+                [(sender, position[sender], raw) for sender, raw in got],
+                threshold=t,
+                share_count=count,
+            )
             sets.append(shares)
         try:
             return shamir_combine_many(sets, verify=verify)

@@ -513,3 +513,20 @@ def test_message_reprs_hide_shares_and_range_checked_vectors() -> None:
     )
     with pytest.raises(SerializationError):
         MaskedInput(r.cfg.session_id, 0, 8, np.array([256], dtype=np.uint64)).to_bytes()
+
+
+def test_share_outside_the_field_is_rejected_by_server() -> None:
+    r = Run()
+    r.advertise()
+    r.share()
+    r.mask()
+    req = r.server.unmask_request()
+    for i in range(N):
+        resp = r.clients[i].unmask(req)
+        if i == 0:
+            owner, raw = resp.mask_shares[0]
+            raw = raw[:16] + b"\xff\xff\xff\xff" + raw[20:]
+            resp = dataclasses.replace(resp, mask_shares=((owner, raw),) + resp.mask_shares[1:])
+        r.server.receive_unmask_response(resp)
+    with pytest.raises(ProtocolError, match="client 0"):
+        r.server.aggregate(workers=1)
