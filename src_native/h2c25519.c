@@ -157,6 +157,51 @@ static void fe_pow_p58(fe *out, const fe *z) {
     fe_mul(out, &t, z);
 }
 
+/* Two independent z^((p - 5) / 8) in lockstep: the squaring chains are latency bound,
+ * so interleaving two of them lets the CPU overlap their multiplications. */
+static inline void fe_sq2(fe *ha, fe *hb, const fe *fa, const fe *fb) {
+    fe_sq(ha, fa);
+    fe_sq(hb, fb);
+}
+
+static inline void fe_mul2(fe *ha, fe *hb, const fe *fa, const fe *fb, const fe *ga,
+                           const fe *gb) {
+    fe_mul(ha, fa, ga);
+    fe_mul(hb, fb, gb);
+}
+
+static void fe_sqn2(fe *ha, fe *hb, const fe *fa, const fe *fb, int n) {
+    int i;
+    fe_sq2(ha, hb, fa, fb);
+    for (i = 1; i < n; i++) fe_sq2(ha, hb, ha, hb);
+}
+
+static void fe_pow_p58_2(fe *oa, fe *ob, const fe *za, const fe *zb) {
+    fe a2, b2, a9, b9, ta, tb, a5, b5, a10, b10, a20, b20, a50, b50, a100, b100;
+    fe_sq2(&a2, &b2, za, zb);
+    fe_sqn2(&ta, &tb, &a2, &b2, 2);
+    fe_mul2(&a9, &b9, &ta, &tb, za, zb);
+    fe_mul2(&ta, &tb, &a9, &b9, &a2, &b2);      /* 11 */
+    fe_sq2(&ta, &tb, &ta, &tb);                 /* 22 */
+    fe_mul2(&a5, &b5, &ta, &tb, &a9, &b9);      /* 2^5 - 1 */
+    fe_sqn2(&ta, &tb, &a5, &b5, 5);
+    fe_mul2(&a10, &b10, &ta, &tb, &a5, &b5);    /* 2^10 - 1 */
+    fe_sqn2(&ta, &tb, &a10, &b10, 10);
+    fe_mul2(&a20, &b20, &ta, &tb, &a10, &b10);  /* 2^20 - 1 */
+    fe_sqn2(&ta, &tb, &a20, &b20, 20);
+    fe_mul2(&ta, &tb, &ta, &tb, &a20, &b20);    /* 2^40 - 1 */
+    fe_sqn2(&ta, &tb, &ta, &tb, 10);
+    fe_mul2(&a50, &b50, &ta, &tb, &a10, &b10);  /* 2^50 - 1 */
+    fe_sqn2(&ta, &tb, &a50, &b50, 50);
+    fe_mul2(&a100, &b100, &ta, &tb, &a50, &b50); /* 2^100 - 1 */
+    fe_sqn2(&ta, &tb, &a100, &b100, 100);
+    fe_mul2(&ta, &tb, &ta, &tb, &a100, &b100);  /* 2^200 - 1 */
+    fe_sqn2(&ta, &tb, &ta, &tb, 50);
+    fe_mul2(&ta, &tb, &ta, &tb, &a50, &b50);    /* 2^250 - 1 */
+    fe_sqn2(&ta, &tb, &ta, &tb, 2);             /* 2^252 - 4 */
+    fe_mul2(oa, ob, &ta, &tb, za, zb);          /* 2^252 - 3 */
+}
+
 /* z^(p - 2) = z^(2^255 - 21) = (z^(2^250 - 1))^32 * z^11: 1/z for z != 0. */
 static void fe_invert(fe *out, const fe *z) {
     fe t, z11;
@@ -294,50 +339,61 @@ static void consts_init(consts *k) {
     fe_mul_small(&k->c3, &t, 2);   /* 2^(2^253 - 5) = 2^((p - 1) / 4) */
 }
 
-/* Elligator 2 (RFC 9380 section 6.7.1 via appendix G.2.1): the point (xn / xd, y). */
-static void map_elligator2(fe *xn, fe *xd, fe *y, const fe *u, const consts *k) {
-    fe tv1, tv2, tv3, x1n, gxd, gx1, y11, gx2, y21, one;
+/* Elligator 2 (RFC 9380 section 6.7.1 via appendix G.2.1), in two halves around
+ * the one exponentiation so that two maps can share a two-lane chain. */
+typedef struct {
+    fe u, tv1, x1n, xd, gxd, gx1, tv3, w; /* w = gx1 gxd^7, raised to (p - 5) / 8 */
+} ell2;
+
+static void ell2_prepare(ell2 *m, const fe *u) {
+    fe tv2, one;
+    m->u = *u;
     fe_set_small(&one, 1);
-    fe_sq(&tv1, u);
-    fe_add(&tv1, &tv1, &tv1);           /* 2 u^2 */
-    fe_add(xd, &tv1, &one);             /* 1 + 2 u^2, never 0: -1/2 is not a square */
+    fe_sq(&m->tv1, u);
+    fe_add(&m->tv1, &m->tv1, &m->tv1);         /* 2 u^2 */
+    fe_add(&m->xd, &m->tv1, &one);             /* 1 + 2 u^2, never 0: -1/2 is not a square */
     fe_set_small(&tv2, J25);
-    fe_neg(&x1n, &tv2);                 /* x1 = -J / xd */
-    fe_sq(&tv2, xd);
-    fe_mul(&gxd, &tv2, xd);             /* xd^3 */
-    fe_mul_small(&gx1, &tv1, J25);      /* J * 2u^2 = x1n + J xd */
-    fe_mul(&gx1, &gx1, &x1n);
-    fe_add(&gx1, &gx1, &tv2);
-    fe_mul(&gx1, &gx1, &x1n);           /* g(x1) = gx1 / gxd */
-    fe_sq(&tv3, &gxd);
-    fe_sq(&tv2, &tv3);                  /* gxd^4 */
-    fe_mul(&tv3, &tv3, &gxd);           /* gxd^3 */
-    fe_mul(&tv3, &tv3, &gx1);           /* gx1 gxd^3 */
-    fe_mul(&tv2, &tv2, &tv3);           /* gx1 gxd^7 */
-    fe_pow_p58(&y11, &tv2);
-    fe_mul(&y11, &y11, &tv3);           /* y11^2 gxd = gx1 * (fourth root of unity) */
+    fe_neg(&m->x1n, &tv2);                     /* x1 = -J / xd */
+    fe_sq(&tv2, &m->xd);
+    fe_mul(&m->gxd, &tv2, &m->xd);             /* xd^3 */
+    fe_mul_small(&m->gx1, &m->tv1, J25);       /* J * 2u^2 = x1n + J xd */
+    fe_mul(&m->gx1, &m->gx1, &m->x1n);
+    fe_add(&m->gx1, &m->gx1, &tv2);
+    fe_mul(&m->gx1, &m->gx1, &m->x1n);         /* g(x1) = gx1 / gxd */
+    fe_sq(&m->tv3, &m->gxd);
+    fe_sq(&tv2, &m->tv3);                      /* gxd^4 */
+    fe_mul(&m->tv3, &m->tv3, &m->gxd);         /* gxd^3 */
+    fe_mul(&m->tv3, &m->tv3, &m->gx1);         /* gx1 gxd^3 */
+    fe_mul(&m->w, &tv2, &m->tv3);              /* gx1 gxd^7 */
+}
+
+/* After m->w has been raised to (p - 5) / 8 (passed as wp): the point (xn / xd, y). */
+static void ell2_finish(fe *xn, fe *xd, fe *y, const ell2 *m, const fe *wp, const consts *k) {
+    fe y11, tv2, tv3, gx2, y21;
+    *xd = m->xd;
+    fe_mul(&y11, wp, &m->tv3);                 /* y11^2 gxd = gx1 * (fourth root of unity) */
     fe_sq(&tv2, &y11);
-    fe_mul(&tv2, &tv2, &gxd);
-    if (fe_eq(&tv2, &gx1)) {            /* g(x1) square, y = y11 */
-        *xn = x1n;
+    fe_mul(&tv2, &tv2, &m->gxd);
+    if (fe_eq(&tv2, &m->gx1)) {                /* g(x1) square, y = y11 */
+        *xn = m->x1n;
         *y = y11;
         if (!fe_is_odd(y)) fe_neg(y, y);
         return;
     }
-    fe_neg(&tv3, &gx1);
-    if (fe_eq(&tv2, &tv3)) {            /* g(x1) square, y = y11 sqrt(-1) */
-        *xn = x1n;
+    fe_neg(&tv3, &m->gx1);
+    if (fe_eq(&tv2, &tv3)) {                   /* g(x1) square, y = y11 sqrt(-1) */
+        *xn = m->x1n;
         fe_mul(y, &y11, &k->c3);
         if (!fe_is_odd(y)) fe_neg(y, y);
         return;
     }
     /* g(x1) is not a square: x2 = 2 u^2 x1, g(x2) = 2 u^2 g(x1) */
-    fe_mul(xn, &x1n, &tv1);
-    fe_mul(&y21, &y11, u);
+    fe_mul(xn, &m->x1n, &m->tv1);
+    fe_mul(&y21, &y11, &m->u);
     fe_mul(&y21, &y21, &k->c2);
-    fe_mul(&gx2, &gx1, &tv1);
+    fe_mul(&gx2, &m->gx1, &m->tv1);
     fe_sq(&tv2, &y21);
-    fe_mul(&tv2, &tv2, &gxd);
+    fe_mul(&tv2, &tv2, &m->gxd);
     if (fe_eq(&tv2, &gx2))
         *y = y21;
     else
@@ -363,10 +419,15 @@ static void xdbl(fe *X, fe *Z) {
 static void hash_one(fe *X, fe *Z, const uint8_t *uniform, const consts *k) {
     fe u0, u1, n1, d1, y1, n2, d2, y2, D, t, dy, d12, s;
     int i, dbl = 3;
+    ell2 m0, m1;
+    fe w0, w1;
     fe_from_be48(&u0, uniform);
     fe_from_be48(&u1, uniform + 48);
-    map_elligator2(&n1, &d1, &y1, &u0, k);
-    map_elligator2(&n2, &d2, &y2, &u1, k);
+    ell2_prepare(&m0, &u0);
+    ell2_prepare(&m1, &u1);
+    fe_pow_p58_2(&w0, &w1, &m0.w, &m1.w);
+    ell2_finish(&n1, &d1, &y1, &m0, &w0, k);
+    ell2_finish(&n2, &d2, &y2, &m1, &w1, k);
     fe_mul(&D, &n2, &d1);
     fe_mul(&t, &n1, &d2);
     fe_sub(&D, &D, &t);                 /* (x2 - x1) d1 d2 */

@@ -263,7 +263,7 @@ def _curve25519_uniform_many(msgs: Sequence[bytes], dst: bytes) -> bytes:
     if len(dst) > 255:
         dst = hashlib.sha512(b"H2C-OVERSIZE-DST-" + dst).digest()
     dst_prime = dst + bytes([len(dst)])
-    zpad = bytes(128)
+    zpad_state = hashlib.sha512(bytes(128))  # Z_pad is exactly one SHA-512 block
     tail0 = (96).to_bytes(2, "big") + b"\x00" + dst_prime
     tail1 = b"\x01" + dst_prime
     tail2 = b"\x02" + dst_prime
@@ -271,7 +271,9 @@ def _curve25519_uniform_many(msgs: Sequence[bytes], dst: bytes) -> bytes:
     from_bytes = int.from_bytes
     out = []
     for msg in msgs:
-        b0 = sha512(zpad + msg + tail0).digest()
+        h0 = zpad_state.copy()
+        h0.update(msg + tail0)
+        b0 = h0.digest()
         b1 = sha512(b0 + tail1).digest()
         x = (from_bytes(b0, "big") ^ from_bytes(b1, "big")).to_bytes(64, "big")
         out.append(b1)
