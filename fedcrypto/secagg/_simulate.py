@@ -103,10 +103,12 @@ def simulate_round(
     active: bool = False,
     neighbors: int | None = None,
     unsafe_allow_low_threshold: bool = False,
+    session_id: bytes | None = None,
 ) -> SimulationReport:
     """Run one full round in process and report the result, timings and traffic.
 
-    See :func:`simulate` for the arguments.
+    See :func:`simulate` for the arguments; ``session_id`` fixes the session (and so the
+    SecAgg+ graph) for reproducible experiments — never reuse one in production.
     """
     x = _prepare_inputs(inputs, modulus_bits)
     n, length = x.shape
@@ -121,6 +123,7 @@ def simulate_round(
         verifying_keys={i: k.public_key() for i, k in signing.items()} if active else None,
         degree=neighbors,
         unsafe_allow_low_threshold=unsafe_allow_low_threshold,
+        session_id=session_id,
     )
     ctime = np.zeros(n)
     ccpu = np.zeros(n)

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fedcrypto.exceptions import InvalidArgumentError, InvalidTypeError, ProtocolError
-from fedcrypto.secagg import ROUNDS, simulate, simulate_round
+from fedcrypto.secagg import ROUNDS, neighbor_map, simulate, simulate_round
 
 
 def _inputs(n: int, length: int, k: int, seed: int) -> np.ndarray:
@@ -129,28 +129,41 @@ def test_secagg_plus_with_dropouts(active: bool) -> None:
     np.testing.assert_array_equal(agg, _expected(x, included, 32))
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(
     st.integers(8, 14),
-    st.integers(0, 2**32),
+    st.binary(min_size=32, max_size=32),
     st.sets(st.integers(0, 13), max_size=3),
     st.sets(st.integers(0, 13), max_size=2),
     st.booleans(),
 )
 def test_secagg_plus_property(
-    n: int, seed: int, dropped: set[int], late: set[int], active: bool
+    n: int, sid: bytes, dropped: set[int], late: set[int], active: bool
 ) -> None:
-    x = _inputs(n, 5, 32, seed)
+    t, degree = 4, 4
+    x = _inputs(n, 5, 32, int.from_bytes(sid[:4], "big"))
     early = {d for d in dropped if d < n}
-    drops = {"masked_input": early, "unmasking": {d for d in late if d < n} - early}
-    try:
-        agg, included = simulate(x, threshold=4, neighbors=4, dropouts=drops, active=active)
-    except ProtocolError:
-        # Only acceptable when some neighbourhood lost too many holders.
-        assert early or drops["unmasking"]
+    late_set = {d for d in late if d < n} - early
+    drops = {"masked_input": early, "unmasking": late_set}
+    nmap = neighbor_map(range(n), degree, sid)
+    u3 = set(range(n)) - early
+    u5 = u3 - late_set
+    # Exact model: every survivor's b and every dropped client's s^SK needs t live holders
+    # (a client and its neighbours) among the clients answering the unmasking request.
+    ok = all(len(({o} | nmap[o]) & u5) >= t for o in u3) and all(
+        len(nmap[v] & u5) >= t for v in early
+    )
+    if not ok:
+        with pytest.raises(ProtocolError):
+            simulate_round(
+                x, threshold=t, neighbors=degree, dropouts=drops, active=active, session_id=sid
+            )
         return
-    assert set(included.tolist()) == set(range(n)) - early
-    np.testing.assert_array_equal(agg, _expected(x, included, 32))
+    rep = simulate_round(
+        x, threshold=t, neighbors=degree, dropouts=drops, active=active, session_id=sid
+    )
+    assert set(rep.included.tolist()) == u3
+    np.testing.assert_array_equal(rep.aggregate, _expected(x, rep.included, 32))
 
 
 def test_simulate_rejects_bad_arguments() -> None:
