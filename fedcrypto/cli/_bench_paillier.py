@@ -129,9 +129,11 @@ def measure(
 
     # encryption
     phe_enc = peer_rate(lambda: [ppk.encrypt(int(v)) for v in ints[:n_phe]], n_phe)
-    for th, goal in ((1, 15.0), (threads, 28.0)):
-        t = _best(functools.partial(pk.encrypt, ints[:n_enc], threads=th), repeat)
-        rows.append(Row("encrypt", key_size, th, n_enc / t, phe_enc, goal))
+    for vt, label in ((False, "encrypt"), (True, "encrypt unsafe_variable_time")):
+        for th, goal in ((1, 15.0), (threads, 28.0)):
+            enc = functools.partial(pk.encrypt, ints[:n_enc], threads=th, unsafe_variable_time=vt)
+            t = _best(enc, repeat)
+            rows.append(Row(label, key_size, th, n_enc / t, phe_enc, goal))
     # decryption
     ev = pk.encrypt(ints[: max(n_dec, n_add, n_mul)], threads=threads)
     phe_cts = [ppk.encrypt(int(v)) for v in ints[:n_phe]] if phe is not None else []

@@ -104,11 +104,13 @@ def randomizers(
     threads: int | None = None,
     private_key: PaillierPrivateKey | None = None,
     rng: VectorRNG | None = None,
+    variable_time: bool = False,
 ) -> LimbArray:
     """``count`` fresh n-th residues modulo ``n**2`` (the randomness of Paillier ciphertexts).
 
     ``"djn"``: ``h_s**alpha`` with ``alpha`` uniform of ``ceil(|n|/2)`` bits, through the
-    cached fixed-base table.  ``"full"``: ``r**n`` with ``r`` uniform in ``Z*_n``.
+    cached fixed-base table, constant time in ``alpha`` unless ``variable_time``.
+    ``"full"``: ``r**n`` with ``r`` uniform in ``Z*_n``.
     With ``private_key`` both are computed modulo ``p**2`` and ``q**2`` and recombined
     by CRT (for ``"full"``, ``r**n mod p**2`` only depends on ``r mod p``, so ``r`` is
     drawn as independent uniform residues mod ``p`` and ``q``).
@@ -123,8 +125,8 @@ def randomizers(
     if randomness == "djn":
         alpha = random_exponents(rng, count, pk.djn_exponent_bits)
         if private_key is None:
-            return widen(pk._djn().pow(alpha, threads=threads), wc)
-        tp, tq = private_key._tables()
+            return widen(pk._djn(variable_time=variable_time).pow(alpha, threads=threads), wc)
+        tp, tq = private_key._tables(variable_time=variable_time)
         rp = tp.pow(alpha, threads=threads)
         rq = tq.pow(alpha, threads=threads)
         return widen(be.crt(rp, rq, private_key._psq, private_key._qsq, threads=threads), wc)
@@ -162,6 +164,7 @@ def encrypt_residues(
     pool: RandomizerPool | None = None,
     threads: int | None = None,
     private_key: PaillierPrivateKey | None = None,
+    variable_time: bool = False,
 ) -> LimbArray:
     """Encrypt plaintext residues ``m`` (rows in ``[0, n)``): ``c = (1 + m*n) * rho mod n**2``."""
     _check_randomness(randomness)
@@ -183,7 +186,13 @@ def encrypt_residues(
         e = min(count, s + CHUNK)
         base = plaintext_factors(pk, np.ascontiguousarray(m[s:e]), threads=threads)
         rho = randomizers(
-            pk, e - s, randomness=randomness, threads=threads, private_key=private_key, rng=rng
+            pk,
+            e - s,
+            randomness=randomness,
+            threads=threads,
+            private_key=private_key,
+            rng=rng,
+            variable_time=variable_time,
         )
         out[s:e] = widen(be.mulmod(base, rho, pk.nsquare, threads=threads), wc)
     return out

@@ -127,6 +127,7 @@ class PaillierPublicKey:
         "_nsq_row",
         "_lock",
         "_djn_table",
+        "_djn_table_vt",
         "__weakref__",
     )
     _n: int
@@ -138,6 +139,7 @@ class PaillierPublicKey:
     _nsq_row: LimbArray
     _lock: threading.Lock
     _djn_table: FixedBaseTable | None
+    _djn_table_vt: FixedBaseTable | None
 
     def __init__(self, n: int, h_s: int, *, unsafe_allow_small_keys: bool = False) -> None:
         """Low-level constructor; prefer :func:`public_key_from_n` (it validates the same)."""
@@ -165,6 +167,7 @@ class PaillierPublicKey:
         set_(self, "_nsq_row", int_to_limbs(nsq, width_of(nsq - 1)))
         set_(self, "_lock", threading.Lock())
         set_(self, "_djn_table", None)
+        set_(self, "_djn_table_vt", None)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("PaillierPublicKey is immutable")
@@ -229,16 +232,19 @@ class PaillierPublicKey:
         return int(self._n_row.shape[1])
 
     # -- internals shared by the package ---------------------------------------------
-    def _djn(self) -> FixedBaseTable:
-        table = self._djn_table
+    def _djn(self, *, variable_time: bool = False) -> FixedBaseTable:
+        """The cached DJN fixed-base table for ``h_s``: constant time in the (secret)
+        exponent unless ``variable_time`` (faster; leaks through timing and cache)."""
+        slot = "_djn_table_vt" if variable_time else "_djn_table"
+        table: FixedBaseTable | None = getattr(self, slot)
         if table is None:
             with self._lock:
-                table = self._djn_table
+                table = getattr(self, slot)
                 if table is None:
                     table = get_backend().fixed_base(
-                        self._h_s, self._nsquare, self.djn_exponent_bits
+                        self._h_s, self._nsquare, self.djn_exponent_bits, secret=not variable_time
                     )
-                    object.__setattr__(self, "_djn_table", table)
+                    object.__setattr__(self, slot, table)
         return table
 
     def _check_same(self, other: PaillierPublicKey) -> None:
@@ -254,6 +260,7 @@ class PaillierPublicKey:
         randomness: Randomness = "djn",
         pool: RandomizerPool | None = None,
         threads: int | None = None,
+        unsafe_variable_time: bool = False,
     ) -> EncryptedVector:
         """Encrypt a 1-D sequence or numpy array of ints or floats.
 
@@ -269,6 +276,11 @@ class PaillierPublicKey:
                 ``"full"`` (``r**n`` with uniform ``r``, the classic DCR guarantee).
             pool: precomputed randomizers to consume first (see :class:`RandomizerPool`).
             threads: kernel threads (default all cores).
+            unsafe_variable_time: compute DJN randomizers ``h_s**alpha`` with the
+                variable-time fixed-base table (about 3x faster).  Its table lookups
+                depend on the secret ``alpha``, and ``alpha`` reveals the plaintext, so
+                only use it where no one can observe this process's timing or cache
+                (not on shared hosts).  Default: constant time.
 
         Returns:
             An :class:`EncryptedVector` of ``len(values)`` ciphertexts.
@@ -282,7 +294,14 @@ class PaillierPublicKey:
         from ._vector import EncryptedVector
 
         m, encoding = encode(self, values, frac_bits=frac_bits)
-        c = encrypt_residues(self, m, randomness=randomness, pool=pool, threads=threads)
+        c = encrypt_residues(
+            self,
+            m,
+            randomness=randomness,
+            pool=pool,
+            threads=threads,
+            variable_time=unsafe_variable_time,
+        )
         return EncryptedVector._make(self, c, encoding, fresh=True)
 
     # -- serialization ---------------------------------------------------------------
@@ -352,6 +371,7 @@ class PaillierPrivateKey:
         "_hq",
         "_lock",
         "_crt_tables",
+        "_crt_tables_vt",
         "__weakref__",
     )
     _pub: PaillierPublicKey
@@ -363,6 +383,7 @@ class PaillierPrivateKey:
     _hq: int
     _lock: threading.Lock
     _crt_tables: tuple[FixedBaseTable, FixedBaseTable] | None
+    _crt_tables_vt: tuple[FixedBaseTable, FixedBaseTable] | None
 
     def __init__(
         self,
@@ -410,6 +431,7 @@ class PaillierPrivateKey:
         set_(self, "_hq", pow(-p % q, -1, q))
         set_(self, "_lock", threading.Lock())
         set_(self, "_crt_tables", None)
+        set_(self, "_crt_tables_vt", None)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("PaillierPrivateKey is immutable")
@@ -423,21 +445,24 @@ class PaillierPrivateKey:
         """Bit length of ``n``."""
         return self._pub.key_size
 
-    def _tables(self) -> tuple[FixedBaseTable, FixedBaseTable]:
-        """DJN fixed-base tables modulo ``p**2`` and ``q**2`` (private-key encryption)."""
-        tables = self._crt_tables
+    def _tables(self, *, variable_time: bool = False) -> tuple[FixedBaseTable, FixedBaseTable]:
+        """DJN fixed-base tables modulo ``p**2`` and ``q**2`` (private-key encryption);
+        constant time unless ``variable_time``."""
+        slot = "_crt_tables_vt" if variable_time else "_crt_tables"
+        tables: tuple[FixedBaseTable, FixedBaseTable] | None = getattr(self, slot)
         if tables is None:
             with self._lock:
-                tables = self._crt_tables
+                tables = getattr(self, slot)
                 if tables is None:
                     be = get_backend()
                     bits = self._pub.djn_exponent_bits
                     h = self._pub.djn_base
+                    ct = not variable_time
                     tables = (
-                        be.fixed_base(h % self._psq, self._psq, bits),
-                        be.fixed_base(h % self._qsq, self._qsq, bits),
+                        be.fixed_base(h % self._psq, self._psq, bits, secret=ct),
+                        be.fixed_base(h % self._qsq, self._qsq, bits, secret=ct),
                     )
-                    object.__setattr__(self, "_crt_tables", tables)
+                    object.__setattr__(self, slot, tables)
         return tables
 
     def encrypt(
@@ -447,15 +472,24 @@ class PaillierPrivateKey:
         frac_bits: int | None = None,
         randomness: Randomness = "djn",
         threads: int | None = None,
+        unsafe_variable_time: bool = False,
     ) -> EncryptedVector:
         """Encrypt like :meth:`PaillierPublicKey.encrypt`, faster: randomizers are computed
-        modulo ``p**2`` and ``q**2`` and recombined by CRT (same distribution)."""
+        modulo ``p**2`` and ``q**2`` and recombined by CRT (same distribution).
+        ``unsafe_variable_time`` as for :meth:`PaillierPublicKey.encrypt`."""
         from ._crypto import encrypt_residues
         from ._encoding import encode
         from ._vector import EncryptedVector
 
         m, encoding = encode(self._pub, values, frac_bits=frac_bits)
-        c = encrypt_residues(self._pub, m, randomness=randomness, threads=threads, private_key=self)
+        c = encrypt_residues(
+            self._pub,
+            m,
+            randomness=randomness,
+            threads=threads,
+            private_key=self,
+            variable_time=unsafe_variable_time,
+        )
         return EncryptedVector._make(self._pub, c, encoding, fresh=True)
 
     def decrypt(

@@ -176,12 +176,14 @@ class PackingScheme:
         randomness: Randomness = "djn",
         pool: RandomizerPool | None = None,
         threads: int | None = None,
+        unsafe_variable_time: bool = False,
     ) -> PackedVector:
         """Quantize, pack and encrypt a float tensor of any shape (one party's contribution).
 
         ``key`` is the public key, or the private key when the party holds it (as the
         clients do in BatchCrypt's horizontal FL): then the randomizers are computed
         by CRT modulo ``p**2`` and ``q**2``, about twice as fast, same distribution.
+        ``unsafe_variable_time`` as for :meth:`PaillierPublicKey.encrypt`.
 
         Returns:
             A :class:`PackedVector` of ``ceil(size / s)`` ciphertexts with weight 1.
@@ -209,6 +211,7 @@ class PackingScheme:
             pool=pool,
             threads=threads,
             private_key=private_key,
+            variable_time=unsafe_variable_time,
         )
         return PackedVector._make(
             public_key, self, tuple(int(d) for d in arr.shape), c, 1, fresh=True

@@ -437,3 +437,18 @@ def test_lazy_tables_are_built_once_under_concurrency() -> None:
     assert len(results) == 4 and all(
         r[0] is results[0][0] and r[1] is results[0][1] for r in results
     )
+
+
+def test_djn_randomizers_are_constant_time_unless_unsafe() -> None:
+    """The DJN exponent alpha hides the plaintext: its table must be constant time by default."""
+    from fedcrypto.paillier import generate_private_key
+
+    sk = generate_private_key(1024, unsafe_allow_small_keys=True)
+    pk = sk.public_key()
+    values = [0, 1, -5, 2**40]
+    for vt in (False, True):
+        assert sk.decrypt(pk.encrypt(values, unsafe_variable_time=vt)).tolist() == values
+        assert sk.decrypt(sk.encrypt(values, unsafe_variable_time=vt)).tolist() == values
+    assert pk._djn().secret and not pk._djn(variable_time=True).secret
+    assert all(t.secret for t in sk._tables())
+    assert not any(t.secret for t in sk._tables(variable_time=True))
