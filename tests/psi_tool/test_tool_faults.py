@@ -537,3 +537,23 @@ def test_sigterm_is_a_clean_interrupt(tmp_path, listeners, write_ids):
     lst.proc.send_signal(signal.SIGTERM)
     lst.wait().assert_clean_failure(130, "interrupted")
     _no_outputs(tmp_path, "out.txt")
+
+
+def test_tls_host_name_is_verified(tmp_path, listeners, certs, write_ids):
+    a, b = _files(tmp_path, write_ids)
+    lst = listeners(tmp_path, *certs["listener"], "--input", a, "--output", str(tmp_path / "oa"))
+    conn = _run(
+        "connect",
+        "--peer",
+        f"127.0.0.1:{lst.port}",
+        *certs["connector"],
+        "--tls-server-name",
+        "not-the-listener.example",
+        "--input",
+        b,
+        "--output",
+        str(tmp_path / "ob"),
+    )
+    conn.assert_clean_failure(1, "certificate was rejected")
+    lst.wait().assert_clean_failure(1, "TLS handshake failed")
+    _no_outputs(tmp_path, "oa", "ob")
