@@ -282,3 +282,21 @@ def test_config_wire_round_trip_and_validation() -> None:
     with pytest.raises(InvalidArgumentError):
         SecAggConfig.from_bytes(low.to_bytes())  # a receiver refuses unsafe thresholds by default
     assert SecAggConfig.from_bytes(low.to_bytes(), unsafe_allow_low_threshold=True).threshold == 2
+
+
+def test_mask_key_derivation_is_rfc5869_hkdf() -> None:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    from fedcrypto.secagg._masking import _hkdf
+
+    for _ in range(5):
+        ikm, salt, info = os.urandom(32), os.urandom(32), os.urandom(20)
+        ref = HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=info).derive(ikm)
+        assert _hkdf(ikm, salt, info) == ref
+    # RFC 5869 test case 1 (first 32 bytes of the 42-byte OKM).
+    ikm = bytes.fromhex("0b" * 22)
+    salt = bytes.fromhex("000102030405060708090a0b0c")
+    info = bytes.fromhex("f0f1f2f3f4f5f6f7f8f9")
+    okm = "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf"
+    assert _hkdf(ikm, salt, info).hex() == okm
