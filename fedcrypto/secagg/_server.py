@@ -453,10 +453,13 @@ def _recover_masks(
     acc = MaskAccumulator(length, modulus_bits)
     for u, seed in self_jobs:
         acc.add(self_mask_key(seed, session_id=session_id, u=u, modulus_bits=modulus_bits), -1)
+    parsed: dict[int, X25519PublicKey] = {}  # each survivor's key serves every dropped peer
     for v, raw, peers in pair_jobs:
         sk = X25519PrivateKey.from_private_bytes(raw)
         for u, pk in peers:
-            secret = agree(sk, load_public_key(pk))
+            if u not in parsed:
+                parsed[u] = load_public_key(pk)
+            secret = agree(sk, parsed[u])
             key = pairwise_mask_key(
                 secret, session_id=session_id, u=u, v=v, modulus_bits=modulus_bits
             )
