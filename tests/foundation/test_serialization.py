@@ -108,3 +108,16 @@ def test_fixed_width_big_endian_round_trip(values: list[int]) -> None:
     assert data == b"".join(v.to_bytes(32, "big") for v in values)
     back = Reader(data).limbs(len(values), 32)
     assert back.dtype == np.uint64 and limbs_to_ints(back) == values
+
+
+def test_wire_format_doc_lists_every_object_type() -> None:
+    """docs/wire-format.md's table of codes is the enum, entry for entry."""
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "wire-format.md").read_text()
+    listed = {
+        (int(code, 16), name)
+        for code, name in re.findall(r"\| `0x([0-9a-f]{4})` \| `(\w+)` \|", doc)
+    }
+    assert listed == {(int(t), t.name) for t in ObjectType}
