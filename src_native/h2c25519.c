@@ -15,8 +15,8 @@
  * inversion per block of messages (Montgomery's batch-inversion trick).
  */
 #include "h2c25519.h"
+#include "parallel.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -510,58 +510,26 @@ static void hash_range(const uint8_t *uniform, uint8_t *out, size_t begin, size_
 typedef struct {
     const uint8_t *uniform;
     uint8_t *out;
-    size_t begin, end;
     const consts *k;
-} slice;
+} h2c_job;
 
-static void *slice_main(void *arg) {
-    slice *s = (slice *)arg;
-    hash_range(s->uniform, s->out, s->begin, s->end, s->k);
-    return NULL;
+static void h2c_task(void *ctx, size_t part, size_t begin, size_t end) {
+    const h2c_job *j = (const h2c_job *)ctx;
+    (void)part;
+    hash_range(j->uniform, j->out, begin, end, j->k);
 }
 
 int fc_h2c25519_u(const uint8_t *uniform, size_t count, uint8_t *out, int threads) {
     consts k;
-    size_t parts, t;
-    slice *slices;
-    pthread_t *tids;
-    int *started;
+    h2c_job job;
+    size_t parts;
     consts_init(&k);
     parts = threads < 1 ? 1 : (size_t)threads;
     if (parts > 256) parts = 256;
     if (parts > count / 32) parts = count / 32; /* about 0.5 ms per slice at least */
-    if (parts <= 1) {
-        hash_range(uniform, out, 0, count, &k);
-        return 0;
-    }
-    slices = (slice *)malloc(parts * sizeof(slice));
-    tids = (pthread_t *)malloc(parts * sizeof(pthread_t));
-    started = (int *)calloc(parts, sizeof(int));
-    if (!slices || !tids || !started) {
-        free(slices);
-        free(tids);
-        free(started);
-        hash_range(uniform, out, 0, count, &k); /* same result on one thread */
-        return 0;
-    }
-    for (t = 0; t < parts; t++) {
-        slices[t].uniform = uniform;
-        slices[t].out = out;
-        slices[t].begin = count * t / parts;
-        slices[t].end = count * (t + 1) / parts;
-        slices[t].k = &k;
-    }
-    for (t = 1; t < parts; t++)
-        started[t] = pthread_create(&tids[t], NULL, slice_main, &slices[t]) == 0;
-    slice_main(&slices[0]);
-    for (t = 1; t < parts; t++) {
-        if (started[t])
-            pthread_join(tids[t], NULL);
-        else
-            slice_main(&slices[t]);
-    }
-    free(slices);
-    free(tids);
-    free(started);
+    job.uniform = uniform;
+    job.out = out;
+    job.k = &k;
+    fc_run_parallel(count, parts, h2c_task, &job);
     return 0;
 }

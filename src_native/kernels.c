@@ -15,11 +15,11 @@
  * to schoolbook reduction by division (mpn_tdiv_qr).
  */
 #include <gmp.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kernels.h"
+#include "parallel.h"
 
 #if GMP_LIMB_BITS != 64 || GMP_NAIL_BITS != 0
 #error "fedcrypto's native kernel needs 64-bit GMP limbs without nails"
@@ -138,20 +138,6 @@ static unsigned digit_at(const uint64_t *row, size_t w, size_t pos, unsigned wid
 
 /* ----------------------------------------------------------------- threads -- */
 
-typedef void (*fc_task)(void *ctx, size_t part, size_t begin, size_t end);
-
-typedef struct {
-    fc_task fn;
-    void *ctx;
-    size_t part, begin, end;
-} fc_slice;
-
-static void *slice_main(void *arg) {
-    fc_slice *s = (fc_slice *)arg;
-    s->fn(s->ctx, s->part, s->begin, s->end);
-    return NULL;
-}
-
 /* How many slices to use: at most `threads`, at most `count`, and one when the
  * whole batch is too cheap to be worth starting threads (`work` is a rough cost
  * in limb products). */
@@ -162,48 +148,6 @@ static size_t plan_parts(size_t count, int threads, double work) {
     if (parts < 1) parts = 1;
     if (work < 150000.0) parts = 1;
     return parts;
-}
-
-/* Run fn over [0, count) in `parts` static slices; slice 0 runs on the calling
- * thread.  A slice whose thread cannot be started runs on the caller too. */
-static void run_parallel(size_t count, size_t parts, fc_task fn, void *ctx) {
-    fc_slice *slices;
-    pthread_t *tids;
-    int *started;
-    size_t t;
-    if (parts <= 1) {
-        fn(ctx, 0, 0, count);
-        return;
-    }
-    slices = (fc_slice *)malloc(parts * sizeof(fc_slice));
-    tids = (pthread_t *)malloc(parts * sizeof(pthread_t));
-    started = (int *)calloc(parts, sizeof(int));
-    if (!slices || !tids || !started) {
-        free(slices);
-        free(tids);
-        free(started);
-        fn(ctx, 0, 0, count); /* same result, one thread */
-        return;
-    }
-    for (t = 0; t < parts; t++) {
-        slices[t].fn = fn;
-        slices[t].ctx = ctx;
-        slices[t].part = t;
-        slices[t].begin = count * t / parts;
-        slices[t].end = count * (t + 1) / parts;
-    }
-    for (t = 1; t < parts; t++)
-        started[t] = pthread_create(&tids[t], NULL, slice_main, &slices[t]) == 0;
-    slice_main(&slices[0]);
-    for (t = 1; t < parts; t++) {
-        if (started[t])
-            pthread_join(tids[t], NULL);
-        else
-            slice_main(&slices[t]);
-    }
-    free(slices);
-    free(tids);
-    free(started);
 }
 
 /* ------------------------------------------------ modular multiplication -- */
@@ -641,7 +585,7 @@ int fc_powmod(const fc_in *bases, const fc_in *exps, const uint64_t *m, size_t m
               const fc_out *out, int threads) {
     powmod_ctx c = {bases, exps, m, mn, secret, out, FC_OK};
     double work = (double)bases->count * (double)mn * (double)mn * (double)(exps->width * 64);
-    run_parallel(bases->count, plan_parts(bases->count, threads, work), powmod_task, &c);
+    fc_run_parallel(bases->count, plan_parts(bases->count, threads, work), powmod_task, &c);
     return c.err;
 }
 
@@ -710,7 +654,7 @@ int fc_mulmod(const fc_in *a, const fc_in *b, const uint64_t *m, size_t mn, cons
     c.mc = &mc;
     c.out = out;
     c.err = FC_OK;
-    run_parallel(a->count, plan_parts(a->count, threads, work), mulmod_task, &c);
+    fc_run_parallel(a->count, plan_parts(a->count, threads, work), mulmod_task, &c);
     mc_clear(&mc);
     return c.err;
 }
@@ -788,7 +732,7 @@ int fc_prodmod(const fc_in *a, const uint64_t *m, size_t mn, const fc_out *out, 
     if (a->count == 0)
         set_one(c.partials, n);
     else
-        run_parallel(a->count, parts, prodmod_task, &c);
+        fc_run_parallel(a->count, parts, prodmod_task, &c);
     if (a->count == 0) parts = 1;
     for (t = 1; t < parts && c.err == FC_OK; t++) {
         mpn_mul_n(s.t, c.partials, c.partials + t * n, (mp_size_t)n);
@@ -956,12 +900,12 @@ int fc_multi_powmod(const fc_in *bases, const fc_in *exps, const uint64_t *m, si
     tc.mc = &mc;
     tc.b = bases;
     tc.err = FC_OK;
-    run_parallel(bases->count, plan_parts(bases->count, threads, (double)bases->count * n * n * 3.0),
+    fc_run_parallel(bases->count, plan_parts(bases->count, threads, (double)bases->count * n * n * 3.0),
                  tomont_task, &tc);
     x.bm = tc.bm;
     x.err = tc.err;
     if (x.err == FC_OK)
-        run_parallel(nwin, plan_parts(nwin, threads, (double)bases->count * n * n * nwin), mexp_task,
+        fc_run_parallel(nwin, plan_parts(nwin, threads, (double)bases->count * n * n * nwin), mexp_task,
                      &x);
     rc = x.err;
     if (rc == FC_OK) {
@@ -1032,7 +976,7 @@ int fc_crt(const fc_in *rp, const fc_in *rq, const uint64_t *p, size_t pn, const
            size_t qn, const uint64_t *qinv, size_t qin, const fc_out *out, int threads) {
     crt_ctx c = {rp, rq, p, q, qinv, pn, qn, qin, out, FC_OK};
     double work = (double)rp->count * (double)(pn + qn) * (double)(pn + qn) * 2.0;
-    run_parallel(rp->count, plan_parts(rp->count, threads, work), crt_task, &c);
+    fc_run_parallel(rp->count, plan_parts(rp->count, threads, work), crt_task, &c);
     return c.err;
 }
 
@@ -1160,7 +1104,7 @@ fc_fixed_base *fc_fb_new(const uint64_t *base, size_t bw, const uint64_t *m, siz
     /* Then every window's powers A_i^d, windows split between threads. */
     fc.fb = fb;
     fc.err = FC_OK;
-    run_parallel(fb->windows,
+    fc_run_parallel(fb->windows,
                  plan_parts(fb->windows, threads, (double)entries * (double)n * (double)n * 3.0),
                  fbfill_task, &fc);
     if (fc.err) {
@@ -1294,10 +1238,10 @@ int fc_fb_pow(const fc_fixed_base *fb, const fc_in *exps, const fc_out *out, int
     fbpow_ctx x = {fb, exps, out, FC_OK};
     if (fb->secret) {
         double work = (double)exps->count * (double)fb->windows * (double)fb->n * (double)fb->n * 4.0;
-        run_parallel(exps->count, plan_parts(exps->count, threads, work), fbpow_sec_task, &x);
+        fc_run_parallel(exps->count, plan_parts(exps->count, threads, work), fbpow_sec_task, &x);
         return x.err;
     }
     double work = (double)exps->count * (double)fb->windows * (double)fb->n * (double)fb->n * 3.0;
-    run_parallel(exps->count, plan_parts(exps->count, threads, work), fbpow_task, &x);
+    fc_run_parallel(exps->count, plan_parts(exps->count, threads, work), fbpow_task, &x);
     return x.err;
 }
