@@ -22,6 +22,8 @@ __all__ = [
     "EncodingError",
     "EncodingOverflowError",
     "ProtocolError",
+    "LocalProtocolError",
+    "RemoteProtocolError",
     "InvalidGroupElementError",
     "InvalidSignatureError",
     "PeerError",
@@ -67,19 +69,38 @@ class EncodingOverflowError(FedCryptoError, OverflowError):
 
 
 class ProtocolError(FedCryptoError):
-    """A protocol run cannot continue: a peer broke the protocol, a message is out of order,
-    too few parties remain, or a request would violate the protocol's security."""
+    """A protocol run cannot continue.
+
+    Never raised as such: every protocol error is either a :class:`LocalProtocolError`
+    (this side's caller misused the API) or a :class:`RemoteProtocolError` (a peer
+    sent something wrong), so a caller can tell whose fault it is by type, as h11
+    does.  ``except ProtocolError`` still catches both.
+    """
 
 
-class InvalidGroupElementError(ProtocolError, ValueError):
+class LocalProtocolError(ProtocolError):
+    """The caller misused a protocol object: a method called out of order or twice, a
+    message fed to the wrong party, too few parties left to continue, or a request
+    that this side refuses because it would break the protocol's security."""
+
+
+class RemoteProtocolError(ProtocolError):
+    """A peer broke the protocol: a message that is malformed, out of order, replayed,
+    inconsistent with what it announced, or a request that would break security.
+
+    Raised at the single door where peer data enters an object (``handle``,
+    ``decode_message``, ``from_bytes`` of a peer message)."""
+
+
+class InvalidGroupElementError(RemoteProtocolError, ValueError):
     """A peer sent a point or group element that is not in the expected (sub)group."""
 
 
-class InvalidSignatureError(ProtocolError, ValueError):
+class InvalidSignatureError(RemoteProtocolError, ValueError):
     """A signature received from a peer does not verify."""
 
 
-class PeerError(ProtocolError):
+class PeerError(RemoteProtocolError):
     """The peer disconnected, timed out, or sent frames that cannot be parsed."""
 
 
