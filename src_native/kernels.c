@@ -188,7 +188,7 @@ typedef struct {
     mp_limb_t *t; /* 2n limbs */
     mp_limb_t *q; /* n + 1 limbs */
     mp_limb_t *w; /* wrap-around REDC workspace */
-    int err;      /* sticky: FC_EBOUND once a reduction broke its bound (see check_reduced) */
+    int err;      /* sticky: FC_EBOUND once a reduction broke its bound (see sub_once) */
 } modscratch;
 
 /* r (h limbs) = x (2h limbs) mod B^h - 1, in [0, B^h - 1] (B^h - 1 stands for 0). */
@@ -1197,8 +1197,7 @@ fc_fixed_base *fc_fb_new(const uint64_t *base, size_t bw, const uint64_t *m, siz
     if (fb->k > 16) fb->k = 16;
     fb->windows = (max_exp_bits + fb->k - 1) / fb->k;
     fb->per_window = ((size_t)1 << fb->k) - (fb->secret ? 0 : 1);
-    entries = fb->windows * fb->per_window;
-    *err = FC_ENOMEM;
+    entries = fb->windows * fb->per_window; /* <= 2^16 windows x 2^16 digits */
     fb->m = (mp_limb_t *)malloc(n * sizeof(mp_limb_t));
     fb->table = alloc_limbs(entries, n);
     if (!fb->m || !fb->table || ms_alloc(&s, n)) {
