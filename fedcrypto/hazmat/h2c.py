@@ -1,5 +1,10 @@
 """RFC 9380 hashing to elliptic curves, written from the RFC.
 
+.. warning::
+   Hazardous material.  These are building blocks: a hash-to-curve output is only
+   as good as the protocol around it (domain separation tags, masking with a secret
+   scalar, validation of what comes back).  :mod:`fedcrypto.psi` shows one such use.
+
 Implements
 
 * ``expand_message_xmd`` (RFC 9380 section 5.3.1) with SHA-256 and SHA-512;
@@ -10,22 +15,28 @@ Implements
 * ``P256_XMD:SHA-256_SSWU_RO_`` (sections 6.6.2, 8.2): simplified SWU onto NIST P-256
   (cofactor 1).
 
-The field arithmetic uses gmpy2 (a runtime dependency).  This code is *not*
-constant time: it hashes public-to-be identifiers whose hashes are immediately
-masked by a secret scalar; nothing secret flows through it.
+The field arithmetic is on Python ints, with exponentiations, inversions and Legendre
+symbols from the arithmetic backend (gmpy2 where installed).  The batch
+:func:`curve25519_hash_to_u_many` runs the backend's hash-to-curve capability (the C
+kernel on the native backend).  Nothing here is constant time: it hashes identifiers
+whose images are immediately masked by a secret scalar; nothing secret flows through it.
 
 Points are affine ``(x, y)`` tuples of ints, ``None`` is the point at infinity.
 For curve25519 ``x`` is the X25519 u-coordinate.
+
+Types: messages and DSTs are ``bytes``, ``bytearray`` or ``memoryview``; integers are
+``int`` (not ``bool``).  Anything else raises
+:class:`~fedcrypto.exceptions.InvalidTypeError`; out-of-range values
+:class:`~fedcrypto.exceptions.InvalidArgumentError`.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-import gmpy2
-
-from ..exceptions import InvalidArgumentError
+from .._backend import check_threads, get_backend
+from ..exceptions import InvalidArgumentError, InvalidTypeError
 
 __all__ = [
     "expand_message_xmd",
@@ -38,28 +49,65 @@ __all__ = [
     "p256_hash_to_curve",
     "p256_hash_to_compressed_many",
     "p256_decompress",
+    "Point",
     "CURVE25519_P",
+    "CURVE25519_A",
     "P256_P",
     "P256_N",
     "P256_B",
     "SUITE_CURVE25519_RO",
+    "SUITE_CURVE25519_NU",
     "SUITE_P256_RO",
+    "MAX_XMD_BYTES",
 ]
 
 Point = tuple[int, int] | None
+Bytes = bytes | bytearray | memoryview
 
 SUITE_CURVE25519_RO = "curve25519_XMD:SHA-512_ELL2_RO_"
 SUITE_CURVE25519_NU = "curve25519_XMD:SHA-512_ELL2_NU_"
 SUITE_P256_RO = "P256_XMD:SHA-256_SSWU_RO_"
 
 _HASHES = {"sha256": (hashlib.sha256, 32, 64), "sha512": (hashlib.sha512, 64, 128)}
+#: Longest output of expand_message_xmd (RFC 9380: at most 65535 bytes and 255 blocks).
+MAX_XMD_BYTES = 65535
+
+
+def _bytes(value: object, what: str) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    raise InvalidTypeError(f"{what} must be bytes, got {type(value).__name__}")
+
+
+def _int(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidTypeError(f"{what} must be an int, got {type(value).__name__}")
+    return value
+
+
+def _messages(msgs: object) -> Sequence[object]:
+    if isinstance(msgs, (str, bytes, bytearray, memoryview)) or not isinstance(msgs, Sequence):
+        raise InvalidTypeError(f"messages must be a sequence of bytes, got {type(msgs).__name__}")
+    return msgs
+
+
+def _dst(dst: object, h: object) -> bytes:
+    """The DST as bytes; a tag over 255 bytes is hashed first (RFC 9380 section 5.3.3)."""
+    tag = _bytes(dst, "DST")
+    if not tag:
+        raise InvalidArgumentError("DST must not be empty")
+    if len(tag) > 255:
+        tag = h(b"H2C-OVERSIZE-DST-" + tag).digest()  # type: ignore[operator]
+    return tag
 
 
 # ---------------------------------------------------------------------------------------
 # expand_message_xmd and hash_to_field
 # ---------------------------------------------------------------------------------------
 def expand_message_xmd(
-    msg: bytes, dst: bytes, len_in_bytes: int, hash_name: str = "sha256"
+    msg: Bytes, dst: Bytes, len_in_bytes: int, hash_name: str = "sha256"
 ) -> bytes:
     """RFC 9380 ``expand_message_xmd``: stretch ``msg`` into ``len_in_bytes`` uniform bytes.
 
@@ -69,24 +117,23 @@ def expand_message_xmd(
     :param msg: the message.
     :param dst: domain separation tag, at least 1 byte; a tag longer than 255 bytes is
         first hashed as ``H("H2C-OVERSIZE-DST-" || DST)`` (section 5.3.3).
-    :param len_in_bytes: output length, at most ``255 * digest size`` and 65535.
+    :param len_in_bytes: output length, at least 1, at most ``255 * digest size`` and 65535.
     :param hash_name: ``"sha256"`` or ``"sha512"``.
     :returns: ``len_in_bytes`` pseudo-random bytes.
     :raises InvalidArgumentError: on an unsupported hash, an empty DST, or a bad length.
+    :raises InvalidTypeError: ``msg``/``dst`` not bytes-like, ``len_in_bytes`` not an int.
     """
-    try:
-        h, b_in_bytes, s_in_bytes = _HASHES[hash_name]
-    except KeyError:
-        raise InvalidArgumentError(f"unsupported hash {hash_name!r}") from None
-    if len(dst) < 1:
-        raise InvalidArgumentError("DST must not be empty")
-    if len(dst) > 255:
-        dst = h(b"H2C-OVERSIZE-DST-" + dst).digest()
-    ell = -(-len_in_bytes // b_in_bytes)
-    if len_in_bytes < 1 or ell > 255 or len_in_bytes > 65535:
+    if not isinstance(hash_name, str) or hash_name not in _HASHES:
+        raise InvalidArgumentError(f"unsupported hash {hash_name!r}")
+    h, b_in_bytes, s_in_bytes = _HASHES[hash_name]
+    data = _bytes(msg, "message")
+    n = _int(len_in_bytes, "len_in_bytes")
+    tag = _dst(dst, h)
+    ell = -(-n // b_in_bytes)
+    if n < 1 or ell > 255 or n > MAX_XMD_BYTES:
         raise InvalidArgumentError("requested length is out of range for expand_message_xmd")
-    dst_prime = dst + bytes([len(dst)])
-    b0 = h(bytes(s_in_bytes) + msg + len_in_bytes.to_bytes(2, "big") + b"\x00" + dst_prime).digest()
+    dst_prime = tag + bytes([len(tag)])
+    b0 = h(bytes(s_in_bytes) + data + n.to_bytes(2, "big") + b"\x00" + dst_prime).digest()
     prev = h(b0 + b"\x01" + dst_prime).digest()
     out = [prev]
     b0_int = int.from_bytes(b0, "big")
@@ -94,97 +141,93 @@ def expand_message_xmd(
         x = (b0_int ^ int.from_bytes(prev, "big")).to_bytes(b_in_bytes, "big")
         prev = h(x + bytes([i]) + dst_prime).digest()
         out.append(prev)
-    return b"".join(out)[:len_in_bytes]
+    return b"".join(out)[:n]
 
 
-def hash_to_field(msg: bytes, dst: bytes, count: int, p: int, L: int, hash_name: str) -> list[int]:
+def hash_to_field(
+    msg: Bytes,
+    dst: Bytes,
+    count: int,
+    p: int,
+    L: int,
+    hash_name: str,  # noqa: N803
+) -> list[int]:
     """RFC 9380 ``hash_to_field`` for a prime field ``GF(p)`` (extension degree 1).
 
+    :param count: number of field elements, at least 1.
+    :param p: the field's characteristic (> 1).
     :param L: bytes per element, ``ceil((ceil(log2 p) + k) / 8)`` for security level ``k``.
     :returns: ``count`` field elements, each an ``L``-byte big-endian string reduced mod ``p``.
+    :raises InvalidArgumentError: ``count`` or ``L`` below 1, ``count * L`` over 65535,
+        ``p <= 1``, or the :func:`expand_message_xmd` errors.
     """
-    data = expand_message_xmd(msg, dst, count * L, hash_name)
-    return [int.from_bytes(data[i * L : (i + 1) * L], "big") % p for i in range(count)]
+    c, modulus, width = _int(count, "count"), _int(p, "p"), _int(L, "L")
+    if c < 1 or width < 1 or modulus <= 1:
+        raise InvalidArgumentError("hash_to_field needs count >= 1, L >= 1 and p > 1")
+    if c * width > MAX_XMD_BYTES:
+        raise InvalidArgumentError("count * L is out of range for expand_message_xmd")
+    data = expand_message_xmd(msg, dst, c * width, hash_name)
+    return [int.from_bytes(data[i * width : (i + 1) * width], "big") % modulus for i in range(c)]
+
+
+def _field(u: object, p: int) -> int:
+    v = _int(u, "field element")
+    if not 0 <= v < p:
+        raise InvalidArgumentError("field element must be in [0, p)")
+    return v
 
 
 # ---------------------------------------------------------------------------------------
 # curve25519 (Montgomery form, B = 1)
 # ---------------------------------------------------------------------------------------
 CURVE25519_P = 2**255 - 19
-_P25 = gmpy2.mpz(CURVE25519_P)
-_A25 = gmpy2.mpz(486662)
-_Z25 = gmpy2.mpz(2)
-_SQRT_M1_25 = gmpy2.powmod(2, (CURVE25519_P - 1) // 4, CURVE25519_P)
+CURVE25519_A = 486662
+_P25 = CURVE25519_P
+_A25 = CURVE25519_A
+_Z25 = 2
+_SQRT_M1_25 = 0x2B8324804FC1DF0B2B4D00993DFBD7A72F431806AD2FE478C4EE1B274A0EA0B0  # 2^((p-1)/4)
 _SQRT_EXP_25 = (CURVE25519_P + 3) // 8
-_A24_25 = gmpy2.mpz(121666)  # (A + 2) / 4
 _L25 = 48  # ceil((255 + 128) / 8)
 
 
-def _sqrt25(a: gmpy2.mpz) -> gmpy2.mpz:
+def _sqrt25(a: int) -> int:
     """A square root of a square ``a`` mod 2^255-19 (p = 5 mod 8, Atkin-style)."""
-    c = gmpy2.powmod(a, _SQRT_EXP_25, _P25)
+    c = get_backend().int_powmod(a, _SQRT_EXP_25, _P25)
     if (c * c - a) % _P25:
         c = c * _SQRT_M1_25 % _P25
     return c
 
 
+def _g25(x: int) -> int:
+    return x * (x * (x + _A25) + 1) % _P25
+
+
 def curve25519_map_to_curve(u: int) -> tuple[int, int]:
     """RFC 9380 section 6.7.1 Elligator 2 for curve25519 (J = 486662, K = 1, Z = 2).
 
-    Maps a field element ``u`` to a point of the Montgomery curve: ``x1 = -J / (1 + Z u^2)``
-    (``-J`` when the denominator vanishes); if ``g(x1)`` is a square the point is
-    ``(x1, sqrt(g(x1)))`` with an odd ``y``, otherwise ``(x2, sqrt(g(x2)))`` with
-    ``x2 = -x1 - J`` and an even ``y``.
-
-    One exponentiation per call: with ``c = g(x1)^((p+3)/8)``, ``c^2`` is ``g(x1)`` times a
-    fourth root of unity — ``+-1`` when ``g(x1)`` is a square (then ``y = c`` or ``c sqrt(-1)``),
-    ``+-i`` when it is not.  In the second case ``x2 = Z u^2 x1`` and
-    ``g(x2) = Z u^2 g(x1)`` (both quadratic factors equal ``1 - x1 x2`` because
-    ``x1 + x2 = -J``), so ``sqrt(g(x2)) = u c (1 -+ i)`` since ``(1 -+ i)^2 = -+2i``.
+    Maps a field element ``u`` (in ``[0, p)``) to a point of the Montgomery curve:
+    ``x1 = -J / (1 + Z u^2)`` (``-J`` when that is 0); if ``g(x1) = x1^3 + J x1^2 + x1``
+    is a square the point is ``(x1, sqrt(g(x1)))`` with an odd ``y``, otherwise
+    ``(x2, sqrt(g(x2)))`` with ``x2 = -x1 - J`` and an even ``y`` — the RFC's steps,
+    one Legendre symbol and one square root.
     """
-    p = _P25
-    u = gmpy2.mpz(u)
-    u2 = u * u % p
-    den = (1 + _Z25 * u2) % p
-    if not den:  # pragma: no cover - impossible here: -1/Z = -1/2 is not a square mod p
-        return _curve25519_map_slow(u)
-    x1 = (-_A25 * gmpy2.invert(den, p)) % p
-    gx1 = (x1 * (x1 * (x1 + _A25) + 1)) % p
-    c = gmpy2.powmod(gx1, _SQRT_EXP_25, p)
-    c2 = c * c % p
-    if c2 == gx1:
-        x, y, odd = x1, c, True
-    elif c2 == p - gx1:
-        x, y, odd = x1, c * _SQRT_M1_25 % p, True
-    elif c2 == gx1 * _SQRT_M1_25 % p:
-        x, y, odd = _Z25 * u2 * x1 % p, u * c * (1 - _SQRT_M1_25) % p, False
-    else:
-        x, y, odd = _Z25 * u2 * x1 % p, u * c * (1 + _SQRT_M1_25) % p, False
-    if bool(y & 1) != odd and y:
-        y = p - y
-    return int(x), int(y)
-
-
-def _curve25519_map_slow(u: gmpy2.mpz) -> tuple[int, int]:
-    """The RFC 9380 steps verbatim, with a Legendre test and up to two exponentiations
-    (reference for the fast path; also covers the RFC's ``1 + Z u^2 = 0`` case)."""
-    p = _P25
-    den = (1 + _Z25 * u * u) % p
-    x1 = (-_A25 * gmpy2.invert(den, p)) % p if den else (-_A25) % p
+    uu = _field(u, _P25)
+    be = get_backend()
+    den = (1 + _Z25 * uu * uu) % _P25
+    x1 = -_A25 * be.int_invert(den, _P25) % _P25 if den else 0
     if x1 == 0:
-        x1 = (-_A25) % p
-    gx1 = (x1 * (x1 * (x1 + _A25) + 1)) % p
-    if gmpy2.jacobi(gx1, p) >= 0:
+        x1 = -_A25 % _P25
+    gx1 = _g25(x1)
+    if be.jacobi(gx1, _P25) >= 0:
         x, y = x1, _sqrt25(gx1)
-        if not y & 1:
-            y = p - y if y else y
+        if y and not y & 1:
+            y = _P25 - y
     else:
-        x = (-x1 - _A25) % p
-        gx2 = (x * (x * (x + _A25) + 1)) % p
-        y = _sqrt25(gx2)
+        x = (-x1 - _A25) % _P25
+        y = _sqrt25(_g25(x))
         if y & 1:
-            y = p - y
-    return int(x), int(y)
+            y = _P25 - y
+    return x, y
 
 
 def _mont_add(P: Point, Q: Point) -> Point:
@@ -194,17 +237,17 @@ def _mont_add(P: Point, Q: Point) -> Point:
     if Q is None:
         return P
     p = _P25
-    x1, y1 = gmpy2.mpz(P[0]), gmpy2.mpz(P[1])
-    x2, y2 = gmpy2.mpz(Q[0]), gmpy2.mpz(Q[1])
+    (x1, y1), (x2, y2) = P, Q
+    inv = get_backend().int_invert
     if x1 == x2:
         if (y1 + y2) % p == 0:
             return None
-        lam = (3 * x1 * x1 + 2 * _A25 * x1 + 1) * gmpy2.invert(2 * y1, p) % p
+        lam = (3 * x1 * x1 + 2 * _A25 * x1 + 1) * inv(2 * y1, p) % p
     else:
-        lam = (y2 - y1) * gmpy2.invert((x2 - x1) % p, p) % p
+        lam = (y2 - y1) * inv(x2 - x1, p) % p
     x3 = (lam * lam - _A25 - x1 - x2) % p
     y3 = (lam * (x1 - x3) - y1) % p
-    return int(x3), int(y3)
+    return x3, y3
 
 
 def _mont_clear_cofactor(P: Point) -> Point:
@@ -214,7 +257,7 @@ def _mont_clear_cofactor(P: Point) -> Point:
     return P
 
 
-def curve25519_hash_to_curve(msg: bytes, dst: bytes) -> Point:
+def curve25519_hash_to_curve(msg: Bytes, dst: Bytes) -> Point:
     """``curve25519_XMD:SHA-512_ELL2_RO_`` hash_to_curve (RFC 9380 section 3, random oracle).
 
     ``u0, u1 = hash_to_field(msg, 2)``; ``P = 8 * (map(u0) + map(u1))``.
@@ -226,43 +269,20 @@ def curve25519_hash_to_curve(msg: bytes, dst: bytes) -> Point:
     return _mont_clear_cofactor(_mont_add(curve25519_map_to_curve(u0), curve25519_map_to_curve(u1)))
 
 
-def curve25519_encode_to_curve(msg: bytes, dst: bytes) -> Point:
+def curve25519_encode_to_curve(msg: Bytes, dst: Bytes) -> Point:
     """``curve25519_XMD:SHA-512_ELL2_NU_`` encode_to_curve (non-uniform, one map)."""
     (u0,) = hash_to_field(msg, dst, 1, CURVE25519_P, _L25, "sha512")
     return _mont_clear_cofactor(curve25519_map_to_curve(u0))
 
 
-def _xdbl_u(P: Point) -> int:
-    """The u-coordinate of 8P, by three x-only projective doublings and one inversion.
-
-    Returns 0 for a result at infinity (X25519 treats u = 0 as a low-order input).
-    """
-    if P is None:
-        return 0
-    p = _P25
-    X, Z = gmpy2.mpz(P[0]), gmpy2.mpz(1)
-    for _ in range(3):
-        s = (X + Z) ** 2 % p
-        d = (X - Z) ** 2 % p
-        e = s - d
-        X = s * d % p
-        Z = e * (d + _A24_25 * e) % p
-    if Z == 0:
-        return 0
-    return int(X * gmpy2.invert(Z, p) % p)
-
-
-def _curve25519_uniform_many(msgs: Sequence[bytes], dst: bytes) -> bytes:
+def _curve25519_uniform_many(msgs: Sequence[object], dst: Bytes) -> bytes:
     """``expand_message_xmd(msg, dst, 96, SHA-512)`` for every message, concatenated.
 
     Inlined for speed (three SHA-512 calls per message); the same bytes as
     :func:`expand_message_xmd` (checked by the tests).
     """
-    if len(dst) < 1:
-        raise InvalidArgumentError("DST must not be empty")
-    if len(dst) > 255:
-        dst = hashlib.sha512(b"H2C-OVERSIZE-DST-" + dst).digest()
-    dst_prime = dst + bytes([len(dst)])
+    tag = _dst(dst, hashlib.sha512)
+    dst_prime = tag + bytes([len(tag)])
     zpad_state = hashlib.sha512(bytes(128))  # Z_pad is exactly one SHA-512 block
     tail0 = (96).to_bytes(2, "big") + b"\x00" + dst_prime
     tail1 = b"\x01" + dst_prime
@@ -271,6 +291,8 @@ def _curve25519_uniform_many(msgs: Sequence[bytes], dst: bytes) -> bytes:
     from_bytes = int.from_bytes
     out = []
     for msg in msgs:
+        if type(msg) is not bytes:
+            msg = _bytes(msg, "message")
         h0 = zpad_state.copy()
         h0.update(msg + tail0)
         b0 = h0.digest()
@@ -281,61 +303,30 @@ def _curve25519_uniform_many(msgs: Sequence[bytes], dst: bytes) -> bytes:
     return b"".join(out)
 
 
-def _curve25519_u_from_uniform_py(uniform: bytes) -> bytes:
-    """The Python/gmpy2 reference for the native kernel: for every 96-byte record,
-    ``u0, u1`` = the two 48-byte big-endian halves mod p, and the 32-byte
-    little-endian u-coordinate of ``8 (map(u0) + map(u1))`` (0 for infinity)."""
-    if len(uniform) % 96:
-        raise InvalidArgumentError("uniform bytes must be a multiple of 96 bytes")
-    p = CURVE25519_P
-    mp = curve25519_map_to_curve
-    out = bytearray()
-    for i in range(0, len(uniform), 96):
-        u0 = int.from_bytes(uniform[i : i + 48], "big") % p
-        u1 = int.from_bytes(uniform[i + 48 : i + 96], "big") % p
-        out += _xdbl_u(_mont_add(mp(u0), mp(u1))).to_bytes(32, "little")
-    return bytes(out)
-
-
-def _native_h2c() -> Callable[[bytes, int], bytes] | None:
-    """The native kernel's ``curve25519_h2c_u`` when the native backend is active."""
-    from .._backend import get_backend
-
-    if get_backend().name != "native":
-        return None
-    from .. import _native
-
-    return _native.curve25519_h2c_u
-
-
 def curve25519_hash_to_u_many(
-    msgs: Sequence[bytes], dst: bytes, *, threads: int | None = 1
+    msgs: Sequence[Bytes], dst: Bytes, *, threads: int | None = 1
 ) -> bytes:
     """Hash many messages with ``curve25519_XMD:SHA-512_ELL2_RO_``; return the X25519
     u-coordinates as concatenated 32-byte little-endian strings (the X25519 encoding).
 
-    Same result as :func:`curve25519_hash_to_curve` per message.  ``expand_message_xmd``
-    runs here (hashlib SHA-512, three calls per message); the field arithmetic — two
-    Elligator 2 maps, one point addition, cofactor clearing by three x-only doublings,
-    one inversion — runs in the native kernel (``fedcrypto._native.curve25519_h2c_u``,
-    GIL released, ``threads`` POSIX threads) when the native backend is active, else
-    in Python over gmpy2.
+    Same result as :func:`curve25519_hash_to_curve` per message (u = 0 for the point at
+    infinity).  ``expand_message_xmd`` runs here (hashlib SHA-512, three calls per
+    message); the field arithmetic — two Elligator 2 maps, one point addition, cofactor
+    clearing by three x-only doublings, one inversion — runs in the backend's
+    ``curve25519_h2c_u`` (the C kernel with the GIL released on the native backend,
+    Python over gmpy2 or Python ints on the others).
 
-    :param msgs: the messages (bytes-like).
+    :param msgs: a sequence of messages (bytes-like).
     :param dst: the domain separation tag (non-empty).
     :param threads: threads for the native kernel (default 1, as PSI already runs one
         worker process per core; None = all cores).  Results do not depend on it.
     :returns: ``32 * len(msgs)`` bytes.
     :raises InvalidArgumentError: on an empty DST or a bad thread count.
+    :raises InvalidTypeError: ``msgs`` not a sequence of bytes-like objects.
     """
-    from .._backend._base import check_threads
-
     nthreads = check_threads(threads)
-    uniform = _curve25519_uniform_many(msgs, dst)
-    native = _native_h2c()
-    if native is not None:
-        return native(uniform, nthreads)
-    return _curve25519_u_from_uniform_py(uniform)
+    uniform = _curve25519_uniform_many(_messages(msgs), dst)
+    return get_backend().curve25519_h2c_u(uniform, threads=nthreads)
 
 
 # ---------------------------------------------------------------------------------------
@@ -344,15 +335,17 @@ def curve25519_hash_to_u_many(
 P256_P = 2**256 - 2**224 + 2**192 + 2**96 - 1
 P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 P256_B = 0x5AC635D8AA3A93E7B3EBBD55769886BC651D06B0CC53B0F63BCE3C3E27D2604B
-_PP = gmpy2.mpz(P256_P)
-_AP = gmpy2.mpz(P256_P - 3)
-_BP = gmpy2.mpz(P256_B)
-_ZP = gmpy2.mpz(P256_P - 10)
+_PP = P256_P
+_AP = P256_P - 3
+_BP = P256_B
+_ZP = P256_P - 10
 _SQRT_EXP_P = (P256_P + 1) // 4
 _LP = 48  # ceil((256 + 128) / 8)
+_MINUS_B_OVER_A = -_BP * pow(_AP, -1, _PP) % _PP
+_B_OVER_ZA = _BP * pow(_ZP * _AP % _PP, -1, _PP) % _PP
 
 
-def _g_p256(x: gmpy2.mpz) -> gmpy2.mpz:
+def _g_p256(x: int) -> int:
     return (x * (x * x + _AP) + _BP) % _PP
 
 
@@ -361,25 +354,26 @@ def p256_map_to_curve(u: int) -> tuple[int, int]:
 
     ``x1 = (-B/A)(1 + 1/(Z^2 u^4 + Z u^2))`` (``B/(Z A)`` when that inverse is zero); if
     ``g(x1)`` is a square take ``x1``, else ``x2 = Z u^2 x1``; ``y`` gets the parity of ``u``.
+    ``u`` is a field element in ``[0, p)``.
     """
+    uu = _field(u, _PP)
+    be = get_backend()
     p = _PP
-    u = gmpy2.mpz(u)
-    zu2 = _ZP * u * u % p
+    zu2 = _ZP * uu * uu % p
     t = (zu2 * zu2 + zu2) % p
     if t:
-        tv1 = gmpy2.invert(t, p)
-        x1 = (-_BP) * gmpy2.invert(_AP, p) * (1 + tv1) % p
+        x1 = _MINUS_B_OVER_A * (1 + be.int_invert(t, p)) % p
     else:
-        x1 = _BP * gmpy2.invert(_ZP * _AP % p, p) % p
+        x1 = _B_OVER_ZA
     gx1 = _g_p256(x1)
-    if gmpy2.jacobi(gx1, p) >= 0:
-        x, y = x1, gmpy2.powmod(gx1, _SQRT_EXP_P, p)
+    if be.jacobi(gx1, p) >= 0:
+        x, y = x1, be.int_powmod(gx1, _SQRT_EXP_P, p)
     else:
         x = zu2 * x1 % p
-        y = gmpy2.powmod(_g_p256(x), _SQRT_EXP_P, p)
-    if (u & 1) != (y & 1):
+        y = be.int_powmod(_g_p256(x), _SQRT_EXP_P, p)
+    if (uu & 1) != (y & 1):
         y = (-y) % p
-    return int(x), int(y)
+    return x, y
 
 
 def _p256_add(P: Point, Q: Point) -> Point:
@@ -389,34 +383,35 @@ def _p256_add(P: Point, Q: Point) -> Point:
     if Q is None:
         return P
     p = _PP
-    x1, y1 = gmpy2.mpz(P[0]), gmpy2.mpz(P[1])
-    x2, y2 = gmpy2.mpz(Q[0]), gmpy2.mpz(Q[1])
+    (x1, y1), (x2, y2) = P, Q
+    inv = get_backend().int_invert
     if x1 == x2:
         if (y1 + y2) % p == 0:
             return None
-        lam = (3 * x1 * x1 + _AP) * gmpy2.invert(2 * y1, p) % p
+        lam = (3 * x1 * x1 + _AP) * inv(2 * y1, p) % p
     else:
-        lam = (y2 - y1) * gmpy2.invert((x2 - x1) % p, p) % p
+        lam = (y2 - y1) * inv(x2 - x1, p) % p
     x3 = (lam * lam - x1 - x2) % p
     y3 = (lam * (x1 - x3) - y1) % p
-    return int(x3), int(y3)
+    return x3, y3
 
 
-def p256_hash_to_curve(msg: bytes, dst: bytes) -> Point:
+def p256_hash_to_curve(msg: Bytes, dst: Bytes) -> Point:
     """``P256_XMD:SHA-256_SSWU_RO_`` hash_to_curve: ``map(u0) + map(u1)`` (cofactor 1)."""
     u0, u1 = hash_to_field(msg, dst, 2, P256_P, _LP, "sha256")
     return _p256_add(p256_map_to_curve(u0), p256_map_to_curve(u1))
 
 
-def p256_hash_to_compressed_many(msgs: Sequence[bytes], dst: bytes) -> list[bytes]:
+def p256_hash_to_compressed_many(msgs: Sequence[Bytes], dst: Bytes) -> list[bytes]:
     """Hash many messages to P-256; return SEC1 compressed encodings (33 bytes each).
 
     :raises InvalidArgumentError: if a hash lands on the point at infinity (probability
         about 2^-256; never observed).
+    :raises InvalidTypeError: ``msgs`` not a sequence of bytes-like objects.
     """
     out = []
-    for msg in msgs:
-        P = p256_hash_to_curve(msg, dst)
+    for msg in _messages(msgs):
+        P = p256_hash_to_curve(msg, dst)  # type: ignore[arg-type]
         if P is None:  # pragma: no cover - negligible probability
             raise InvalidArgumentError("hash_to_curve gave the point at infinity")
         out.append(bytes([2 + (P[1] & 1)]) + P[0].to_bytes(32, "big"))
@@ -425,13 +420,19 @@ def p256_hash_to_compressed_many(msgs: Sequence[bytes], dst: bytes) -> list[byte
 
 def p256_decompress(x: int, odd: bool) -> tuple[int, int] | None:
     """The P-256 point with abscissa ``x`` and the given ``y`` parity, or None if ``x`` is
-    not the abscissa of a curve point."""
-    if not 0 <= x < P256_P:
+    not the abscissa of a curve point (including ``x`` outside ``[0, p)``).
+
+    :raises InvalidTypeError: ``x`` not an int or ``odd`` not a bool.
+    """
+    xx = _int(x, "x")
+    if not isinstance(odd, bool):
+        raise InvalidTypeError("odd must be a bool")
+    if not 0 <= xx < P256_P:
         return None
-    gx = _g_p256(gmpy2.mpz(x))
-    y = gmpy2.powmod(gx, _SQRT_EXP_P, _PP)
+    gx = _g_p256(xx)
+    y = get_backend().int_powmod(gx, _SQRT_EXP_P, _PP)
     if y * y % _PP != gx:
         return None
     if (y & 1) != int(odd):
         y = (-y) % _PP
-    return x, int(y)
+    return xx, y
