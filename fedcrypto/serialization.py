@@ -328,11 +328,19 @@ class Reader:
         return bytes(self._take(n))
 
     def blob(self, max_len: int = DEFAULT_MAX_PAYLOAD) -> bytes:
-        """Length-prefixed bytes (u32 length), at most ``max_len`` of them."""
+        """Length-prefixed bytes (u32 length), at most ``max_len`` of them.
+
+        Like every read, a failed one consumes nothing (the length prefix included).
+        """
+        start = self._pos
         n = self.u32()
-        if n > max_len:
-            raise SerializationError(f"field of {n} bytes exceeds the limit of {max_len}")
-        return self.raw(n)
+        try:
+            if n > max_len:
+                raise SerializationError(f"field of {n} bytes exceeds the limit of {max_len}")
+            return self.raw(n)
+        except SerializationError:
+            self._pos = start
+            raise
 
     def big(self, max_bits: int = 1 << 16) -> int:
         """A length-prefixed non-negative int of at most ``max_bits`` bits' worth of bytes."""

@@ -76,19 +76,17 @@ def check_threads(threads: int | None) -> int:
         raise InvalidTypeError("threads must be an int or None")
     if threads < 1:
         raise InvalidArgumentError("threads must be at least 1")
-    return threads
+    return int(threads)
 
 
 def check_modulus(mod: object, *, odd: bool = False) -> int:
-    """Validate a modulus: an int > 1, odd when ``odd`` (constant-time paths, Montgomery)."""
-    if isinstance(mod, bool) or not hasattr(mod, "__index__"):
-        raise InvalidTypeError(f"modulus must be an integer, got {type(mod).__name__}")
-    m = operator.index(mod)
+    """Validate a modulus: an integer > 1, odd when ``odd`` (constant-time paths, Montgomery)."""
+    m = _as_int(mod, "modulus")
     if m <= 1:
         raise InvalidArgumentError("modulus must be greater than 1")
     if odd and m % 2 == 0:
         raise InvalidArgumentError("modulus must be odd for this operation")
-    return int(m)
+    return m
 
 
 def check_bool(value: object, what: str) -> bool:
@@ -99,7 +97,8 @@ def check_bool(value: object, what: str) -> bool:
 
 
 def _as_int(value: object, what: str) -> int:
-    if isinstance(value, bool) or not hasattr(value, "__index__"):
+    """``value`` as a Python int: ints and numpy integer scalars, never bool or float."""
+    if isinstance(value, (bool, np.bool_)) or not hasattr(value, "__index__"):
         raise InvalidTypeError(f"{what} must be an integer, got {type(value).__name__}")
     try:
         return int(operator.index(value))

@@ -51,6 +51,17 @@ class DhGroup(Immutable):
     p: int
     g: int = 2
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not isinstance(self.reference, str):
+            raise InvalidTypeError("a group's name and reference must be str")
+        for what, v in (("bits", self.bits), ("p", self.p), ("g", self.g)):
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise InvalidTypeError(f"a group's {what} must be an int")
+        if self.p < 5 or self.p % 2 == 0 or self.p.bit_length() != self.bits:
+            raise InvalidArgumentError("p must be an odd prime of exactly `bits` bits")
+        if not 1 < self.g < self.p - 1:
+            raise InvalidArgumentError("g must be in (1, p - 1)")
+
     @property
     def q(self) -> int:
         """The prime order ``(p - 1) / 2`` of the subgroup of quadratic residues."""
