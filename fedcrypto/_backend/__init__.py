@@ -29,6 +29,7 @@ from ._base import (
     fixed_base_table_bytes,
     fixed_base_window,
 )
+from ._intops import IntOps
 from ._limbs import (
     LimbArray,
     be_bytes_to_limbs,
@@ -45,6 +46,7 @@ from ._limbs import (
 __all__ = [
     "Backend",
     "FixedBaseTable",
+    "IntOps",
     "LimbArray",
     "BACKEND_NAMES",
     "DEFAULT_MAX_TABLE_BYTES",

@@ -343,26 +343,31 @@ class Backend(ABC):
         return self._crt(rp, rq, pp, qq, q_inv, check_threads(threads))
 
     # -- int-level operations: Python ints in and out, variable time -------------------
+    # Each has a fast path for plain ints in range (the library's own calls, per element on
+    # PSI hot paths) and falls back to full validation for anything else.
     def int_powmod(self, base: int, exp: int, mod: int) -> int:
         """``base ** exp mod mod`` for one value (variable time: public exponents only).
 
         ``base`` is any integer (reduced mod ``mod``), ``exp >= 0``, ``mod > 1``.
         """
-        m = check_modulus(mod)
-        e = _as_int(exp, "exponent")
-        if e < 0:
+        if not (type(base) is int and type(exp) is int and type(mod) is int):
+            base, exp, mod = _as_int(base, "base"), _as_int(exp, "exponent"), _as_int(mod, "mod")
+        if mod <= 1:
+            check_modulus(mod)
+        if exp < 0:
             raise InvalidArgumentError("exponent must be non-negative")
-        ops = self._ints
-        return int(ops.powmod(ops.num(_as_int(base, "base") % m), ops.num(e), ops.num(m)))
+        return int(self._ints.powmod(base % mod, exp, mod))
 
     def int_invert(self, value: int, mod: int) -> int:
         """The inverse of ``value`` modulo ``mod`` (``mod > 1``), in ``[1, mod)``.
 
         :raises InvalidArgumentError: when ``gcd(value, mod) != 1``.
         """
-        m = check_modulus(mod)
-        ops = self._ints
-        inv = ops.invert(ops.num(_as_int(value, "value") % m), ops.num(m))
+        if not (type(value) is int and type(mod) is int):
+            value, mod = _as_int(value, "value"), _as_int(mod, "mod")
+        if mod <= 1:
+            check_modulus(mod)
+        inv = self._ints.invert(value % mod, mod)
         if inv is None:
             raise InvalidArgumentError("value is not invertible modulo the modulus")
         return int(inv)
@@ -371,14 +376,29 @@ class Backend(ABC):
         """The Jacobi symbol ``(a / n)`` (-1, 0 or 1) for an odd ``n >= 3``; for a prime
         ``n`` it is the Legendre symbol: 1 for a non-zero square mod ``n``, -1 for a
         non-square, 0 when ``n`` divides ``a``."""
-        nn = check_modulus(n, odd=True)
-        ops = self._ints
-        return int(ops.jacobi(ops.num(_as_int(a, "a") % nn), ops.num(nn)))
+        if not (type(a) is int and type(n) is int):
+            a, n = _as_int(a, "a"), _as_int(n, "n")
+        if n <= 1 or not n & 1:
+            check_modulus(n, odd=True)
+        return int(self._ints.jacobi(a % n, n))
+
+    @property
+    def int_ops(self) -> IntOps:
+        """The backend's number type and its single-value operations, unvalidated.
+
+        For hot loops over one field (hash-to-curve in :mod:`fedcrypto.hazmat.h2c`): numbers
+        made with ``int_ops.num`` (gmpy2 ``mpz`` on the native and gmpy2 backends, ``int``
+        on the pure one) support ``+ - * % **``, comparisons and ``&`` like ints, and
+        ``int_ops.powmod`` / ``invert`` / ``jacobi`` take and return them.  Nothing is
+        checked: callers keep values reduced and moduli valid, and convert results with
+        ``int()`` before they leave.  Use the validated ``int_*`` methods otherwise.
+        """
+        return self._ints
 
     def is_square(self, n: int) -> bool:
         """Whether the integer ``n`` is a perfect square (False for negative ``n``)."""
         v = _as_int(n, "n")
-        return v >= 0 and bool(self._ints.is_square(self._ints.num(v)))
+        return v >= 0 and bool(self._ints.is_square(v))
 
     def is_probable_prime(self, n: int, bases: Sequence[int]) -> bool:
         """Trial division by the primes below 100, then one Miller–Rabin round per base.
@@ -408,8 +428,7 @@ class Backend(ABC):
         if any(not 2 <= a <= v - 2 for a in bs):
             raise InvalidArgumentError("every Miller-Rabin base must be in [2, n - 2]")
         ops = self._ints
-        nn = ops.num(v)
-        return all(ops.is_strong_prp(nn, ops.num(a)) for a in bs)
+        return all(ops.is_strong_prp(v, a) for a in bs)
 
     # -- curve25519 hash-to-curve ------------------------------------------------------
     def curve25519_h2c_u(
@@ -444,10 +463,13 @@ class Backend(ABC):
         return {"name": self.name}
 
     # -- implementation hooks ----------------------------------------------------------
-    @property
-    @abstractmethod
+    @functools.cached_property
     def _ints(self) -> IntOps:
-        """The number type for int-level operations."""
+        """The number type for int-level operations (made once, on first use)."""
+        return self._make_int_ops()
+
+    @abstractmethod
+    def _make_int_ops(self) -> IntOps: ...
 
     @functools.cached_property
     def _h2c25519(self) -> Curve25519Hasher:

@@ -60,8 +60,7 @@ class IntLoopBackend(Backend):
         self.name = name
         self._ops = ops
 
-    @property
-    def _ints(self) -> IntOps:
+    def _make_int_ops(self) -> IntOps:
         return self._ops
 
     def _load(self, arr: LimbArray, mod: int, what: str) -> list[Any]:

@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
 
 __all__ = ["IntOps", "PureIntOps", "Gmpy2IntOps", "best_int_ops", "SMALL_PRIMES"]
 
@@ -60,6 +63,22 @@ class IntOps(ABC):
     """
 
     name: str = "abstract"
+
+    def __init__(self) -> None:
+        self._memo: dict[str, Any] = {}
+
+    def cached(self, key: str, make: Callable[[IntOps], _T]) -> _T:
+        """``make(self)``, computed once per ``key`` and kept with this number type.
+
+        For constants converted to the number type (a curve's ``p``, ``A``, ``B`` ...):
+        hot loops then skip the conversions.  ``make`` must be a pure function of its
+        argument; keys are fixed strings in the library's code, so the memo stays small.
+        """
+        try:
+            return self._memo[key]  # type: ignore[no-any-return]
+        except KeyError:
+            value = self._memo[key] = make(self)
+            return value
 
     @abstractmethod
     def num(self, value: int) -> Any:
@@ -154,6 +173,7 @@ class Gmpy2IntOps(IntOps):
     def __init__(self) -> None:
         import gmpy2  # ImportError when missing: the caller falls back
 
+        super().__init__()
         self.gmpy2 = gmpy2
 
     def num(self, value: int) -> Any:

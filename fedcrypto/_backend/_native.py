@@ -9,7 +9,6 @@ identical for any thread count).  See ``docs/native-kernel.md``.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import numpy as np
@@ -137,13 +136,8 @@ class NativeBackend(Backend):
     name = "native"
     native_h2c25519 = True
 
-    @functools.cached_property
-    def _int_ops(self) -> IntOps:
+    def _make_int_ops(self) -> IntOps:
         return best_int_ops()  # imports gmpy2 on first use only: keeps `import fedcrypto` fast
-
-    @property
-    def _ints(self) -> IntOps:
-        return self._int_ops
 
     def _curve25519_h2c_u(self, uniform: bytes | bytearray | memoryview, threads: int) -> bytes:
         return bytes(_native.curve25519_h2c_u(uniform, _t(threads)))

@@ -34,8 +34,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from typing import Any
 
-from .._backend import check_threads, get_backend
+from .._backend import IntOps, check_threads, get_backend
 from ..exceptions import InvalidArgumentError, InvalidTypeError
 
 __all__ = [
@@ -171,7 +172,7 @@ def hash_to_field(
 
 
 def _field(u: object, p: int) -> int:
-    v = _int(u, "field element")
+    v = u if type(u) is int else _int(u, "field element")
     if not 0 <= v < p:
         raise InvalidArgumentError("field element must be in [0, p)")
     return v
@@ -190,16 +191,30 @@ _SQRT_EXP_25 = (CURVE25519_P + 3) // 8
 _L25 = 48  # ceil((255 + 128) / 8)
 
 
-def _sqrt25(a: int) -> int:
+def _ops() -> IntOps:
+    """The backend's number type (gmpy2 mpz or Python int) and its field operations."""
+    return get_backend().int_ops
+
+
+def _inv(ops: IntOps, x: Any, p: Any) -> Any:
+    """``1/x mod p`` for a non-zero ``x`` (never zero where it is called: see each caller)."""
+    inv = ops.invert(x, p)
+    if inv is None:  # pragma: no cover - the callers only invert non-zero field elements
+        raise InvalidArgumentError("division by zero in the field")
+    return inv
+
+
+def _c25_consts(ops: IntOps) -> tuple[Any, ...]:
+    return tuple(ops.num(v) for v in (_P25, _A25, _SQRT_EXP_25, _SQRT_M1_25))
+
+
+def _sqrt25(ops: IntOps, a: Any) -> Any:
     """A square root of a square ``a`` mod 2^255-19 (p = 5 mod 8, Atkin-style)."""
-    c = get_backend().int_powmod(a, _SQRT_EXP_25, _P25)
-    if (c * c - a) % _P25:
-        c = c * _SQRT_M1_25 % _P25
+    p, _a, sqrt_exp, sqrt_m1 = ops.cached("curve25519", _c25_consts)
+    c = ops.powmod(a, sqrt_exp, p)
+    if (c * c - a) % p:
+        c = c * sqrt_m1 % p
     return c
-
-
-def _g25(x: int) -> int:
-    return x * (x * (x + _A25) + 1) % _P25
 
 
 def curve25519_map_to_curve(u: int) -> tuple[int, int]:
@@ -211,23 +226,25 @@ def curve25519_map_to_curve(u: int) -> tuple[int, int]:
     ``(x2, sqrt(g(x2)))`` with ``x2 = -x1 - J`` and an even ``y`` — the RFC's steps,
     one Legendre symbol and one square root.
     """
-    uu = _field(u, _P25)
-    be = get_backend()
-    den = (1 + _Z25 * uu * uu) % _P25
-    x1 = -_A25 * be.int_invert(den, _P25) % _P25 if den else 0
+    ops = _ops()
+    num = ops.num
+    uu = num(_field(u, _P25))
+    p, a = ops.cached("curve25519", _c25_consts)[:2]
+    den = (1 + _Z25 * uu * uu) % p
+    x1 = -a * _inv(ops, den, p) % p if den else num(0)
     if x1 == 0:
-        x1 = -_A25 % _P25
-    gx1 = _g25(x1)
-    if be.jacobi(gx1, _P25) >= 0:
-        x, y = x1, _sqrt25(gx1)
+        x1 = -a % p
+    gx1 = x1 * (x1 * (x1 + a) + 1) % p
+    if ops.jacobi(gx1, p) >= 0:
+        x, y = x1, _sqrt25(ops, gx1)
         if y and not y & 1:
-            y = _P25 - y
+            y = p - y
     else:
-        x = (-x1 - _A25) % _P25
-        y = _sqrt25(_g25(x))
+        x = (-x1 - a) % p
+        y = _sqrt25(ops, x * (x * (x + a) + 1) % p)
         if y & 1:
-            y = _P25 - y
-    return x, y
+            y = p - y
+    return int(x), int(y)
 
 
 def _mont_add(P: Point, Q: Point) -> Point:
@@ -236,18 +253,19 @@ def _mont_add(P: Point, Q: Point) -> Point:
         return Q
     if Q is None:
         return P
-    p = _P25
-    (x1, y1), (x2, y2) = P, Q
-    inv = get_backend().int_invert
+    ops = _ops()
+    num = ops.num
+    p, a = ops.cached("curve25519", _c25_consts)[:2]
+    x1, y1, x2, y2 = num(P[0]), num(P[1]), num(Q[0]), num(Q[1])
     if x1 == x2:
         if (y1 + y2) % p == 0:
             return None
-        lam = (3 * x1 * x1 + 2 * _A25 * x1 + 1) * inv(2 * y1, p) % p
+        lam = (3 * x1 * x1 + 2 * a * x1 + 1) * _inv(ops, 2 * y1 % p, p) % p
     else:
-        lam = (y2 - y1) * inv(x2 - x1, p) % p
-    x3 = (lam * lam - _A25 - x1 - x2) % p
+        lam = (y2 - y1) * _inv(ops, (x2 - x1) % p, p) % p
+    x3 = (lam * lam - a - x1 - x2) % p
     y3 = (lam * (x1 - x3) - y1) % p
-    return x3, y3
+    return int(x3), int(y3)
 
 
 def _mont_clear_cofactor(P: Point) -> Point:
@@ -345,61 +363,63 @@ _MINUS_B_OVER_A = -_BP * pow(_AP, -1, _PP) % _PP
 _B_OVER_ZA = _BP * pow(_ZP * _AP % _PP, -1, _PP) % _PP
 
 
-def _g_p256(x: int) -> int:
-    return (x * (x * x + _AP) + _BP) % _PP
+def _p256_consts(ops: IntOps) -> tuple[Any, ...]:
+    num = ops.num
+    return tuple(num(v) for v in (_PP, _AP, _BP, _ZP, _MINUS_B_OVER_A, _B_OVER_ZA, _SQRT_EXP_P))
 
 
 def p256_map_to_curve(u: int) -> tuple[int, int]:
-    """RFC 9380 section 6.6.2 simplified SWU for P-256 (Z = -10).
+    """RFC 9380 section 6.6.2 simplified SWU for P-256 (Z = -10), as in appendix F.2.
 
-    ``x1 = (-B/A)(1 + 1/(Z^2 u^4 + Z u^2))`` (``B/(Z A)`` when that inverse is zero); if
-    ``g(x1)`` is a square take ``x1``, else ``x2 = Z u^2 x1``; ``y`` gets the parity of ``u``.
-    ``u`` is a field element in ``[0, p)``.
+    With ``t = Z u^2``: ``x1 = (-B/A)(1 + 1/(t^2 + t))`` (``B/(Z A)`` when ``t^2 + t = 0``).
+    If ``g(x1) = x1^3 + A x1 + B`` is a square the point is ``(x1, sqrt(g(x1)))``, else
+    ``(x2, sqrt(g(x2)))`` with ``x2 = t x1`` and ``g(x2) = t^3 g(x1)``; ``y`` gets the parity
+    of ``u``.  ``u`` is a field element in ``[0, p)``.  One inversion, one Legendre symbol,
+    one square root (``p = 3 mod 4``: ``sqrt(a) = a^((p+1)/4)``).
     """
-    uu = _field(u, _PP)
-    be = get_backend()
-    p = _PP
-    zu2 = _ZP * uu * uu % p
-    t = (zu2 * zu2 + zu2) % p
-    if t:
-        x1 = _MINUS_B_OVER_A * (1 + be.int_invert(t, p)) % p
+    ops = _ops()
+    x, y = _p256_map(ops, ops.num(_field(u, _PP)))
+    return int(x), int(y)
+
+
+def _p256_map(ops: IntOps, u: Any) -> tuple[Any, Any]:
+    """:func:`p256_map_to_curve` on the backend's number type (``u`` reduced)."""
+    p, a, b, z, minus_b_over_a, b_over_za, sqrt_exp = ops.cached("p256", _p256_consts)
+    tv1 = z * u * u % p
+    tv2 = tv1 * tv1 % p
+    den = (tv1 + tv2) % p
+    x1 = (_inv(ops, den, p) + 1) * minus_b_over_a % p if den else b_over_za
+    gx1 = ((x1 * x1 + a) * x1 + b) % p
+    if ops.jacobi(gx1, p) >= 0:
+        x, gx = x1, gx1
     else:
-        x1 = _B_OVER_ZA
-    gx1 = _g_p256(x1)
-    if be.jacobi(gx1, p) >= 0:
-        x, y = x1, be.int_powmod(gx1, _SQRT_EXP_P, p)
-    else:
-        x = zu2 * x1 % p
-        y = be.int_powmod(_g_p256(x), _SQRT_EXP_P, p)
-    if (uu & 1) != (y & 1):
+        x, gx = tv1 * x1 % p, gx1 * (tv1 * tv2 % p) % p
+    y = ops.powmod(gx, sqrt_exp, p)
+    if (u & 1) != (y & 1):
         y = (-y) % p
     return x, y
 
 
-def _p256_add(P: Point, Q: Point) -> Point:
-    """Affine addition on P-256 (handles doubling, inverses and infinity)."""
-    if P is None:
-        return Q
-    if Q is None:
-        return P
-    p = _PP
+def _p256_add(ops: IntOps, P: tuple[Any, Any], Q: tuple[Any, Any]) -> Point:
+    """Affine addition on P-256 (doubling, inverses; infinity = None), ints out."""
+    p, a = ops.cached("p256", _p256_consts)[:2]
     (x1, y1), (x2, y2) = P, Q
-    inv = get_backend().int_invert
     if x1 == x2:
         if (y1 + y2) % p == 0:
             return None
-        lam = (3 * x1 * x1 + _AP) * inv(2 * y1, p) % p
+        lam = (3 * x1 * x1 + a) * _inv(ops, 2 * y1 % p, p) % p
     else:
-        lam = (y2 - y1) * inv(x2 - x1, p) % p
+        lam = (y2 - y1) * _inv(ops, (x2 - x1) % p, p) % p
     x3 = (lam * lam - x1 - x2) % p
     y3 = (lam * (x1 - x3) - y1) % p
-    return x3, y3
+    return int(x3), int(y3)
 
 
 def p256_hash_to_curve(msg: Bytes, dst: Bytes) -> Point:
     """``P256_XMD:SHA-256_SSWU_RO_`` hash_to_curve: ``map(u0) + map(u1)`` (cofactor 1)."""
     u0, u1 = hash_to_field(msg, dst, 2, P256_P, _LP, "sha256")
-    return _p256_add(p256_map_to_curve(u0), p256_map_to_curve(u1))
+    ops = _ops()
+    return _p256_add(ops, _p256_map(ops, ops.num(u0)), _p256_map(ops, ops.num(u1)))
 
 
 def p256_hash_to_compressed_many(msgs: Sequence[Bytes], dst: Bytes) -> list[bytes]:
@@ -429,7 +449,7 @@ def p256_decompress(x: int, odd: bool) -> tuple[int, int] | None:
         raise InvalidTypeError("odd must be a bool")
     if not 0 <= xx < P256_P:
         return None
-    gx = _g_p256(xx)
+    gx = (xx * (xx * xx + _AP) + _BP) % _PP
     y = get_backend().int_powmod(gx, _SQRT_EXP_P, _PP)
     if y * y % _PP != gx:
         return None

@@ -102,3 +102,44 @@ def test_p256_decompress_rejects_non_points() -> None:
     bad = next(x for x in range(1, 100) if _h2c.p256_decompress(x, False) is None)
     assert _h2c.p256_decompress(bad, True) is None
     assert _h2c.p256_decompress(_h2c.P256_P, False) is None
+
+
+def test_p256_map_edge_elements_land_on_the_curve() -> None:
+    """Including u = 0, where the SSWU denominator vanishes (x1 = B / (Z A))."""
+    import os
+
+    p = _h2c.P256_P
+    for u in [
+        0,
+        1,
+        2,
+        p - 1,
+        p - 2,
+        *(int.from_bytes(os.urandom(32), "big") % p for _ in range(50)),
+    ]:
+        x, y = _h2c.p256_map_to_curve(u)
+        assert (y * y - (x * x * x - 3 * x + _h2c.P256_B)) % p == 0
+        assert y & 1 == u & 1
+    assert _h2c.p256_map_to_curve(0)[0] == _h2c.P256_B * pow(-10 * -3, -1, p) % p
+
+
+def test_bad_arguments_are_typed() -> None:
+    from fedcrypto.exceptions import InvalidTypeError
+
+    with pytest.raises(InvalidArgumentError):
+        _h2c.curve25519_map_to_curve(_h2c.CURVE25519_P)  # not reduced
+    with pytest.raises(InvalidTypeError):
+        _h2c.p256_map_to_curve(1.0)  # type: ignore[arg-type]
+    with pytest.raises(InvalidTypeError):
+        _h2c.expand_message_xmd("text", b"d", 32)  # type: ignore[arg-type]
+    with pytest.raises(InvalidTypeError):
+        _h2c.expand_message_xmd(b"m", "dst", 32)  # type: ignore[arg-type]
+    with pytest.raises(InvalidTypeError):
+        _h2c.expand_message_xmd(b"m", b"d", 32.0)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError):
+        _h2c.hash_to_field(b"m", b"d", 0, _h2c.P256_P, 48, "sha256")
+    with pytest.raises(InvalidTypeError):
+        _h2c.p256_decompress(5, 1)  # type: ignore[arg-type]
+    assert _h2c.expand_message_xmd(bytearray(b"m"), memoryview(b"d"), 32) == (
+        _h2c.expand_message_xmd(b"m", b"d", 32)
+    )
