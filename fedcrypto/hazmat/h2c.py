@@ -96,7 +96,7 @@ def _messages(msgs: object) -> Sequence[object]:
 
 def _dst(dst: object, h: object) -> bytes:
     """The DST as bytes; a tag over 255 bytes is hashed first (RFC 9380 section 5.3.3)."""
-    tag = _bytes(dst, "DST")
+    tag = dst if type(dst) is bytes else _bytes(dst, "DST")
     if not tag:
         raise InvalidArgumentError("DST must not be empty")
     if len(tag) > 255:
@@ -127,8 +127,8 @@ def expand_message_xmd(
     if not isinstance(hash_name, str) or hash_name not in _HASHES:
         raise InvalidArgumentError(f"unsupported hash {hash_name!r}")
     h, b_in_bytes, s_in_bytes = _HASHES[hash_name]
-    data = _bytes(msg, "message")
-    n = _int(len_in_bytes, "len_in_bytes")
+    data = msg if type(msg) is bytes else _bytes(msg, "message")
+    n = len_in_bytes if type(len_in_bytes) is int else _int(len_in_bytes, "len_in_bytes")
     tag = _dst(dst, h)
     ell = -(-n // b_in_bytes)
     if n < 1 or ell > 255 or n > MAX_XMD_BYTES:

@@ -342,11 +342,16 @@ def unblind_and_verify(
     if any(not 0 < r < n for r in rs) or any(not 0 <= h < n for h in hashes):
         raise InvalidArgumentError("blinding factors and hashes must be in [0, n)")
     be = get_backend()
+    ops = be.int_ops  # one inversion and one product per element, on the backend's numbers
+    num, nn = ops.num, ops.num(n)
+    unblinded = []
+    for s, r in zip(sigs, rs, strict=True):
+        r_inv = ops.invert(num(r), nn)
+        if r_inv is None:
+            raise InvalidArgumentError("a blinding factor is not invertible modulo n")
+        unblinded.append(int(num(s) * r_inv % nn))
     w = (n.bit_length() + 63) // 64
-    r_inv = [be.int_invert(r, n) for r in rs]
-    unblinded_arr = be.mulmod(ints_to_limbs(sigs, w), ints_to_limbs(r_inv, w), n)
-    unblinded = limbs_to_ints(unblinded_arr)
-    check = be.powmod(unblinded_arr, int_to_limbs(e), n)
+    check = be.powmod(ints_to_limbs(unblinded, w), int_to_limbs(e), n)
     if not np.array_equal(check, ints_to_limbs(hashes, check.shape[1])):
         raise InvalidSignatureError("an RSA blind signature from the peer does not verify")
     return unblinded
