@@ -25,9 +25,10 @@ import gmpy2
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
+from fedcrypto.hazmat import h2c as _h2c
+from fedcrypto.hazmat.groups import DH_GROUPS
 from fedcrypto.hazmat.rsa_blind import RsaBlindKey, blind, full_domain_hash, unblind_and_verify
-from fedcrypto.psi import PsiSettings, _dh, _ecdh, _h2c, run_pair
-from fedcrypto.psi._dh_groups import DH_GROUPS
+from fedcrypto.psi import PsiSettings, _dh, _ecdh, run_pair
 
 BIG = os.environ.get("FEDCRYPTO_BENCH_BIG", "") not in ("", "0")
 SECRETFLOW_ECDH_PER_CORE = 20_000  # published: scalar multiplications / s / core
@@ -117,7 +118,7 @@ def test_phase_dh_modp2048(benchmark: pytest.FixtureRequest, report_ratio: Calla
     _dh.dh_mask_peer(elems, exp, group, TAG_KEY)
     _rate_line("DH modp2048 masking peer's (Legendre check + exp + tag)", n,
                time.perf_counter() - t0, "elements")
-    p = gmpy2.mpz(DH_GROUPS[group][2])
+    p = gmpy2.mpz(DH_GROUPS[group].p)
     ys = [gmpy2.mpz(int.from_bytes(e, "big")) for e in elems]
     t0 = time.perf_counter()
     for y in ys:

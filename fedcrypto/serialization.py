@@ -14,17 +14,27 @@ Layout (all integers big-endian; documented in ``docs/wire-format.md``)::
 Nothing is ever pickled.  :func:`unpack` checks magic, version, type, parameter id
 (when expected) and exact length, and raises
 :class:`~fedcrypto.exceptions.SerializationError` on any mismatch.
+
+Parsing never allocates more than the input justifies: :func:`unpack` checks the
+announced payload length against ``max_payload`` and the bytes actually present
+before copying the payload once; every :class:`Reader` read is bounds-checked
+against the bytes left before anything is allocated, and :meth:`Reader.limbs`
+produces at most ``width * 8`` bytes per input row, with ``width`` capped by the row
+size.  Malformed bytes raise :class:`~fedcrypto.exceptions.SerializationError`,
+never a built-in error.
 """
 
 from __future__ import annotations
 
 import enum
 import hashlib
+import operator
 import struct
 from dataclasses import dataclass
 
-from ._backend._limbs import LimbArray, be_bytes_to_limbs, limbs_to_be_bytes
-from .exceptions import SerializationError
+from ._backend import LimbArray, be_bytes_to_limbs, limbs_for_bits, limbs_to_be_bytes
+from ._immutable import Immutable
+from .exceptions import InvalidArgumentError, InvalidTypeError, SerializationError
 
 __all__ = [
     "MAGIC",
@@ -92,8 +102,8 @@ def param_id(*parts: bytes) -> bytes:
 
 
 @dataclass(frozen=True)
-class Envelope:
-    """A parsed envelope."""
+class Envelope(Immutable):
+    """A parsed envelope: its type, format version, parameter id and payload bytes."""
 
     object_type: ObjectType
     version: int
@@ -101,15 +111,30 @@ class Envelope:
     payload: bytes
 
 
+def _buffer(data: object, what: str) -> bytes:
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, (bytearray, memoryview)):
+        return bytes(data)
+    raise InvalidTypeError(f"{what} must be bytes, got {type(data).__name__}")
+
+
 def pack(
     object_type: ObjectType, payload: bytes, *, param: bytes = b"\x00" * PARAM_ID_BYTES
 ) -> bytes:
-    """Wrap ``payload`` in an envelope of type ``object_type`` and parameter id ``param``."""
-    if len(param) != PARAM_ID_BYTES:
-        raise ValueError(f"parameter id must be {PARAM_ID_BYTES} bytes")
-    return (
-        _HEADER.pack(MAGIC, FORMAT_VERSION, int(object_type), bytes(param), len(payload)) + payload
-    )
+    """Wrap ``payload`` in an envelope of type ``object_type`` and parameter id ``param``.
+
+    :raises InvalidTypeError: ``object_type`` not an :class:`ObjectType`, ``payload`` or
+        ``param`` not bytes-like.
+    :raises InvalidArgumentError: ``param`` not exactly 16 bytes.
+    """
+    if not isinstance(object_type, ObjectType):
+        raise InvalidTypeError("object_type must be an ObjectType")
+    body = _buffer(payload, "payload")
+    pid = _buffer(param, "parameter id")
+    if len(pid) != PARAM_ID_BYTES:
+        raise InvalidArgumentError(f"parameter id must be {PARAM_ID_BYTES} bytes")
+    return _HEADER.pack(MAGIC, FORMAT_VERSION, int(object_type), pid, len(body)) + body
 
 
 def unpack(
@@ -119,13 +144,22 @@ def unpack(
     expected_param: bytes | None = None,
     max_payload: int = DEFAULT_MAX_PAYLOAD,
 ) -> Envelope:
-    """Parse and check an envelope; raise SerializationError on anything unexpected."""
+    """Parse and check an envelope; raise SerializationError on anything unexpected.
+
+    The header is checked (magic, version, type, parameter id, announced length against
+    ``max_payload`` and against the bytes present) before the payload is copied.
+
+    :param expected_param: the parameter id the object must carry, or None for any.
+    :param max_payload: largest payload accepted, in bytes (default 4 GiB).
+    """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise SerializationError(f"expected bytes, got {type(data).__name__}")
-    data = bytes(data)
-    if len(data) < _HEADER.size:
+    view = memoryview(data)
+    if not view.c_contiguous or view.ndim != 1 or view.itemsize != 1:
+        view = memoryview(view.tobytes())  # odd views only: a copy the size of the input
+    if view.nbytes < _HEADER.size:
         raise SerializationError("truncated envelope header")
-    magic, version, obj_type, pid, length = _HEADER.unpack_from(data)
+    magic, version, obj_type, pid, length = _HEADER.unpack_from(view)
     if magic != MAGIC:
         raise SerializationError("not a fedcrypto object (bad magic)")
     if version != FORMAT_VERSION:
@@ -142,15 +176,28 @@ def unpack(
         raise SerializationError("object belongs to different parameters (parameter id mismatch)")
     if length > max_payload:
         raise SerializationError(f"payload of {length} bytes exceeds the limit of {max_payload}")
-    if len(data) != _HEADER.size + length:
+    if view.nbytes != _HEADER.size + length:
         raise SerializationError(
-            f"payload length mismatch: header says {length} bytes, got {len(data) - _HEADER.size}"
+            f"payload length mismatch: header says {length} bytes, got {view.nbytes - _HEADER.size}"
         )
-    return Envelope(ObjectType(obj_type), version, pid, data[_HEADER.size :])
+    return Envelope(ObjectType(obj_type), version, pid, bytes(view[_HEADER.size :]))
+
+
+def _width(nbytes: object, what: str = "field width") -> int:
+    if isinstance(nbytes, bool) or not isinstance(nbytes, int):
+        raise InvalidTypeError(f"{what} must be an int, got {type(nbytes).__name__}")
+    if nbytes < 0:
+        raise InvalidArgumentError(f"{what} must be non-negative")
+    return nbytes
 
 
 class Writer:
-    """Builds a payload from fixed-width big-endian fields."""
+    """Builds a payload from fixed-width big-endian fields.
+
+    Values that do not fit their field raise
+    :class:`~fedcrypto.exceptions.InvalidArgumentError`; values of the wrong type
+    :class:`~fedcrypto.exceptions.InvalidTypeError`.
+    """
 
     def __init__(self) -> None:
         self._parts: list[bytes] = []
@@ -169,49 +216,84 @@ class Writer:
 
     def uint(self, v: int, nbytes: int) -> Writer:
         """A non-negative int in exactly ``nbytes`` big-endian bytes."""
-        self._parts.append(int(v).to_bytes(nbytes, "big"))
+        self._parts.append(_to_bytes(v, _width(nbytes), signed=False))
         return self
 
     def sint(self, v: int, nbytes: int) -> Writer:
         """A signed int in ``nbytes`` big-endian two's complement bytes."""
-        self._parts.append(int(v).to_bytes(nbytes, "big", signed=True))
+        self._parts.append(_to_bytes(v, _width(nbytes), signed=True))
         return self
 
     def f64(self, v: float) -> Writer:
-        self._parts.append(struct.pack(">d", v))
+        """An IEEE 754 double, big-endian."""
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise InvalidTypeError(f"f64 field must be a float, got {type(v).__name__}")
+        try:
+            self._parts.append(struct.pack(">d", v))
+        except OverflowError:
+            raise InvalidArgumentError("value does not fit a double") from None
         return self
 
     def raw(self, b: bytes) -> Writer:
         """Bytes whose length the reader knows."""
-        self._parts.append(bytes(b))
+        self._parts.append(_buffer(b, "raw field"))
         return self
 
     def blob(self, b: bytes) -> Writer:
         """Length-prefixed bytes (u32 length)."""
-        return self.u32(len(b)).raw(b)
+        data = _buffer(b, "blob")
+        return self.u32(len(data)).raw(data)
 
     def big(self, v: int) -> Writer:
         """A non-negative big int, length-prefixed (u32 byte count)."""
-        return self.blob(int(v).to_bytes(max(1, (int(v).bit_length() + 7) // 8), "big"))
+        n = _int_value(v)
+        if n < 0:
+            raise InvalidArgumentError("big field must be non-negative")
+        return self.blob(n.to_bytes(max(1, (n.bit_length() + 7) // 8), "big"))
 
     def limbs(self, arr: LimbArray, nbytes: int) -> Writer:
         """A batch of ints as fixed-width ``nbytes`` big-endian values."""
-        self._parts.append(limbs_to_be_bytes(arr, nbytes))
+        self._parts.append(limbs_to_be_bytes(arr, _width(nbytes)))
         return self
 
     def getvalue(self) -> bytes:
+        """The payload built so far."""
         return b"".join(self._parts)
 
 
-class Reader:
-    """Parses a payload built by :class:`Writer`; every read is bounds-checked."""
+def _int_value(v: object) -> int:
+    if isinstance(v, bool) or not hasattr(v, "__index__"):
+        raise InvalidTypeError(f"integer field must be an int, got {type(v).__name__}")
+    try:
+        return int(operator.index(v))
+    except TypeError:
+        raise InvalidTypeError(f"integer field must be an int, got {type(v).__name__}") from None
 
-    def __init__(self, data: bytes) -> None:
+
+def _to_bytes(v: object, nbytes: int, *, signed: bool) -> bytes:
+    try:
+        return _int_value(v).to_bytes(nbytes, "big", signed=signed)
+    except OverflowError:
+        raise InvalidArgumentError(f"value does not fit in {nbytes} bytes") from None
+
+
+class Reader:
+    """Parses a payload built by :class:`Writer`; every read is bounds-checked.
+
+    Every failure on the payload's bytes (too short, a field over its limit, trailing
+    bytes) raises :class:`~fedcrypto.exceptions.SerializationError`.  No read allocates
+    before checking that the bytes it needs are present.
+    """
+
+    def __init__(self, data: bytes | bytearray | memoryview) -> None:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise SerializationError(f"expected bytes, got {type(data).__name__}")
         self._data = memoryview(bytes(data))
         self._pos = 0
 
     def _take(self, n: int) -> memoryview:
-        if n < 0 or self._pos + n > len(self._data):
+        n = _width(n, "read length")
+        if n > len(self._data) - self._pos:
             raise SerializationError("truncated payload")
         out = self._data[self._pos : self._pos + n]
         self._pos += n
@@ -230,37 +312,70 @@ class Reader:
         return self.uint(8)
 
     def uint(self, nbytes: int) -> int:
+        """An unsigned big-endian int of ``nbytes`` bytes."""
         return int.from_bytes(self._take(nbytes), "big")
 
     def sint(self, nbytes: int) -> int:
+        """A two's complement big-endian int of ``nbytes`` bytes."""
         return int.from_bytes(self._take(nbytes), "big", signed=True)
 
     def f64(self) -> float:
+        """An IEEE 754 double (NaN and infinities included: callers check ranges)."""
         return float(struct.unpack(">d", self._take(8))[0])
 
     def raw(self, n: int) -> bytes:
+        """The next ``n`` bytes."""
         return bytes(self._take(n))
 
     def blob(self, max_len: int = DEFAULT_MAX_PAYLOAD) -> bytes:
+        """Length-prefixed bytes (u32 length), at most ``max_len`` of them.
+
+        Like every read, a failed one consumes nothing (the length prefix included).
+        """
+        start = self._pos
         n = self.u32()
-        if n > max_len:
-            raise SerializationError(f"field of {n} bytes exceeds the limit of {max_len}")
-        return self.raw(n)
+        try:
+            if n > max_len:
+                raise SerializationError(f"field of {n} bytes exceeds the limit of {max_len}")
+            return self.raw(n)
+        except SerializationError:
+            self._pos = start
+            raise
 
     def big(self, max_bits: int = 1 << 16) -> int:
-        return int.from_bytes(self.blob((max_bits + 7) // 8), "big")
+        """A length-prefixed non-negative int of at most ``max_bits`` bits' worth of bytes."""
+        return int.from_bytes(self.blob((_width(max_bits, "max_bits") + 7) // 8), "big")
 
     def limbs(self, count: int, nbytes: int, width: int | None = None) -> LimbArray:
-        """``count`` fixed-width big-endian ints as a limb array."""
+        """``count`` fixed-width big-endian ints of ``nbytes`` bytes as a limb array.
+
+        ``nbytes >= 1``; ``width`` (limbs per row) defaults to what ``nbytes`` needs and may
+        exceed it by at most one limb, so the array is at most ``count * (nbytes + 16)``
+        bytes for ``count * nbytes`` bytes read.  A value wider than ``width`` limbs is a
+        SerializationError.
+        """
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise InvalidTypeError("count must be an int")
         if count < 0:
             raise SerializationError("negative count")
-        raw = self._take(count * nbytes)
+        size = _width(nbytes, "nbytes")
+        if size < 1:
+            raise InvalidArgumentError("nbytes must be at least 1")
+        need = limbs_for_bits(8 * size)
+        if width is not None:
+            width = _width(width, "width")
+            if not 1 <= width <= need + 1:
+                raise InvalidArgumentError(
+                    f"width must be between 1 and {need + 1} limbs for {size}-byte values"
+                )
+        raw = self._take(count * size)
         try:
-            return be_bytes_to_limbs(raw, count, nbytes, width)
+            return be_bytes_to_limbs(raw, count, size, width)
         except ValueError as exc:
             raise SerializationError(str(exc)) from None
 
     def remaining(self) -> int:
+        """Bytes not read yet."""
         return len(self._data) - self._pos
 
     def finish(self) -> None:

@@ -31,6 +31,6 @@ sys.exit(0 if name == "native" else "native backend required but %s is active" %
 FEDCRYPTO_BACKEND=native run_pytest "native backend" $VPY -m pytest -q -p no:cacheprovider "$@" || exit 1
 
 FEDCRYPTO_BACKEND=pure run_pytest "pure backend, fast subset" $VPY -m pytest -q -p no:cacheprovider \
-  -m "not slow" tests/foundation tests/test_backends.py tests/test_modmath.py tests/property \
+  -m "not slow" tests/foundation tests/backend tests/hazmat tests/property \
   tests/paillier tests/sharing || exit 1
 echo "==> all test runs passed"

@@ -1,9 +1,14 @@
-"""Arithmetic backend selection.
+"""Arithmetic backend: one interface, three implementations (native | gmpy2 | pure).
 
 The backend is chosen once, at import: ``FEDCRYPTO_BACKEND=native|gmpy2|pure``
 forces one (raising :class:`~fedcrypto.exceptions.BackendUnavailableError` if it
 cannot be loaded); otherwise the native GMP kernel is used when it was built, then
 gmpy2, then pure Python, with a :class:`RuntimeWarning` for each fallback.
+
+This package is the only place that imports ``fedcrypto._native`` or ``gmpy2``.
+Higher layers use the names exported here: :func:`get_backend` (batch arithmetic on
+limb arrays, int-level operations, curve25519 hash-to-curve) and the limb-array
+conversions.
 """
 
 from __future__ import annotations
@@ -12,19 +17,57 @@ import os
 import warnings
 
 from ..exceptions import BackendUnavailableError
-from ._base import Backend, FixedBaseTable, check_modulus, check_threads, default_threads
-from ._limbs import LimbArray
+from ._base import (
+    DEFAULT_MAX_TABLE_BYTES,
+    MAX_EXP_BITS,
+    Backend,
+    FixedBaseTable,
+    check_bool,
+    check_modulus,
+    check_threads,
+    default_threads,
+    fixed_base_table_bytes,
+    fixed_base_window,
+)
+from ._intops import IntOps
+from ._limbs import (
+    LimbArray,
+    be_bytes_to_limbs,
+    check_limbs,
+    int_to_limbs,
+    ints_to_limbs,
+    limbs_for_bits,
+    limbs_to_be_bytes,
+    limbs_to_int,
+    limbs_to_ints,
+    width_of,
+)
 
 __all__ = [
     "Backend",
     "FixedBaseTable",
+    "IntOps",
     "LimbArray",
     "BACKEND_NAMES",
+    "DEFAULT_MAX_TABLE_BYTES",
+    "MAX_EXP_BITS",
     "load_backend",
     "get_backend",
+    "check_bool",
     "check_modulus",
     "check_threads",
     "default_threads",
+    "fixed_base_table_bytes",
+    "fixed_base_window",
+    "be_bytes_to_limbs",
+    "check_limbs",
+    "int_to_limbs",
+    "ints_to_limbs",
+    "limbs_for_bits",
+    "limbs_to_be_bytes",
+    "limbs_to_int",
+    "limbs_to_ints",
+    "width_of",
 ]
 
 BACKEND_NAMES = ("native", "gmpy2", "pure")

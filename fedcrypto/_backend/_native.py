@@ -14,7 +14,19 @@ from typing import Any
 import numpy as np
 
 from .. import _native
-from ._base import Backend, FixedBaseTable, default_threads, output_width
+from ..exceptions import InvalidArgumentError, InvalidTypeError
+from ._base import (
+    DEFAULT_MAX_TABLE_BYTES,
+    MAX_WINDOW,
+    Backend,
+    FixedBaseTable,
+    check_bool,
+    check_table_args,
+    default_threads,
+    fixed_base_window,
+    output_width,
+)
+from ._intops import IntOps, best_int_ops
 from ._limbs import LimbArray, int_to_limbs
 
 __all__ = ["NativeBackend", "NativeFixedBase"]
@@ -45,25 +57,47 @@ class NativeFixedBase(FixedBaseTable):
     """
 
     __slots__ = ("_table",)
+    _table: Any
 
     def __init__(
-        self, base: int, mod: int, max_exp_bits: int, *, window: int = 0, secret: bool = False
+        self,
+        base: int,
+        mod: int,
+        max_exp_bits: int,
+        *,
+        window: int = 0,
+        secret: bool = False,
+        max_table_bytes: int = DEFAULT_MAX_TABLE_BYTES,
     ) -> None:
         """Build the table for ``base`` modulo ``mod`` and exponents of up to ``max_exp_bits``.
 
-        ``window`` (bits, 0 = automatic: up to 10 within a 96 MiB table) trades table
-        size and build time against products per ``pow``.  ``secret=True`` (odd
-        ``mod`` only) builds a constant-time table: every ``pow`` runs through all
-        windows, reads each window's row whole (``mpn_sec_tabselect``) and multiplies
-        with GMP's side-channel-silent schoolbook product, so neither time nor
-        memory access depend on the exponents (about 2.5x slower than the
-        variable-time table, still about 5x faster than ``mpn_sec_powm``).
-        Raises InvalidArgumentError for an even modulus with ``secret=True``.
+        ``window`` (bits, 0 = automatic: the widest up to 10 bits, 5 for constant-time
+        tables, whose table fits ``max_table_bytes``) trades table size and build time
+        against products per ``pow``.  ``secret=True`` (odd ``mod`` only) builds a
+        constant-time table: every ``pow`` runs through all windows, reads each window's
+        row whole (``mpn_sec_tabselect``) and multiplies with GMP's side-channel-silent
+        schoolbook product, so neither time nor memory access depend on the exponents
+        (about 2.5x slower than the variable-time table, still about 5x faster than
+        ``mpn_sec_powm``).  The memory budget is checked here, before the kernel
+        allocates anything.
+
+        :raises InvalidArgumentError: an even modulus with ``secret=True``, a window above
+            16, or a table larger than ``max_table_bytes`` (the message names both sizes).
         """
-        super().__init__(base, mod, max_exp_bits, bool(secret))
-        self._table = _native.FixedBase(
-            int_to_limbs(base), _mod_row(mod), max_exp_bits, window, default_threads(), bool(secret)
+        sec = check_bool(secret, "secret")
+        max_exp_bits, max_table_bytes = check_table_args(max_exp_bits, max_table_bytes)
+        if isinstance(window, bool) or not isinstance(window, int):
+            raise InvalidTypeError("window must be an int")
+        if not 0 <= window <= MAX_WINDOW:
+            raise InvalidArgumentError(f"window must be between 0 (automatic) and {MAX_WINDOW}")
+        k = fixed_base_window(
+            mod, max_exp_bits, secret=sec, max_table_bytes=max_table_bytes, window=window
         )
+        super().__init__(base, mod, max_exp_bits, sec, k)
+        table = _native.FixedBase(
+            int_to_limbs(base), _mod_row(mod), max_exp_bits, k, default_threads(), sec
+        )
+        self._set(_table=table)
 
     @property
     def secret(self) -> bool:
@@ -77,7 +111,7 @@ class NativeFixedBase(FixedBaseTable):
 
     @property
     def table_bytes(self) -> int:
-        """Memory held by the precomputed table, in bytes."""
+        """Memory held by the precomputed table, in bytes (as the kernel reports it)."""
         return int(self._table.table_bytes)
 
     def _pow(self, exps: LimbArray, threads: int) -> LimbArray:
@@ -93,9 +127,20 @@ class NativeFixedBase(FixedBaseTable):
 
 
 class NativeBackend(Backend):
-    """Batch modular arithmetic in C over GMP, multi-threaded, GIL released."""
+    """Batch modular arithmetic in C over GMP, multi-threaded, GIL released.
+
+    Int-level operations (one value at a time) run on gmpy2 when it is installed, else
+    on Python ints; curve25519 hash-to-curve runs the C kernel.
+    """
 
     name = "native"
+    native_h2c25519 = True
+
+    def _make_int_ops(self) -> IntOps:
+        return best_int_ops()  # imports gmpy2 on first use only: keeps `import fedcrypto` fast
+
+    def _curve25519_h2c_u(self, uniform: bytes | bytearray | memoryview, threads: int) -> bytes:
+        return bytes(_native.curve25519_h2c_u(uniform, _t(threads)))
 
     def _powmod(
         self, bases: LimbArray, exps: LimbArray, mod: int, secret: bool, threads: int
@@ -119,8 +164,10 @@ class NativeBackend(Backend):
         _native.multi_powmod(bases, exps, _mod_row(mod), out, _t(threads))
         return out
 
-    def _fixed_base(self, base: int, mod: int, max_exp_bits: int, secret: bool) -> FixedBaseTable:
-        return NativeFixedBase(base, mod, max_exp_bits, secret=secret)
+    def _fixed_base(
+        self, base: int, mod: int, max_exp_bits: int, secret: bool, window: int
+    ) -> FixedBaseTable:
+        return NativeFixedBase(base, mod, max_exp_bits, window=window, secret=secret)
 
     def _crt(
         self, rp: LimbArray, rq: LimbArray, p: int, q: int, q_inv: int, threads: int

@@ -22,16 +22,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
 
-import gmpy2
 import numpy as np
 
-from .._backend import get_backend
-from .._backend._limbs import int_to_limbs, ints_to_limbs, limbs_to_ints
+from .._backend import get_backend, int_to_limbs, ints_to_limbs, limbs_to_ints
+from .._immutable import Immutable
 from .._random import VectorRNG, random_prime
 from ..exceptions import InvalidArgumentError, InvalidSignatureError, InvalidTypeError
-from ..psi._h2c import expand_message_xmd
+from .h2c import expand_message_xmd
+from .modmath import is_probable_prime
 
 __all__ = [
     "RsaBlindKey",
@@ -41,21 +40,54 @@ __all__ = [
     "blind",
     "unblind_and_verify",
     "MIN_KEY_BITS",
+    "MAX_KEY_BITS",
 ]
 
 MIN_KEY_BITS = 2048
+#: Largest modulus accepted anywhere here (keys, peer public keys, generation).
+MAX_KEY_BITS = 16384
 DEFAULT_E = 65537
 _SMALL_PRIMES = [p for p in range(3, 2000, 2) if all(p % d for d in range(3, int(p**0.5) + 1, 2))]
 
 
-class RsaPublicNumbers:
-    """An RSA public key ``(n, e)`` (immutable)."""
+def _int(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidTypeError(f"{what} must be an int, got {type(value).__name__}")
+    return int(value)
+
+
+def _ints(values: object, what: str) -> list[int]:
+    if isinstance(values, (str, bytes, bytearray)) or not isinstance(values, Sequence):
+        raise InvalidTypeError(f"{what} must be a sequence of ints, got {type(values).__name__}")
+    return [_int(v, what) for v in values]
+
+
+def _check_bits(bits: object) -> int:
+    b = _int(bits, "bits")
+    if not MIN_KEY_BITS <= b <= MAX_KEY_BITS:
+        raise InvalidArgumentError(
+            f"RSA modulus size must be between {MIN_KEY_BITS} and {MAX_KEY_BITS} bits"
+        )
+    return b
+
+
+class RsaPublicNumbers(Immutable):
+    """An RSA public key ``(n, e)`` (immutable, compared by value)."""
 
     __slots__ = ("_n", "_e")
+    _n: int
+    _e: int
 
     def __init__(self, n: int, e: int) -> None:
-        self._n = int(n)
-        self._e = int(e)
+        """Store ``(n, e)``: positive ints (use :func:`check_public_key` for a peer's key).
+
+        :raises InvalidTypeError: non-int ``n`` or ``e``.
+        :raises InvalidArgumentError: ``n < 3`` or ``e < 1``.
+        """
+        nn, ee = _int(n, "n"), _int(e, "e")
+        if nn < 3 or ee < 1:
+            raise InvalidArgumentError("RSA public numbers must be positive (n >= 3, e >= 1)")
+        self._set(_n=nn, _e=ee)
 
     @property
     def n(self) -> int:
@@ -85,23 +117,26 @@ class RsaPublicNumbers:
 def check_public_key(n: int, e: int, bits: int) -> RsaPublicNumbers:
     """Validate a public key received from a peer.
 
-    Checks: ``n`` has exactly ``bits`` bits (>= 2048), is odd, has no prime factor below
-    2000 and is not a perfect square; ``e`` is odd with ``3 <= e < 2^32`` and ``e < n``.
-    (These are sanity checks, not a proof that ``n`` is a product of two primes: the RSA PSI
-    protocol assumes a semi-honest signer, see docs/psi.md.)
+    Checks: ``n`` has exactly ``bits`` bits (``2048 <= bits <= 16384``), is odd, has no
+    prime factor below 2000 and is not a perfect square; ``e`` is odd with
+    ``3 <= e < 2^32`` and ``e < n``.  (These are sanity checks, not a proof that ``n`` is
+    a product of two primes: the RSA PSI protocol assumes a semi-honest signer, see
+    docs/psi.md.)
 
     :raises InvalidArgumentError: on any failed check.
+    :raises InvalidTypeError: non-int arguments.
     """
-    if bits < MIN_KEY_BITS or n.bit_length() != bits:
-        raise InvalidArgumentError(f"RSA modulus must have exactly {bits} bits (>= {MIN_KEY_BITS})")
-    if n % 2 == 0 or any(n % p == 0 for p in _SMALL_PRIMES) or gmpy2.is_square(n):
+    nn, ee, size = _int(n, "n"), _int(e, "e"), _check_bits(bits)
+    if nn.bit_length() != size:
+        raise InvalidArgumentError(f"RSA modulus must have exactly {size} bits")
+    if nn % 2 == 0 or any(nn % p == 0 for p in _SMALL_PRIMES) or get_backend().is_square(nn):
         raise InvalidArgumentError("RSA modulus is malformed (even, small factor or square)")
-    if not (3 <= e < 1 << 32) or e % 2 == 0 or e >= n:
+    if not (3 <= ee < 1 << 32) or ee % 2 == 0 or ee >= nn:
         raise InvalidArgumentError("RSA public exponent must be odd and in [3, 2^32)")
-    return RsaPublicNumbers(n, e)
+    return RsaPublicNumbers(nn, ee)
 
 
-class RsaBlindKey:
+class RsaBlindKey(Immutable):
     """An RSA private key for blind signing, with two or three prime factors.
 
     ``repr`` shows no secrets; pickling is refused.  Create with :meth:`generate` (or from
@@ -116,6 +151,9 @@ class RsaBlindKey:
     """
 
     __slots__ = ("_pub", "_primes", "_dexps")
+    _pub: RsaPublicNumbers
+    _primes: tuple[int, ...]
+    _dexps: tuple[int, ...]
 
     def __init__(
         self, *primes: int, e: int = DEFAULT_E, unsafe_allow_small_keys: bool = False
@@ -126,36 +164,55 @@ class RsaBlindKey:
         :raises InvalidArgumentError: bad primes, exponent, or a modulus below 2048 bits
             without ``unsafe_allow_small_keys``.
         """
-        ps = tuple(int(p) for p in primes)
-        e = int(e)
+        ps = tuple(_int(p, "prime") for p in primes)
+        e = _int(e, "e")
+        if not isinstance(unsafe_allow_small_keys, bool):
+            raise InvalidTypeError("unsafe_allow_small_keys must be a bool")
         if len(ps) not in (2, 3) or len(set(ps)) != len(ps):
             raise InvalidArgumentError("an RSA key needs 2 or 3 distinct primes")
-        if not all(p > 2 and gmpy2.is_prime(p) for p in ps):
+        n = math.prod(p for p in ps if p > 0)
+        if n.bit_length() > MAX_KEY_BITS:
+            raise InvalidArgumentError(f"RSA keys must have at most {MAX_KEY_BITS} bits")
+        if not all(p > 2 and is_probable_prime(p) for p in ps):
             raise InvalidArgumentError("RSA factors must be odd primes")
-        n = math.prod(ps)
         if n.bit_length() < MIN_KEY_BITS and not unsafe_allow_small_keys:
             raise InvalidArgumentError(f"RSA keys must have at least {MIN_KEY_BITS} bits")
         if e < 3 or e % 2 == 0 or any(math.gcd(e, p - 1) != 1 for p in ps):
             raise InvalidArgumentError("public exponent must be odd and invertible")
-        self._pub = RsaPublicNumbers(n, e)
-        self._primes = ps
-        self._dexps = tuple(pow(e, -1, p - 1) for p in ps)
+        self._set(
+            _pub=RsaPublicNumbers(n, e),
+            _primes=ps,
+            _dexps=tuple(pow(e, -1, p - 1) for p in ps),
+        )
 
     @classmethod
-    def generate(cls, bits: int = 2048, *, primes: int = 2, e: int = DEFAULT_E,
-                 unsafe_allow_small_keys: bool = False) -> RsaBlindKey:
+    def generate(
+        cls,
+        bits: int = 2048,
+        *,
+        primes: int = 2,
+        e: int = DEFAULT_E,
+        unsafe_allow_small_keys: bool = False,
+    ) -> RsaBlindKey:
         """A fresh key: ``primes`` (2 or 3) random primes of about ``bits/primes`` bits with
         ``gcd(e, p_i - 1) = 1``, redrawn until ``n`` has exactly ``bits`` bits.
 
         :raises InvalidArgumentError: for ``bits < 2048`` (unless ``unsafe_allow_small_keys``),
             a prime count other than 2 or 3.
         """
-        if isinstance(bits, bool) or not isinstance(bits, int):
-            raise InvalidTypeError("bits must be an int")
+        bits = _int(bits, "bits")
+        primes = _int(primes, "primes")
+        e = _int(e, "e")
+        if not isinstance(unsafe_allow_small_keys, bool):
+            raise InvalidTypeError("unsafe_allow_small_keys must be a bool")
         if primes not in (2, 3):
             raise InvalidArgumentError("primes must be 2 or 3")
         if bits < 96 * primes or (bits < MIN_KEY_BITS and not unsafe_allow_small_keys):
             raise InvalidArgumentError(f"RSA key size must be >= {MIN_KEY_BITS}")
+        if bits > MAX_KEY_BITS:
+            raise InvalidArgumentError(f"RSA key size must be <= {MAX_KEY_BITS}")
+        if e < 3 or e % 2 == 0:
+            raise InvalidArgumentError("public exponent must be odd and at least 3")
         sizes = [bits // primes + (1 if i < bits % primes else 0) for i in range(primes)]
         while True:
             ps = [random_prime(b) for b in sizes]
@@ -184,6 +241,7 @@ class RsaBlindKey:
         :raises RuntimeError: if a computed signature fails its own verification (fault).
         """
         n = self._pub.n
+        values = _ints(values, "values to sign")
         if not values:
             return []
         if any(not 0 <= v < n for v in values):
@@ -192,8 +250,15 @@ class RsaBlindKey:
         parts = []
         for p, dp in zip(self._primes, self._dexps, strict=True):
             w = (p.bit_length() + 63) // 64
-            parts.append(be.powmod(ints_to_limbs([v % p for v in values], w), int_to_limbs(dp),
-                                   p, secret=True, threads=threads))
+            parts.append(
+                be.powmod(
+                    ints_to_limbs([v % p for v in values], w),
+                    int_to_limbs(dp),
+                    p,
+                    secret=True,
+                    threads=threads,
+                )
+            )
         s = be.crt(parts[0], parts[1], self._primes[0], self._primes[1], threads=threads)
         if len(self._primes) == 3:
             m = self._primes[0] * self._primes[1]
@@ -204,11 +269,7 @@ class RsaBlindKey:
         return limbs_to_ints(s)
 
     def __repr__(self) -> str:
-        return (f"RsaBlindKey(bits={self._pub.bits}, primes={len(self._primes)}, "
-                f"e={self._pub.e})")
-
-    def __reduce__(self) -> Any:
-        raise TypeError("RSA private keys cannot be pickled")
+        return f"RsaBlindKey(bits={self._pub.bits}, primes={len(self._primes)}, e={self._pub.e})"
 
     def private_numbers(self) -> tuple[tuple[int, ...], int]:
         """``(primes, e)``: explicit export of the secret factors (e.g. to worker processes)."""
@@ -216,9 +277,19 @@ class RsaBlindKey:
 
 
 def full_domain_hash(messages: Sequence[bytes], n: int, dst: bytes) -> list[int]:
-    """``H(m) = OS2IP(expand_message_xmd_SHA256(m, dst, |n|/8 + 16)) mod n`` for each message."""
-    L = (n.bit_length() + 7) // 8 + 16
-    return [int.from_bytes(expand_message_xmd(m, dst, L, "sha256"), "big") % n for m in messages]
+    """``H(m) = OS2IP(expand_message_xmd_SHA256(m, dst, |n|/8 + 16)) mod n`` for each message.
+
+    :raises InvalidTypeError: ``messages`` not a sequence of bytes-like objects, ``n`` not
+        an int, ``dst`` not bytes.
+    :raises InvalidArgumentError: ``n`` outside ``[3, 2^16384)``, an empty ``dst``.
+    """
+    nn = _int(n, "n")
+    if not 3 <= nn or nn.bit_length() > MAX_KEY_BITS:
+        raise InvalidArgumentError(f"n must be at least 3 and at most {MAX_KEY_BITS} bits")
+    if isinstance(messages, (str, bytes, bytearray)) or not isinstance(messages, Sequence):
+        raise InvalidTypeError("messages must be a sequence of bytes")
+    L = (nn.bit_length() + 7) // 8 + 16
+    return [int.from_bytes(expand_message_xmd(m, dst, L, "sha256"), "big") % nn for m in messages]
 
 
 def blind(hashes: Sequence[int], pub: RsaPublicNumbers) -> tuple[list[int], list[int]]:
@@ -226,7 +297,12 @@ def blind(hashes: Sequence[int], pub: RsaPublicNumbers) -> tuple[list[int], list
 
     :returns: ``(blinded, r)`` — keep ``r`` secret for :func:`unblind_and_verify`.
     """
+    if not isinstance(pub, RsaPublicNumbers):
+        raise InvalidTypeError("pub must be RsaPublicNumbers")
     n, e = pub.n, pub.e
+    hashes = _ints(hashes, "hashes")
+    if any(not 0 <= h < n for h in hashes):
+        raise InvalidArgumentError("every hash must be in [0, n)")
     if not hashes:
         return [], []
     rng = VectorRNG()
@@ -251,15 +327,29 @@ def unblind_and_verify(
     :raises InvalidSignatureError: if any signature does not verify (its position is not
         reported beyond the batch, nothing secret is).
     """
+    if not isinstance(pub, RsaPublicNumbers):
+        raise InvalidTypeError("pub must be RsaPublicNumbers")
     n, e = pub.n, pub.e
-    if not signatures:
+    sigs = _ints(signatures, "signatures")
+    rs = _ints(rs, "blinding factors")
+    hashes = _ints(hashes, "hashes")
+    if not len(sigs) == len(rs) == len(hashes):
+        raise InvalidArgumentError("signatures, blinding factors and hashes differ in length")
+    if not sigs:
         return []
-    if any(not 0 <= s < n for s in signatures):
+    if any(not 0 <= s < n for s in sigs):
         raise InvalidSignatureError("peer sent a blind signature outside [0, n)")
-    nn = gmpy2.mpz(n)
-    unblinded = [int(gmpy2.mpz(s) * gmpy2.invert(r, nn) % nn) for s, r in zip(signatures, rs,
-                                                                             strict=True)]
+    if any(not 0 < r < n for r in rs) or any(not 0 <= h < n for h in hashes):
+        raise InvalidArgumentError("blinding factors and hashes must be in [0, n)")
     be = get_backend()
+    ops = be.int_ops  # one inversion and one product per element, on the backend's numbers
+    num, nn = ops.num, ops.num(n)
+    unblinded = []
+    for s, r in zip(sigs, rs, strict=True):
+        r_inv = ops.invert(num(r), nn)
+        if r_inv is None:
+            raise InvalidArgumentError("a blinding factor is not invertible modulo n")
+        unblinded.append(int(num(s) * r_inv % nn))
     w = (n.bit_length() + 63) // 64
     check = be.powmod(ints_to_limbs(unblinded, w), int_to_limbs(e), n)
     if not np.array_equal(check, ints_to_limbs(hashes, check.shape[1])):

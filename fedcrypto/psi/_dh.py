@@ -22,15 +22,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import gmpy2
-
-from .._backend import get_backend
-from .._backend._limbs import int_to_limbs, ints_to_limbs, limbs_to_be_bytes
+from .._backend import get_backend, int_to_limbs, ints_to_limbs, limbs_to_be_bytes
 from .._random import randrange
 from ..exceptions import InvalidArgumentError, InvalidGroupElementError
-from ._dh_groups import DH_GROUPS
+from ..hazmat.groups import DH_GROUPS
+from ..hazmat.h2c import expand_message_xmd
 from ._ecdh import tag_many
-from ._h2c import expand_message_xmd
 
 __all__ = ["group_params", "exponent_bits", "new_exponent", "dh_mask_own", "dh_mask_peer"]
 
@@ -38,10 +35,10 @@ __all__ = ["group_params", "exponent_bits", "new_exponent", "dh_mask_own", "dh_m
 def group_params(group: str) -> tuple[int, int]:
     """``(p, element size in bytes)`` of a named group."""
     try:
-        _rfc, bits, p = DH_GROUPS[group]
+        g = DH_GROUPS[group]
     except KeyError:
         raise InvalidArgumentError(f"unknown DH group {group!r}") from None
-    return p, (bits + 7) // 8
+    return g.p, g.element_bytes
 
 
 _EXPONENT_BITS = {2048: 225, 3072: 275, 4096: 325}
@@ -49,7 +46,7 @@ _EXPONENT_BITS = {2048: 225, 3072: 275, 4096: 325}
 
 def exponent_bits(group: str) -> int:
     """Secret exponent size in bits (RFC 7919 section 5.2: twice the security strength)."""
-    return _EXPONENT_BITS[DH_GROUPS[group][1]]
+    return _EXPONENT_BITS[DH_GROUPS[group].bits]
 
 
 def new_exponent(group: str) -> int:
@@ -92,13 +89,13 @@ def dh_mask_peer(elements: Sequence[bytes], exp: int, group: str, tag_key: bytes
     :raises InvalidGroupElementError: an element outside ``(1, p-1)`` or not a residue.
     """
     p, nbytes = group_params(group)
-    pm = gmpy2.mpz(p)
+    jacobi = get_backend().jacobi
     values = []
     for e in elements:
         y = int.from_bytes(e, "big")
         if not 1 < y < p - 1:
             raise InvalidGroupElementError("peer sent a DH element outside 1 < y < p-1")
-        if gmpy2.legendre(y, pm) != 1:
+        if jacobi(y, p) != 1:
             raise InvalidGroupElementError(
                 "peer sent a DH element outside the prime-order subgroup (not a quadratic residue)"
             )

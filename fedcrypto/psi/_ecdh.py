@@ -26,13 +26,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-import gmpy2
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
+from .._backend import get_backend
 from .._random import randbelow, random_bytes
 from ..exceptions import InvalidGroupElementError
-from ._h2c import CURVE25519_P, P256_N, curve25519_hash_to_u_many, p256_hash_to_curve
+from ..hazmat.h2c import CURVE25519_P, P256_N, curve25519_hash_to_u_many, p256_hash_to_curve
 from ._settings import TAG_BYTES
 
 __all__ = [
@@ -81,7 +81,7 @@ def _check_u(u_bytes: bytes) -> None:
     if u >= CURVE25519_P:
         raise InvalidGroupElementError("peer sent a non-canonical curve25519 u-coordinate")
     g = (u * (u * (u + _A) + 1)) % CURVE25519_P
-    if gmpy2.jacobi(g, CURVE25519_P) < 0:
+    if get_backend().jacobi(g, CURVE25519_P) < 0:
         raise InvalidGroupElementError("peer sent a point that is not on curve25519 (twist point)")
 
 

@@ -26,8 +26,8 @@ import numpy as np
 import numpy.typing as npt
 
 from ..exceptions import InvalidTypeError, ProtocolError, SerializationError
+from ..hazmat.groups import DH_GROUPS
 from ..serialization import ObjectType, Reader, Writer, pack, param_id, unpack
-from ._dh_groups import DH_GROUPS
 from ._settings import TAG_BYTES, PsiSettings, check_session_id
 
 __all__ = [
@@ -62,7 +62,7 @@ def element_size(settings: PsiSettings, kind: str) -> int:
     if settings.protocol == "ecdh":
         return 32
     if settings.protocol == "dh":
-        return (DH_GROUPS[group][1] + 7) // 8
+        return DH_GROUPS[group].element_bytes
     return int(group[3:]) // 8  # rsa2048 -> 256
 
 

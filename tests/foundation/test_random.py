@@ -32,17 +32,14 @@ def test_random_unit_is_coprime() -> None:
 
 @pytest.mark.parametrize("bits", [16, 64, 257])
 def test_random_prime_exact_length(bits: int) -> None:
-    from fedcrypto.hazmat.modmath import is_probable_prime
-
     p = R.random_prime(bits)
     assert p.bit_length() == bits
     assert p >> (bits - 2) == 3  # top two bits set: p*q has exactly 2*bits bits
-    assert is_probable_prime(p)
+    assert R.is_probable_prime(p)
 
 
 def test_is_probable_prime_known_values() -> None:
-    from fedcrypto.hazmat.modmath import is_probable_prime
-
+    is_probable_prime = R.is_probable_prime
     assert is_probable_prime(2**127 - 1)
     assert not is_probable_prime(2**128 + 1)
     assert not is_probable_prime(561)  # Carmichael number
@@ -132,3 +129,62 @@ def test_fork_rekeys_unseeded_generator() -> None:
     child = os.read(r, 32)
     os.waitpid(pid, 0)
     assert len(child) == 32 and child != rng.bytes(32)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: R.randbits(1.5),
+        lambda: R.randbits("8"),
+        lambda: R.randbelow(10.0),
+        lambda: R.randbelow(True),
+        lambda: R.randrange(0, 2.5),
+        lambda: R.random_unit(None),
+        lambda: R.random_bytes(4.0),
+        lambda: R.random_prime(64.0),
+        lambda: R.random_prime(64, top_two_bits="yes"),
+        lambda: R.is_probable_prime(97.0),
+        lambda: R.is_probable_prime(97, rounds=2.0),
+        lambda: R.VectorRNG().uint64(3.0),
+        lambda: R.VectorRNG().bits(3, 8.0),
+        lambda: R.VectorRNG().below(10.0, 3),
+        lambda: R.VectorRNG().ints_below(10, "3"),
+    ],
+)
+def test_wrong_types_are_typed_errors(call: object) -> None:
+    with pytest.raises(InvalidTypeError):
+        call()  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: R.randbits(-1),
+        lambda: R.random_bytes(-1),
+        lambda: R.random_prime(8),
+        lambda: R.random_prime(1 << 20),
+        lambda: R.is_probable_prime(97, rounds=0),
+        lambda: R.is_probable_prime(97, rounds=10**6),
+        lambda: R.VectorRNG().uint64(-1),
+        lambda: R.VectorRNG().ints_below(10, -1),
+    ],
+)
+def test_out_of_range_values_are_typed_errors(call: object) -> None:
+    with pytest.raises(InvalidArgumentError):
+        call()  # type: ignore[operator]
+
+
+def test_prime_test_runs_below_hazmat() -> None:
+    """_random draws the Miller-Rabin bases and the backend runs the rounds: _random no
+    longer imports hazmat (which sits above it)."""
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path(R.__file__).read_text())
+    ours = [
+        n.module or ""
+        for n in ast.walk(tree)
+        if isinstance(n, ast.ImportFrom) and (n.level or (n.module or "").startswith("fedcrypto"))
+    ]
+    assert ours and not any("hazmat" in m for m in ours)
+    assert R.is_probable_prime(2**89 - 1) and not R.is_probable_prime(3215031751)

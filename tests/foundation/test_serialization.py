@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fedcrypto._backend._limbs import ints_to_limbs, limbs_to_ints
-from fedcrypto.exceptions import SerializationError
+from fedcrypto._backend import ints_to_limbs, limbs_to_ints
+from fedcrypto.exceptions import InvalidArgumentError, InvalidTypeError, SerializationError
 from fedcrypto.serialization import (
     FORMAT_VERSION,
     MAGIC,
@@ -121,3 +121,77 @@ def test_wire_format_doc_lists_every_object_type() -> None:
         for code, name in re.findall(r"\| `0x([0-9a-f]{4})` \| `(\w+)` \|", doc)
     }
     assert listed == {(int(t), t.name) for t in ObjectType}
+
+
+# -- typed errors and caps before allocation (issue 8: the low layers) ---------------------
+def test_pack_refuses_bad_arguments_with_typed_errors() -> None:
+    with pytest.raises(InvalidArgumentError):
+        pack(T, b"x", param=b"short")
+    with pytest.raises(InvalidTypeError):
+        pack(T, "text")  # type: ignore[arg-type]
+    with pytest.raises(InvalidTypeError):
+        pack(0x0101, b"x")  # type: ignore[arg-type]
+    assert unpack(pack(T, bytearray(b"ab"), param=memoryview(PID)), T).payload == b"ab"
+
+
+def test_writer_refuses_bad_values_with_typed_errors() -> None:
+    with pytest.raises(InvalidArgumentError):
+        Writer().u8(256)
+    with pytest.raises(InvalidArgumentError):
+        Writer().u32(-1)
+    with pytest.raises(InvalidArgumentError):
+        Writer().sint(128, 1)
+    with pytest.raises(InvalidTypeError):
+        Writer().u16(1.0)  # type: ignore[arg-type]
+    with pytest.raises(InvalidTypeError):
+        Writer().f64("1")  # type: ignore[arg-type]
+    with pytest.raises(InvalidTypeError):
+        Writer().blob("text")  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError):
+        Writer().big(-5)
+    assert Writer().uint(np.uint64(5), 2).getvalue() == b"\x00\x05"
+
+
+@pytest.mark.parametrize("obj", [5, 10**12, "text", None, [1, 2]])
+def test_reader_takes_bytes_only(obj: object) -> None:
+    """``Reader(10**12)`` used to allocate a terabyte of zeros (``bytes(n)``)."""
+    with pytest.raises(SerializationError):
+        Reader(obj)  # type: ignore[arg-type]
+
+
+def test_reader_limbs_caps_the_output_before_allocating() -> None:
+    """A huge count with zero-byte rows, or rows much wider than the bytes read, used to
+    allocate ``count * width * 8`` bytes from a few input bytes."""
+    with pytest.raises(InvalidArgumentError):
+        Reader(b"").limbs(2**62, 0)
+    with pytest.raises(InvalidArgumentError):
+        Reader(b"\x01" * 10).limbs(10, 1, width=10**6)
+    with pytest.raises(SerializationError):
+        Reader(b"\x01" * 10).limbs(2**62, 1)
+    arr = Reader(b"\x01" * 10).limbs(10, 1, width=2)  # one spare limb is fine
+    assert arr.shape == (10, 2) and limbs_to_ints(arr) == [1] * 10
+    with pytest.raises(SerializationError):
+        Reader(b"\x01" * 16).limbs(1, 16, width=1)  # a value wider than the rows
+
+
+def test_reader_read_lengths_are_checked() -> None:
+    r = Reader(b"abc")
+    with pytest.raises(InvalidArgumentError):
+        r.raw(-1)
+    with pytest.raises(InvalidTypeError):
+        r.raw(1.0)  # type: ignore[arg-type]
+    with pytest.raises(SerializationError):
+        r.raw(4)
+    assert r.raw(3) == b"abc"
+
+
+def test_unpack_checks_the_header_before_copying() -> None:
+    blob = pack(T, b"p" * 100)
+    view = memoryview(bytearray(blob))
+    assert unpack(view, T).payload == b"p" * 100
+    assert unpack(np.frombuffer(blob, np.uint8).data, T).payload == b"p" * 100
+    with pytest.raises(SerializationError, match="exceeds the limit"):
+        unpack(blob, T, max_payload=99)
+    huge = blob[:24] + struct.pack(">Q", 2**64 - 1) + b"p" * 100
+    with pytest.raises(SerializationError):
+        unpack(huge, T)

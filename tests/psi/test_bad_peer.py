@@ -15,6 +15,8 @@ from fedcrypto.exceptions import (
     ProtocolError,
     SerializationError,
 )
+from fedcrypto.hazmat.groups import DH_GROUPS
+from fedcrypto.hazmat.h2c import CURVE25519_P, P256_P, p256_decompress
 from fedcrypto.psi import (
     MaskedBatch,
     PsiSettings,
@@ -24,8 +26,6 @@ from fedcrypto.psi import (
     create_party,
     decode_message,
 )
-from fedcrypto.psi._dh_groups import DH_GROUPS
-from fedcrypto.psi._h2c import CURVE25519_P, P256_P, p256_decompress
 from fedcrypto.psi._messages import message_param
 
 SID = bytes(range(32))
@@ -84,7 +84,7 @@ def test_p256_rejects_points_not_on_curve() -> None:
 
 def test_dh_rejects_elements_outside_subgroup() -> None:
     s = PsiSettings(protocol="dh", workers=1, batch_size=8)
-    p = DH_GROUPS["ffdhe2048"][2]
+    p = DH_GROUPS["ffdhe2048"].p
     nonres = next(y for y in range(2, 100) if gmpy2.legendre(y, p) == -1)
     for y in (0, 1, p - 1, p, p + 1, nonres, 2**2048 - 1):
         a, _b = _pair(s, n=1)

@@ -1,23 +1,17 @@
-"""DH groups and exponentiation: safe primes, subgroup hashing, commutativity."""
+"""DH PSI group operations: subgroup hashing, commutativity, exponent sizes.
+
+The groups themselves (known answers, safe primes) are tested in tests/hazmat/test_groups.py.
+"""
 
 from __future__ import annotations
 
-import gmpy2
 import pytest
 
+from fedcrypto.exceptions import InvalidGroupElementError
+from fedcrypto.hazmat.groups import DH_GROUPS
 from fedcrypto.psi import _dh
-from fedcrypto.psi._dh_groups import DH_GROUPS
 
 from .conftest import PURE
-
-
-@pytest.mark.parametrize("name", sorted(DH_GROUPS))
-def test_groups_are_safe_primes(name: str) -> None:
-    _rfc, bits, p = DH_GROUPS[name]
-    assert p.bit_length() == bits >= 2048
-    assert gmpy2.is_prime(p, 25) and gmpy2.is_prime((p - 1) // 2, 25)
-    # 2 generates... the group of order q or 2q; hashing lands in the QR subgroup anyway
-    assert pow(2, (p - 1) // 2, p) in (1, p - 1)
 
 
 def test_hash_lands_in_subgroup_and_masking_commutes() -> None:
@@ -50,3 +44,16 @@ def test_exponent_sizes() -> None:
     assert _dh.exponent_bits("ffdhe4096") == 325
     out = _dh.dh_mask_own([b"x"], _dh.new_exponent("ffdhe4096"), "ffdhe4096", b"d")
     assert len(out) == 512
+
+
+def test_peer_elements_outside_the_subgroup_are_refused() -> None:
+    """The Legendre check now runs through the backend (no gmpy2 in psi)."""
+    group = "ffdhe2048"
+    g = DH_GROUPS[group]
+    exp = _dh.new_exponent(group)
+    non_residue = next(y for y in range(2, 100) if pow(y, g.q, g.p) == g.p - 1)
+    for bad in (non_residue, 1, g.p - 1, 0, g.p):
+        with pytest.raises(InvalidGroupElementError):
+            _dh.dh_mask_peer([bad.to_bytes(256, "big")], exp, group, None)
+    residue = 4
+    assert len(_dh.dh_mask_peer([residue.to_bytes(256, "big")], exp, group, None)) == 256

@@ -17,7 +17,7 @@ import pytest
 from fedcrypto import psi
 from fedcrypto.cli.psi_tool._handshake import Hello, run_handshake
 from fedcrypto.cli.psi_tool._net import Connection, FrameKind, connect
-from fedcrypto.psi._dh_groups import DH_GROUPS
+from fedcrypto.hazmat.groups import DH_GROUPS
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
@@ -484,7 +484,7 @@ def _p256_bad_point() -> bytes:
     [
         ("ecdh", "curve25519", _twist_u(), "curve25519"),
         ("ecdh", "p256", None, "P-256"),
-        ("dh", "modp2048", _non_residue(DH_GROUPS["modp2048"][2]).to_bytes(256, "big"), "subgroup"),
+        ("dh", "modp2048", _non_residue(DH_GROUPS["modp2048"].p).to_bytes(256, "big"), "subgroup"),
     ],
     ids=["x25519-twist", "p256-off-curve", "dh-outside-subgroup"],
 )

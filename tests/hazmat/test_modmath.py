@@ -150,3 +150,24 @@ def test_length_mismatches() -> None:
         modmath.powmod_many(5, 3, M)  # type: ignore[arg-type]
     with pytest.raises(InvalidTypeError):
         modmath.powmod_many("ab", 3, M)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("secret", [False, True])
+def test_fixed_base_secret_flag_matches_pow(secret: bool) -> None:
+    m = (1 << 521) - 1  # odd prime modulus
+    fb = modmath.FixedBase(3, m, max_exp_bits=300, secret=secret)
+    exps = [0, 1, 2**299 + 12345, 2**300 - 1]
+    assert fb.pow_many(exps) == [pow(3, e, m) for e in exps]
+    assert f"secret={secret}" in repr(fb)
+
+
+def test_fixed_base_secret_needs_odd_modulus() -> None:
+    with pytest.raises(InvalidArgumentError):
+        modmath.FixedBase(3, 2**127, max_exp_bits=64, secret=True)
+
+
+def test_powmod_many_exp_bits_bound() -> None:
+    m = (1 << 127) - 1
+    assert modmath.powmod_many([2, 3], [5, 7], m, secret=True, exp_bits=256) == [32, 3**7]
+    with pytest.raises(InvalidArgumentError):
+        modmath.powmod_many([2], [2**300], m, secret=True, exp_bits=256)

@@ -6,9 +6,10 @@ import pickle
 
 import pytest
 
-from fedcrypto.exceptions import InvalidArgumentError, InvalidSignatureError
+from fedcrypto.exceptions import InvalidArgumentError, InvalidSignatureError, InvalidTypeError
 from fedcrypto.hazmat.rsa_blind import (
     RsaBlindKey,
+    RsaPublicNumbers,
     blind,
     check_public_key,
     full_domain_hash,
@@ -82,3 +83,48 @@ def test_three_prime_key_signs_like_two_prime_rsa(rsa_key3: RsaBlindKey) -> None
     d = pow(e, -1, (primes[0] - 1) * (primes[1] - 1) * (primes[2] - 1))
     h = full_domain_hash([b"a", b"b"], pub.n, b"d")
     assert rsa_key3.sign_many(h) == [pow(x, d, pub.n) for x in h]
+
+
+def test_bad_arguments_are_typed_errors(rsa_key: RsaBlindKey) -> None:
+    pub = rsa_key.public()
+    h = full_domain_hash([b"a", b"b"], pub.n, b"d")
+    b, r = blind(h, pub)
+    s = rsa_key.sign_many(b)
+    with pytest.raises(InvalidArgumentError):  # used to be zip(strict=True)'s ValueError
+        unblind_and_verify(s, r[:1], h, pub)
+    with pytest.raises(InvalidTypeError):
+        unblind_and_verify([1.0, 2.0], r, h, pub)  # type: ignore[list-item]
+    with pytest.raises(InvalidTypeError):
+        RsaPublicNumbers("12345", 3)  # type: ignore[arg-type]  # int() used to accept it
+    with pytest.raises(InvalidTypeError):
+        RsaBlindKey(7.0, 11.0, unsafe_allow_small_keys=True)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError):
+        check_public_key(pub.n, pub.e, 2**20)  # above the 16384-bit cap
+    with pytest.raises(InvalidTypeError):
+        full_domain_hash(["text"], pub.n, b"d")  # type: ignore[list-item]
+    with pytest.raises(InvalidArgumentError):
+        blind([pub.n], pub)
+
+
+def test_public_numbers_are_immutable_values(rsa_key: RsaBlindKey) -> None:
+    pub = rsa_key.public()
+    assert RsaPublicNumbers(pub.n, pub.e) == pub and hash(RsaPublicNumbers(pub.n, pub.e)) == hash(
+        pub
+    )
+    with pytest.raises(AttributeError):
+        pub._n = 5  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        rsa_key._primes = ()  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        pickle.dumps(pub)
+
+
+def test_rsa_blind_does_not_import_psi() -> None:
+    import ast
+    from pathlib import Path
+
+    import fedcrypto.hazmat.rsa_blind as mod
+
+    tree = ast.parse(Path(mod.__file__).read_text())
+    mods = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    assert "h2c" in mods and not any("psi" in m for m in mods)

@@ -83,30 +83,3 @@ def test_forcing_a_backend_in_a_subprocess() -> None:
     env["FEDCRYPTO_BACKEND"] = "nonexistent"
     bad = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert bad.returncode != 0 and "BackendUnavailableError" in bad.stderr
-
-
-@pytest.mark.parametrize("secret", [False, True])
-def test_fixed_base_secret_flag_matches_pow(secret: bool) -> None:
-    from fedcrypto.hazmat.modmath import FixedBase
-
-    m = (1 << 521) - 1  # odd prime modulus
-    fb = FixedBase(3, m, max_exp_bits=300, secret=secret)
-    exps = [0, 1, 2**299 + 12345, 2**300 - 1]
-    assert fb.pow_many(exps) == [pow(3, e, m) for e in exps]
-    assert f"secret={secret}" in repr(fb)
-
-
-def test_fixed_base_secret_needs_odd_modulus() -> None:
-    from fedcrypto.hazmat.modmath import FixedBase
-
-    with pytest.raises(InvalidArgumentError):
-        FixedBase(3, 2**127, max_exp_bits=64, secret=True)
-
-
-def test_powmod_many_exp_bits_bound() -> None:
-    from fedcrypto.hazmat.modmath import powmod_many
-
-    m = (1 << 127) - 1
-    assert powmod_many([2, 3], [5, 7], m, secret=True, exp_bits=256) == [32, 3**7]
-    with pytest.raises(InvalidArgumentError):
-        powmod_many([2], [2**300], m, secret=True, exp_bits=256)

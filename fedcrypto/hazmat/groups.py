@@ -1,20 +1,89 @@
-"""Finite-field Diffie-Hellman groups for the DH PSI protocol (safe primes, generator 2).
+"""Finite-field Diffie-Hellman groups: RFC 3526 MODP and RFC 7919 FFDHE safe primes.
+
+.. warning::
+   Hazardous material: raw group parameters.  A protocol built on them must hash into
+   the prime-order subgroup, use secret exponents of the right size and check every
+   element it receives (:meth:`DhGroup.is_subgroup_element`); :mod:`fedcrypto.psi`'s
+   ``dh`` protocol does all three.
+
+Groups: RFC 3526 MODP groups 14 (``modp2048``) and 15 (``modp3072``), RFC 7919
+``ffdhe2048``, ``ffdhe3072`` and ``ffdhe4096``.  Each ``p`` is a safe prime: ``q = (p - 1) / 2``
+is prime, so the quadratic residues mod ``p`` form the subgroup of prime order ``q``, and
+membership is the Legendre symbol ``(y / p) = 1`` (Euler's criterion).  The generator ``g = 2``
+of both RFCs generates that subgroup for the FFDHE groups and for the MODP groups
+(``p = 7 mod 8``, so 2 is a residue).
 
 Provenance: copied from the project reference file ``/work/shared/vectors/dh_groups.json``:
 "OpenSSL built-in named groups (RFC 3526 MODP and RFC 7919 FFDHE), exported with
 ``openssl genpkey -genparam -algorithm DH -pkeyopt group:NAME``; each p is a safe prime
-(q=(p-1)/2 prime), generator g=2".
-RFC 3526 MODP groups 14 (2048) and 15 (3072), RFC 7919 FFDHE 2048/3072/4096.  Each ``p`` is a
-safe prime: ``q = (p - 1) / 2`` is prime, so the quadratic residues form the subgroup of prime
-order ``q`` (checked again by ``tests/psi/test_dh.py``).
+(q=(p-1)/2 prime), generator g=2".  ``tests/hazmat/test_groups.py`` checks every group
+against that file (a copy lives in ``tests/vectors/dh_groups.json``) and re-proves
+primality.
 """
 
 from __future__ import annotations
 
-__all__ = ["DH_GROUPS"]
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
 
-#: name -> (RFC reference, bits, p as hex)
-DH_GROUPS: dict[str, tuple[str, int, int]] = {
+from .._backend import get_backend
+from .._immutable import Immutable
+from ..exceptions import InvalidArgumentError, InvalidTypeError
+
+__all__ = ["DhGroup", "DH_GROUPS", "GROUP_NAMES", "get_group"]
+
+
+@dataclass(frozen=True)
+class DhGroup(Immutable):
+    """One named safe-prime group.
+
+    :ivar name: the short name (``"modp2048"``, ``"ffdhe3072"`` ...).
+    :ivar reference: where it is defined (``"RFC 3526 group 14"``, ``"RFC 7919"``).
+    :ivar bits: size of ``p`` in bits.
+    :ivar p: the safe prime.
+    :ivar g: the generator (2).
+    """
+
+    name: str
+    reference: str
+    bits: int
+    p: int
+    g: int = 2
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not isinstance(self.reference, str):
+            raise InvalidTypeError("a group's name and reference must be str")
+        for what, v in (("bits", self.bits), ("p", self.p), ("g", self.g)):
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise InvalidTypeError(f"a group's {what} must be an int")
+        if self.p < 5 or self.p % 2 == 0 or self.p.bit_length() != self.bits:
+            raise InvalidArgumentError("p must be an odd prime of exactly `bits` bits")
+        if not 1 < self.g < self.p - 1:
+            raise InvalidArgumentError("g must be in (1, p - 1)")
+
+    @property
+    def q(self) -> int:
+        """The prime order ``(p - 1) / 2`` of the subgroup of quadratic residues."""
+        return (self.p - 1) // 2
+
+    @property
+    def element_bytes(self) -> int:
+        """Bytes of one fixed-width big-endian group element."""
+        return (self.bits + 7) // 8
+
+    def is_subgroup_element(self, y: int) -> bool:
+        """Whether ``1 < y < p - 1`` and ``y`` is a quadratic residue mod ``p``, i.e. ``y`` is
+        in the prime-order subgroup and not one of the trivial elements 1 and ``p - 1``."""
+        if isinstance(y, bool) or not isinstance(y, int):
+            raise InvalidTypeError("a group element must be an int")
+        return 1 < y < self.p - 1 and get_backend().jacobi(y, self.p) == 1
+
+    def __repr__(self) -> str:
+        return f"DhGroup({self.name!r}, {self.reference!r}, bits={self.bits})"
+
+
+_RAW: dict[str, tuple[str, int, int]] = {  # name -> (reference, bits, p)
     "modp2048": (
         "RFC 3526 group 14",
         2048,
@@ -98,3 +167,26 @@ DH_GROUPS: dict[str, tuple[str, int, int]] = {
         ),
     ),
 }
+
+
+#: Every supported group by name (read-only).
+DH_GROUPS: Mapping[str, DhGroup] = MappingProxyType(
+    {name: DhGroup(name, ref, bits, p) for name, (ref, bits, p) in _RAW.items()}
+)
+#: The group names, sorted.
+GROUP_NAMES: tuple[str, ...] = tuple(sorted(DH_GROUPS))
+
+
+def get_group(name: str) -> DhGroup:
+    """The group called ``name``.
+
+    :raises InvalidArgumentError: an unknown name (the message lists the known ones).
+    """
+    if not isinstance(name, str):
+        raise InvalidTypeError("a group name must be a str")
+    try:
+        return DH_GROUPS[name]
+    except KeyError:
+        raise InvalidArgumentError(
+            f"unknown DH group {name[:40]!r}; known: {', '.join(GROUP_NAMES)}"
+        ) from None
