@@ -16,7 +16,7 @@ import pytest
 
 from fedcrypto import psi
 from fedcrypto.cli.psi_tool._handshake import Hello, run_handshake
-from fedcrypto.cli.psi_tool._net import Connection, FrameKind, connect
+from fedcrypto.cli.psi_tool._net import Connection, FrameKind, connect_tcp
 from fedcrypto.psi._dh_groups import DH_GROUPS
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -58,7 +58,7 @@ def fake_connector(
     the exception)."""
     settings = psi.PsiSettings(protocol=protocol, group=group, reveal=reveal, batch_size=16)
     conn = Connection(
-        connect("127.0.0.1", port, ctx=None, timeout=20), max_frame=1 << 26, idle_timeout=30
+        connect_tcp("127.0.0.1", port, timeout=20), max_frame=1 << 26, idle_timeout=30
     )
     party = None
     try:
