@@ -566,7 +566,7 @@ def describe_oserror(exc: BaseException) -> str:
     if isinstance(exc, ssl.SSLError):
         reason = exc.reason or exc.__class__.__name__
         friendly = _TLS_REASONS.get(reason)
-        text = f"TLS error ({reason})" if friendly is None else f"{friendly} (TLS {reason})"
+        text = f"TLS error ({reason})" if friendly is None else f"{friendly} [TLS {reason}]"
         return peer_text(text)
     if isinstance(exc, ConnectionResetError):
         return "connection reset by the peer"

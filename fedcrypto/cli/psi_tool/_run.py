@@ -61,6 +61,8 @@ from ._net import (
 from ._output import check_output_path, write_intersection, write_report
 from ._progress import Progress, format_bytes, terminal_line
 from ._tls import (
+    CertificateRejectedError,
+    PinMismatchError,
     TlsConfig,
     check_peer_certificate,
     client_context,
@@ -390,9 +392,17 @@ def _listen(
         sock: socket.socket, deadline: Deadline, cancel: threading.Event
     ) -> ssl.SSLSocket:
         assert ctx is not None and tls is not None
-        ssock = tls_handshake(
-            sock, ctx, server=True, server_hostname=None, deadline=deadline, cancel=cancel
-        )
+        try:
+            ssock = tls_handshake(
+                sock, ctx, server=True, server_hostname=None, deadline=deadline, cancel=cancel
+            )
+        except CertificateRejectedError as exc:
+            if tls.pin is None:
+                raise
+            raise CertificateRejectedError(
+                f"its certificate is not the pinned one (this side expects SHA-256 "
+                f"{format_fingerprint(tls.pin)}): {exc}"
+            ) from None
         try:
             check_peer_certificate(ssock, tls, peer="the connector")
         except PeerError:
@@ -463,8 +473,17 @@ def _connect(
         )
         try:
             check_peer_certificate(ssock, tls, peer="the listener")
+        except PinMismatchError as exc:
+            # Tell the listener why (both fingerprints are public), nothing else: no HELLO
+            # goes to a listener this side does not recognise.
+            Connection(ssock, max_frame=1 << 16, idle_timeout=3.0).abort(
+                "it does not accept this side's certificate: it pinned SHA-256 "
+                f"{format_fingerprint(exc.expected)}, this side presented "
+                f"{format_fingerprint(exc.got)}"
+            )
+            raise
         except PeerError:
-            ssock.close()  # nothing was sent to a listener we do not recognise
+            ssock.close()
             raise
         sock = ssock
     return sock, deadline, f"{host}:{port}"

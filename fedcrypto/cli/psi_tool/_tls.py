@@ -43,6 +43,7 @@ from ._net import Deadline, describe_oserror
 
 __all__ = [
     "TlsConfig",
+    "CertificateRejectedError",
     "PinMismatchError",
     "load_tls_config",
     "server_context",
@@ -58,8 +59,19 @@ _MAX_PEM_BYTES = 1 << 20
 _DER = Encoding.DER
 
 
+class CertificateRejectedError(PeerError):
+    """The TLS stack rejected the peer's certificate (unknown CA, not the pinned one,
+    expired, wrong host name)."""
+
+
 class PinMismatchError(PeerError):
-    """The peer presented a certificate other than the pinned one."""
+    """The peer presented a certificate other than the pinned one: ``expected`` and ``got``
+    are the two SHA-256 fingerprints."""
+
+    def __init__(self, message: str, *, expected: bytes, got: bytes) -> None:
+        super().__init__(message)
+        self.expected = expected
+        self.got = got
 
 
 def format_fingerprint(fp: bytes) -> str:
@@ -328,7 +340,7 @@ def tls_handshake(
             select.select(want[0], want[1], [], min(left, 0.25))
     except ssl.SSLCertVerificationError as exc:
         ssock.close()
-        raise PeerError(
+        raise CertificateRejectedError(
             f"TLS: the peer's certificate was rejected ({peer_text(exc.verify_message)})"
         ) from None
     except ssl.SSLError as exc:
@@ -360,7 +372,9 @@ def check_peer_certificate(ssock: ssl.SSLSocket, cfg: TlsConfig, *, peer: str) -
     if not hmac.compare_digest(got, cfg.pin):
         raise PinMismatchError(
             f"{peer}'s certificate is not the pinned one: expected SHA-256 "
-            f"{format_fingerprint(cfg.pin)}, got {format_fingerprint(got)}"
+            f"{format_fingerprint(cfg.pin)}, got {format_fingerprint(got)}",
+            expected=cfg.pin,
+            got=got,
         )
     cert = x509.load_der_x509_certificate(der)
     now = datetime.datetime.now(datetime.UTC)
@@ -371,6 +385,8 @@ def check_peer_certificate(ssock: ssl.SSLSocket, cfg: TlsConfig, *, peer: str) -
     ):
         raise PinMismatchError(
             f"{peer}'s pinned certificate is outside its validity period "
-            f"({cert.not_valid_before_utc:%Y-%m-%d} to {cert.not_valid_after_utc:%Y-%m-%d})"
+            f"({cert.not_valid_before_utc:%Y-%m-%d} to {cert.not_valid_after_utc:%Y-%m-%d})",
+            expected=cfg.pin,
+            got=got,
         )
     return got
