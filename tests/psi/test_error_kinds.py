@@ -42,8 +42,10 @@ SID = bytes(range(32))
 def _pair(settings: PsiSettings, n: int = 3):  # type: ignore[no-untyped-def]
     kw = dict(peer_size=n, session_id=SID)
     items = [b"x%d" % i for i in range(n)]
-    return (create_party(settings, role="listener", items=items, **kw),
-            create_party(settings, role="connector", items=items, **kw))
+    return (
+        create_party(settings, role="listener", items=items, **kw),
+        create_party(settings, role="connector", items=items, **kw),
+    )
 
 
 # -- local: this side's caller ------------------------------------------------------------------

@@ -6,7 +6,7 @@ failed party stays failed.  (``test_bad_peer.py`` has the older cases.)"""
 from __future__ import annotations
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from fedcrypto.exceptions import (
     InvalidGroupElementError,
@@ -35,14 +35,16 @@ LOW_ORDER_U = [
 
 
 def _party(settings: PsiSettings, role: str = "listener", n: int = 1, **kw: object):  # type: ignore[no-untyped-def]
-    p = create_party(settings, role=role, items=[b"i%d" % i for i in range(n)], peer_size=n,
-                     session_id=SID, **kw)
+    p = create_party(
+        settings, role=role, items=[b"i%d" % i for i in range(n)], peer_size=n, session_id=SID, **kw
+    )
     return p
 
 
 def _masked(settings: PsiSettings, element: bytes) -> MaskedBatch:
-    return MaskedBatch(param=message_param(settings, SID), index=0, total=1, data=element,
-                       elem_size=len(element))
+    return MaskedBatch(
+        param=message_param(settings, SID), index=0, total=1, data=element, elem_size=len(element)
+    )
 
 
 def _rejects(settings: PsiSettings, element: bytes) -> None:
@@ -97,8 +99,13 @@ def _rsa_client(rsa_key: object):  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize(
     ("e", "why"),
-    [(9, "e is not prime"), (65535, "e is not prime"), (3 * 5 * 7 * 11 * 13 * 17, "not prime"),
-     (65536, "odd"), (1, "odd")],
+    [
+        (9, "e is not prime"),
+        (65535, "e is not prime"),
+        (3 * 5 * 7 * 11 * 13 * 17, "not prime"),
+        (65536, "odd"),
+        (1, "odd"),
+    ],
 )
 def test_rsa_public_exponent_from_the_peer(rsa_key, e: int, why: str) -> None:
     s, client = _rsa_client(rsa_key)

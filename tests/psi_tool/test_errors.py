@@ -37,24 +37,31 @@ CASES = [
     (PeerAborted("the peer aborted: why"), 1, "the peer aborted: why", "peer"),
     (PeerError("the peer closed the connection"), 1, "the peer closed the connection", "peer"),
     (SerializationError("truncated"), 1, "the peer sent a malformed message: truncated", "peer"),
-    (InvalidGroupElementError("twist"), 1, "the peer sent an invalid group element: twist",
-     "peer"),
+    (InvalidGroupElementError("twist"), 1, "the peer sent an invalid group element: twist", "peer"),
     (InvalidSignatureError("bad sig"), 1, "the peer sent an invalid signature: bad sig", "peer"),
-    (RemoteProtocolError("out of order"), 1, "the peer sent an unacceptable message: out of order",
-     "peer"),
+    (
+        RemoteProtocolError("out of order"),
+        1,
+        "the peer sent an unacceptable message: out of order",
+        "peer",
+    ),
     (LocalProtocolError("stalled"), 1, "this side failed: stalled", "local"),
     (BackendUnavailableError("no gmp"), 1, "this side failed: no gmp", "local"),
     (FedCryptoError("worker died"), 1, "this side failed: worker died", "local"),
-    (OSError(28, "No space left on device", "out.txt"), 1,
-     "this side failed: No space left on device: out.txt", "local"),
-    (RuntimeError("bug"), 1, "this side failed with an internal error: RuntimeError: bug",
-     "local"),
+    (
+        OSError(28, "No space left on device", "out.txt"),
+        1,
+        "this side failed: No space left on device: out.txt",
+        "local",
+    ),
+    (RuntimeError("bug"), 1, "this side failed with an internal error: RuntimeError: bug", "local"),
     (KeyboardInterrupt(), 130, "interrupted", "interrupted"),
 ]
 
 
-@pytest.mark.parametrize(("exc", "code", "message", "fault"), CASES,
-                         ids=[type(c[0]).__name__ for c in CASES])
+@pytest.mark.parametrize(
+    ("exc", "code", "message", "fault"), CASES, ids=[type(c[0]).__name__ for c in CASES]
+)
 def test_each_error_class_has_one_exit_code_and_message(exc, code, message, fault):
     out = classify(exc)
     assert (out.code, out.fault) == (code, fault)

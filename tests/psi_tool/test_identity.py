@@ -78,8 +78,14 @@ def test_make_certs_help_warns_against_use_between_organisations():
 
 def test_parse_fingerprint_forms():
     fp = bytes(range(32))
-    for text in (format_fingerprint(fp), fp.hex(), fp.hex().upper(), "SHA256:" + fp.hex(),
-                 "sha256 Fingerprint=" + format_fingerprint(fp), " ".join(f"{b:02x}" for b in fp)):
+    for text in (
+        format_fingerprint(fp),
+        fp.hex(),
+        fp.hex().upper(),
+        "SHA256:" + fp.hex(),
+        "sha256 Fingerprint=" + format_fingerprint(fp),
+        " ".join(f"{b:02x}" for b in fp),
+    ):
         assert parse_fingerprint(text) == fp
     for bad in ("", "abc", fp.hex()[:-2], fp.hex() + "00", "zz" * 32):
         with pytest.raises(InvalidArgumentError, match="SHA-256 fingerprint"):
@@ -142,8 +148,11 @@ def _expired_certificate() -> bytes:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "old")])
     now = datetime.datetime.now(datetime.UTC)
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(1)
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
         .not_valid_before(now - datetime.timedelta(days=30))
         .not_valid_after(now - datetime.timedelta(days=1))
         .sign(key, hashes.SHA256())

@@ -43,8 +43,13 @@ def _hdr(kind: int, length: int) -> bytes:
 # -- frames ------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("kind", "limit"),
-    [(FrameKind.HELLO, MAX_HELLO_BYTES), (FrameKind.READY, 64), (FrameKind.DONE, 0),
-     (FrameKind.ABORT, 4096), (FrameKind.MESSAGE, 1 << 20)],
+    [
+        (FrameKind.HELLO, MAX_HELLO_BYTES),
+        (FrameKind.READY, 64),
+        (FrameKind.DONE, 0),
+        (FrameKind.ABORT, 4096),
+        (FrameKind.MESSAGE, 1 << 20),
+    ],
 )
 def test_each_frame_kind_has_its_own_limit_checked_on_the_header(kind, limit):
     dec = FrameDecoder(1 << 20)
@@ -109,8 +114,9 @@ def test_a_frame_arriving_at_the_minimum_rate_is_fine():
     conn = Connection(a, max_frame=1 << 20, idle_timeout=60, min_rate=20, frame_grace=0.5)
     stop = threading.Event()
     body = b"y" * 20
-    t = threading.Thread(target=_slow_writer, args=(b, _hdr(FrameKind.MESSAGE, 20) + body, 0.02,
-                                                    stop))
+    t = threading.Thread(
+        target=_slow_writer, args=(b, _hdr(FrameKind.MESSAGE, 20) + body, 0.02, stop)
+    )
     t.start()
     try:
         assert conn.recv() == (FrameKind.MESSAGE, body)
@@ -126,7 +132,9 @@ def test_recv_deadline():
     conn = Connection(a, max_frame=1 << 20, idle_timeout=60)
     try:
         t0 = time.monotonic()
-        with pytest.raises(PeerError, match=r"did not complete within 0.3 s \(--handshake-timeout\)"):
+        with pytest.raises(
+            PeerError, match=r"did not complete within 0.3 s \(--handshake-timeout\)"
+        ):
             conn.recv(Deadline(0.3, "the handshake", "--handshake-timeout"))
         assert time.monotonic() - t0 < 3
     finally:
@@ -144,8 +152,12 @@ def ca_dir(tmp_path_factory):
 
 def test_tls_handshake_deadline_bounds_a_trickling_client(ca_dir):
     cfg = load_tls_config(
-        cert=f"{ca_dir}/server.pem", key=f"{ca_dir}/server.key", ca=f"{ca_dir}/ca.pem",
-        peer_cert=None, peer_fingerprint=None, server=True,
+        cert=f"{ca_dir}/server.pem",
+        key=f"{ca_dir}/server.key",
+        ca=f"{ca_dir}/ca.pem",
+        peer_cert=None,
+        peer_fingerprint=None,
+        server=True,
     )
     a, b = socket.socketpair()
     stop = threading.Event()
@@ -155,8 +167,9 @@ def test_tls_handshake_deadline_bounds_a_trickling_client(ca_dir):
     t0 = time.monotonic()
     try:
         with pytest.raises(PeerError, match="did not complete within 0.8 s"):
-            tls_handshake(a, server_context(cfg), server=True, server_hostname=None,
-                          deadline=Deadline(0.8))
+            tls_handshake(
+                a, server_context(cfg), server=True, server_hostname=None, deadline=Deadline(0.8)
+            )
         assert time.monotonic() - t0 < 3
     finally:
         stop.set()
@@ -166,9 +179,14 @@ def test_tls_handshake_deadline_bounds_a_trickling_client(ca_dir):
 
 # -- HELLO: size and nesting before parsing ------------------------------------------------------
 def _hello_fields(**edits):
-    h = Hello.build(role="connector", tool_version="t", protocol_version=1,
-                    settings={"protocol": "ecdh"}, input_settings={"normalize": ["strip"]},
-                    set_size=3)
+    h = Hello.build(
+        role="connector",
+        tool_version="t",
+        protocol_version=1,
+        settings={"protocol": "ecdh"},
+        input_settings={"normalize": ["strip"]},
+        set_size=3,
+    )
     fields = dict(h.fields)
     fields.update(edits)
     return fields
@@ -195,10 +213,14 @@ def test_brackets_inside_strings_do_not_count():
 
 
 def test_the_format_itself_fits_the_nesting_limit():
-    h = Hello.build(role="listener", tool_version="t", protocol_version=1,
-                    settings={"protocol": "ecdh", "batch_size": 3},
-                    input_settings={"normalize": ["strip", "lower"], "key_columns": 2},
-                    set_size=5)
+    h = Hello.build(
+        role="listener",
+        tool_version="t",
+        protocol_version=1,
+        settings={"protocol": "ecdh", "batch_size": 3},
+        input_settings={"normalize": ["strip", "lower"], "key_columns": 2},
+        set_size=5,
+    )
     assert Hello.parse(h.raw).fields == h.fields
 
 
@@ -245,8 +267,13 @@ def test_accept_loop_rejects_until_one_is_admitted():
 
     def serve():
         return accept_peer(
-            "127.0.0.1", 0, admit=admit, discard=lambda s: s.close(), connect_timeout=10,
-            handshake_timeout=5, on_reject=lambda addr, why: rejected.append(why),
+            "127.0.0.1",
+            0,
+            admit=admit,
+            discard=lambda s: s.close(),
+            connect_timeout=10,
+            handshake_timeout=5,
+            on_reject=lambda addr, why: rejected.append(why),
             on_listening=lambda h, p: (port_box.setdefault("p", p), ready.set()),
         )
 

@@ -144,8 +144,16 @@ def test_tls_listener_survives_scans_health_checks_and_clients_without_certifica
 ):
     a, b = _files(tmp_path, write_ids)
     lst = listeners(
-        tmp_path, *certs["listener"], "--input", a, "--output", str(tmp_path / "oa.txt"),
-        "--report", str(tmp_path / "ra.json"), "--connect-timeout", "40",
+        tmp_path,
+        *certs["listener"],
+        "--input",
+        a,
+        "--output",
+        str(tmp_path / "oa.txt"),
+        "--report",
+        str(tmp_path / "ra.json"),
+        "--connect-timeout",
+        "40",
     )
     socket.create_connection(("127.0.0.1", lst.port)).close()  # port scan
     _send_and_wait(lst.port, b"GET /health HTTP/1.1\r\nHost: psi\r\n\r\n")  # health check
@@ -154,8 +162,16 @@ def test_tls_listener_survives_scans_health_checks_and_clients_without_certifica
     _send_and_wait(lst.port, EVIL.encode())  # garbage with terminal escapes
     time.sleep(0.5)  # let the listener log the scan too
     conn = run_tool(
-        "connect", "--peer", f"127.0.0.1:{lst.port}", *certs["connector"], "--input", b,
-        "--output", str(tmp_path / "ob.txt"), "--report", str(tmp_path / "rb.json"),
+        "connect",
+        "--peer",
+        f"127.0.0.1:{lst.port}",
+        *certs["connector"],
+        "--input",
+        b,
+        "--output",
+        str(tmp_path / "ob.txt"),
+        "--report",
+        str(tmp_path / "rb.json"),
     )
     la = lst.wait()
     assert la.rc == 0 and conn.rc == 0, (la.err, conn.err)
@@ -173,8 +189,16 @@ def test_listener_ends_at_connect_timeout_and_counts_rejected_attempts(
 ):
     a, _ = _files(tmp_path, write_ids)
     lst = listeners(
-        tmp_path, *certs["listener"], "--input", a, "--output", str(tmp_path / "oa.txt"),
-        "--report", str(tmp_path / "ra.json"), "--connect-timeout", "2",
+        tmp_path,
+        *certs["listener"],
+        "--input",
+        a,
+        "--output",
+        str(tmp_path / "oa.txt"),
+        "--report",
+        str(tmp_path / "ra.json"),
+        "--connect-timeout",
+        "2",
     )
     _send_and_wait(lst.port, b"GET / HTTP/1.0\r\n\r\n")
     la = lst.wait()
@@ -221,8 +245,13 @@ def test_peer_strings_in_a_mismatching_hello_are_sanitized(tmp_path, listeners, 
     la = lst.wait()
     la.assert_clean_failure(1, "the peer sent an unacceptable message: settings differ")
     line = la.error_lines()[0]
-    for needle in ("PSI protocol version", "role: the peer says", "--group:", "--normalize:",
-                   "setting '\\x1b[2J"):
+    for needle in (
+        "PSI protocol version",
+        "role: the peer says",
+        "--group:",
+        "--normalize:",
+        "setting '\\x1b[2J",
+    ):
         assert needle in line, line
     assert sum("fedcrypto psi: error:" in ln for ln in la.err.splitlines()) == 1
     _no_outputs(tmp_path, "oa.txt", "ra.json")
@@ -257,7 +286,12 @@ def test_peer_abort_reason_and_tool_version_are_sanitized(tmp_path, listeners, w
 def test_deeply_nested_hello_from_an_authenticated_peer(tmp_path, listeners, certs, write_ids):
     a, _ = _files(tmp_path, write_ids)
     lst = listeners(
-        tmp_path, *certs["listener"], "--input", a, "--output", str(tmp_path / "oa.txt"),
+        tmp_path,
+        *certs["listener"],
+        "--input",
+        a,
+        "--output",
+        str(tmp_path / "oa.txt"),
     )
     d = certs["dir"][0]
     s = _tls_client(lst.port, f"{d}/client.pem", f"{d}/client.key")
@@ -289,9 +323,7 @@ def _trickle(port: int, payload: bytes, stop: threading.Event, every: float = 0.
         s.close()
 
 
-def test_trickling_peer_is_cut_off_and_does_not_block_the_real_peer(
-    tmp_path, listeners, write_ids
-):
+def test_trickling_peer_is_cut_off_and_does_not_block_the_real_peer(tmp_path, listeners, write_ids):
     a, b = _files(tmp_path, write_ids)
     lst = _listen_plain(
         listeners, tmp_path, a, "--connect-timeout", "40", "--handshake-timeout", "2"
@@ -310,13 +342,19 @@ def test_trickling_peer_is_cut_off_and_does_not_block_the_real_peer(
     t.join(5)
 
 
-def test_trickling_tls_handshake_hits_the_handshake_deadline(
-    tmp_path, listeners, certs, write_ids
-):
+def test_trickling_tls_handshake_hits_the_handshake_deadline(tmp_path, listeners, certs, write_ids):
     a, _ = _files(tmp_path, write_ids)
     lst = listeners(
-        tmp_path, *certs["listener"], "--input", a, "--output", str(tmp_path / "oa.txt"),
-        "--connect-timeout", "1", "--handshake-timeout", "1.5",
+        tmp_path,
+        *certs["listener"],
+        "--input",
+        a,
+        "--output",
+        str(tmp_path / "oa.txt"),
+        "--connect-timeout",
+        "1",
+        "--handshake-timeout",
+        "1.5",
     )
     stop = threading.Event()
     hello = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(200)  # a ClientHello start
@@ -324,8 +362,11 @@ def test_trickling_tls_handshake_hits_the_handshake_deadline(
     t.start()
     la = lst.wait()
     stop.set()
-    la.assert_clean_failure(1, "1 connection attempt rejected (last: the handshake did not "
-                               "complete within 1.5 s (--handshake-timeout))")
+    la.assert_clean_failure(
+        1,
+        "1 connection attempt rejected (last: the handshake did not "
+        "complete within 1.5 s (--handshake-timeout))",
+    )
     _no_outputs(tmp_path, "oa.txt")
     t.join(5)
 
@@ -336,20 +377,42 @@ def test_pinned_identities_run_and_report_both_fingerprints(
 ):
     a, b = _files(tmp_path, write_ids)
     lst = listeners(
-        tmp_path, *pinned(identities, "alice", "bob"), "--input", a,
-        "--output", str(tmp_path / "oa.txt"), "--report", str(tmp_path / "ra.json"),
-        "--connect-timeout", "30",
+        tmp_path,
+        *pinned(identities, "alice", "bob"),
+        "--input",
+        a,
+        "--output",
+        str(tmp_path / "oa.txt"),
+        "--report",
+        str(tmp_path / "ra.json"),
+        "--connect-timeout",
+        "30",
     )
     # mallory (not pinned by alice) is turned away; alice keeps listening for bob
     intruder = run_tool(
-        "connect", "--peer", f"127.0.0.1:{lst.port}", *pinned(identities, "mallory", "alice"),
-        "--input", b, "--output", str(tmp_path / "om.txt"),
+        "connect",
+        "--peer",
+        f"127.0.0.1:{lst.port}",
+        *pinned(identities, "mallory", "alice"),
+        "--input",
+        b,
+        "--output",
+        str(tmp_path / "om.txt"),
     )
     intruder.assert_clean_failure(1, "the peer does not trust our certificate")
     conn = run_tool(
-        "connect", "--peer", f"127.0.0.1:{lst.port}", *pinned(identities, "bob", "alice"),
-        "--tls-peer-fingerprint", format_fingerprint(identities["alice"].fingerprint),
-        "--input", b, "--output", str(tmp_path / "ob.txt"), "--report", str(tmp_path / "rb.json"),
+        "connect",
+        "--peer",
+        f"127.0.0.1:{lst.port}",
+        *pinned(identities, "bob", "alice"),
+        "--tls-peer-fingerprint",
+        format_fingerprint(identities["alice"].fingerprint),
+        "--input",
+        b,
+        "--output",
+        str(tmp_path / "ob.txt"),
+        "--report",
+        str(tmp_path / "rb.json"),
     )
     la = lst.wait()
     assert la.rc == 0 and conn.rc == 0, (la.err, conn.err)
@@ -371,35 +434,53 @@ def test_wrong_pinned_certificate_names_both_fingerprints(
 ):
     a, b = _files(tmp_path, write_ids)
     lst = listeners(
-        tmp_path, *pinned(identities, "alice", "bob"), "--input", a,
-        "--output", str(tmp_path / "oa.txt"),
+        tmp_path,
+        *pinned(identities, "alice", "bob"),
+        "--input",
+        a,
+        "--output",
+        str(tmp_path / "oa.txt"),
     )
     # bob pinned mallory's certificate instead of alice's
     conn = run_tool(
-        "connect", "--peer", f"127.0.0.1:{lst.port}", *pinned(identities, "bob", "mallory"),
-        "--input", b, "--output", str(tmp_path / "ob.txt"),
+        "connect",
+        "--peer",
+        f"127.0.0.1:{lst.port}",
+        *pinned(identities, "bob", "mallory"),
+        "--input",
+        b,
+        "--output",
+        str(tmp_path / "ob.txt"),
     )
     alice = format_fingerprint(identities["alice"].fingerprint)
     mallory = format_fingerprint(identities["mallory"].fingerprint)
     conn.assert_clean_failure(
-        1, f"the listener's certificate is not the pinned one: expected SHA-256 {mallory}, "
-        f"got {alice}"
+        1,
+        f"the listener's certificate is not the pinned one: expected SHA-256 {mallory}, "
+        f"got {alice}",
     )
     lst.wait().assert_clean_failure(
-        1, f"it does not accept this side's certificate: it pinned SHA-256 {mallory}, this "
-        f"side presented {alice}"
+        1,
+        f"it does not accept this side's certificate: it pinned SHA-256 {mallory}, this "
+        f"side presented {alice}",
     )
     _no_outputs(tmp_path, "oa.txt", "ob.txt")
 
 
-def test_fingerprint_read_out_over_the_phone_must_match_the_file(
-    tmp_path, identities, write_ids
-):
+def test_fingerprint_read_out_over_the_phone_must_match_the_file(tmp_path, identities, write_ids):
     a, _ = _files(tmp_path, write_ids)
     wrong = format_fingerprint(identities["mallory"].fingerprint)
     proc = run_tool(
-        "listen", "--port", "0", *pinned(identities, "alice", "bob"),
-        "--tls-peer-fingerprint", wrong, "--input", a, "--output", str(tmp_path / "oa.txt"),
+        "listen",
+        "--port",
+        "0",
+        *pinned(identities, "alice", "bob"),
+        "--tls-peer-fingerprint",
+        wrong,
+        "--input",
+        a,
+        "--output",
+        str(tmp_path / "oa.txt"),
     )
     bob = format_fingerprint(identities["bob"].fingerprint)
     proc.assert_clean_failure(2, f"has SHA-256 fingerprint {bob}, not the {wrong} given")

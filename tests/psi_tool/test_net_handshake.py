@@ -184,24 +184,35 @@ def _tls_pair(server_dir, client_dir, connect_timeout=10):
         ready.set()
 
     scfg = load_tls_config(
-        cert=f"{server_dir}/server.pem", key=f"{server_dir}/server.key",
-        ca=f"{server_dir}/ca.pem", peer_cert=None, peer_fingerprint=None, server=True,
+        cert=f"{server_dir}/server.pem",
+        key=f"{server_dir}/server.key",
+        ca=f"{server_dir}/ca.pem",
+        peer_cert=None,
+        peer_fingerprint=None,
+        server=True,
     )
     ccfg = load_tls_config(
-        cert=f"{client_dir}/client.pem", key=f"{client_dir}/client.key",
-        ca=f"{client_dir}/ca.pem", peer_cert=None, peer_fingerprint=None, server=False,
+        cert=f"{client_dir}/client.pem",
+        key=f"{client_dir}/client.key",
+        ca=f"{client_dir}/ca.pem",
+        peer_cert=None,
+        peer_fingerprint=None,
+        server=False,
     )
     sctx, cctx = server_context(scfg), client_context(ccfg)
 
     def serve():
         admitted = accept_peer(
-            "127.0.0.1", 0,
+            "127.0.0.1",
+            0,
             admit=lambda sock, dl, cancel: tls_handshake(
                 sock, sctx, server=True, server_hostname=None, deadline=dl, cancel=cancel
             ),
             discard=lambda s: s.close(),
-            connect_timeout=connect_timeout, handshake_timeout=10,
-            on_reject=lambda addr, why: rejected.append(why), on_listening=on_listening,
+            connect_timeout=connect_timeout,
+            handshake_timeout=10,
+            on_reject=lambda addr, why: rejected.append(why),
+            on_listening=on_listening,
         )
         return admitted.value
 
@@ -249,8 +260,13 @@ def test_port_in_use():
     try:
         with pytest.raises(InvalidArgumentError, match="address already in use"):
             accept_peer(
-                "127.0.0.1", port, admit=lambda *a: None, discard=lambda v: None,
-                connect_timeout=1, handshake_timeout=1, on_reject=lambda *a: None,
+                "127.0.0.1",
+                port,
+                admit=lambda *a: None,
+                discard=lambda v: None,
+                connect_timeout=1,
+                handshake_timeout=1,
+                on_reject=lambda *a: None,
             )
     finally:
         holder.close()

@@ -245,8 +245,14 @@ def test_tls_against_plaintext(tmp_path, listeners, certs, write_ids):
     keeps listening until its connect timeout."""
     a, b = _files(tmp_path, write_ids)
     lst = listeners(
-        tmp_path, *certs["listener"], "--input", a, "--output", str(tmp_path / "oa"),
-        "--connect-timeout", "3",
+        tmp_path,
+        *certs["listener"],
+        "--input",
+        a,
+        "--output",
+        str(tmp_path / "oa"),
+        "--connect-timeout",
+        "3",
     )
     conn = _run(
         "connect",
@@ -478,8 +484,14 @@ def test_sigterm_is_a_clean_interrupt(tmp_path, listeners, write_ids):
 def test_tls_host_name_is_verified(tmp_path, listeners, certs, write_ids):
     a, b = _files(tmp_path, write_ids)
     lst = listeners(
-        tmp_path, *certs["listener"], "--input", a, "--output", str(tmp_path / "oa"),
-        "--connect-timeout", "3",
+        tmp_path,
+        *certs["listener"],
+        "--input",
+        a,
+        "--output",
+        str(tmp_path / "oa"),
+        "--connect-timeout",
+        "3",
     )
     conn = _run(
         "connect",
