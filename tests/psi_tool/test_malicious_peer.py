@@ -323,11 +323,11 @@ def _trickle(port: int, payload: bytes, stop: threading.Event, every: float = 0.
         s.close()
 
 
-def test_trickling_peer_is_cut_off_and_does_not_block_the_real_peer(tmp_path, listeners, write_ids):
+def test_trickling_peer_does_not_block_the_real_peer(tmp_path, listeners, write_ids):
     a, b = _files(tmp_path, write_ids)
-    lst = _listen_plain(
-        listeners, tmp_path, a, "--connect-timeout", "40", "--handshake-timeout", "2"
-    )
+    # only options the tool always had: the old listener took the trickler as its one peer and
+    # waited on it (each byte reset the idle timeout) while the real peer could not get in
+    lst = _listen_plain(listeners, tmp_path, a, "--connect-timeout", "40")
     stop = threading.Event()
     hello = _frame(FrameKind.HELLO, _hello_bytes(_connector_hello()))
     t = threading.Thread(target=_trickle, args=(lst.port, hello, stop), daemon=True)
@@ -341,11 +341,15 @@ def test_trickling_peer_is_cut_off_and_does_not_block_the_real_peer(tmp_path, li
     t.join(5)
 
 
-def test_trickling_tls_handshake_hits_the_handshake_deadline(tmp_path, listeners, certs, write_ids):
+@pytest.mark.parametrize("tls", [True, False], ids=["tls-handshake", "plaintext-hello"])
+def test_trickling_handshake_hits_the_handshake_deadline(
+    tmp_path, listeners, certs, write_ids, tls
+):
     a, _ = _files(tmp_path, write_ids)
+    mode = certs["listener"] if tls else ["--insecure-no-tls"]
     lst = listeners(
         tmp_path,
-        *certs["listener"],
+        *mode,
         "--input",
         a,
         "--output",
@@ -356,15 +360,18 @@ def test_trickling_tls_handshake_hits_the_handshake_deadline(tmp_path, listeners
         "1.5",
     )
     stop = threading.Event()
-    hello = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(200)  # a ClientHello start
-    t = threading.Thread(target=_trickle, args=(lst.port, hello, stop, 0.2), daemon=True)
+    if tls:
+        payload = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(200)  # ClientHello
+    else:
+        payload = _frame(FrameKind.HELLO, _hello_bytes(_connector_hello()))
+    t = threading.Thread(target=_trickle, args=(lst.port, payload, stop, 0.2), daemon=True)
     t.start()
     la = lst.wait()
     stop.set()
     la.assert_clean_failure(
         1,
-        "1 connection attempt rejected (last: the handshake did not "
-        "complete within 1.5 s (--handshake-timeout))",
+        "1 connection attempt rejected (last: the handshake did not complete within 1.5 s "
+        "(--handshake-timeout))",
     )
     _no_outputs(tmp_path, "oa.txt")
     t.join(5)

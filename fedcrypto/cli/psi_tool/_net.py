@@ -257,6 +257,7 @@ class Connection:
         self._error: PeerError | None = None
         self._eof = False
         self._closing = False
+        self._drain = _DRAIN_SECONDS
         self._clean_boundary = True
         self._last_rx = time.monotonic()
         self.bytes_sent = 0
@@ -326,15 +327,17 @@ class Connection:
                 self._lock.wait(min(left, 0.05))
         return True
 
-    def close(self, *, flush_timeout: float = 10.0) -> None:
-        """Send what is queued (bounded by ``flush_timeout``), half-close, drain briefly and
-        close the socket.  Safe to call more than once."""
+    def close(self, *, flush_timeout: float = 10.0, drain: float = _DRAIN_SECONDS) -> None:
+        """Send what is queued (bounded by ``flush_timeout``), half-close, drain for at most
+        ``drain`` seconds (so our last frame is not lost to a reset) and close the socket.
+        Safe to call more than once."""
         with self._lock:
             if self._closing:
                 return
             self._closing = True
+            self._drain = drain
         self._wake()
-        self._thread.join(flush_timeout + _DRAIN_SECONDS + 1.0)
+        self._thread.join(flush_timeout + drain + 1.0)
         if not self._thread.is_alive() and self._outq and self._clean_boundary:
             # The I/O loop stopped on a read-side error: best-effort blocking send of what is
             # queued (typically our ABORT) so the peer learns why we stop.
@@ -527,7 +530,7 @@ class Connection:
             return
         if self._eof:
             return
-        deadline = time.monotonic() + _DRAIN_SECONDS
+        deadline = time.monotonic() + self._drain
         while time.monotonic() < deadline:
             r, _, _ = select.select([self._sock], [], [], 0.2)
             if not r:

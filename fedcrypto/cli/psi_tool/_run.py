@@ -419,12 +419,12 @@ def _listen(
         except PeerAborted as exc:  # a peer speaking the protocol that gives up: it ends the run
             return conn, exc
         except BaseException:
-            conn.close(flush_timeout=0.5)
+            conn.close(flush_timeout=0.5, drain=0.5)  # a rejected attempt: no long goodbye
             raise
 
     def discard(value: Any) -> None:
         if isinstance(value, tuple):
-            value[0].close(flush_timeout=0.5)
+            value[0].close(flush_timeout=0.5, drain=0.5)
         else:
             value.close()
 
