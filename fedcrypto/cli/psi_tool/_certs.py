@@ -24,12 +24,14 @@ import hashlib
 import ipaddress
 import os
 import tempfile
+from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from ..._immutable import Immutable
 from ...exceptions import InvalidArgumentError
 
 __all__ = ["make_certs", "make_identity", "Identity", "CERT_FILES", "IDENTITY_FILES"]
@@ -198,16 +200,14 @@ def make_certs(
     return paths
 
 
-class Identity:
+@dataclass(frozen=True)
+class Identity(Immutable):
     """What :func:`make_identity` wrote: ``cert`` and ``key`` paths and the certificate's
     SHA-256 ``fingerprint``."""
 
-    __slots__ = ("cert", "key", "fingerprint")
-
-    def __init__(self, cert: str, key: str, fingerprint: bytes) -> None:
-        self.cert = cert
-        self.key = key
-        self.fingerprint = fingerprint
+    cert: str
+    key: str
+    fingerprint: bytes
 
 
 def make_identity(

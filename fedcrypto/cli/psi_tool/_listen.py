@@ -21,8 +21,10 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from ..._immutable import Immutable
 from ..._sanitize import peer_text
 from ...exceptions import FedCryptoError, InvalidArgumentError, PeerError
 from ._net import Deadline, describe_oserror
@@ -40,18 +42,16 @@ class NoPeerError(PeerError):
     """No peer was admitted before ``--connect-timeout``."""
 
 
-class Admitted(Generic[T]):
+@dataclass(frozen=True)
+class Admitted(Immutable, Generic[T]):
     """The winning connection: the ``value`` the admission returned, the peer's address,
     the handshake ``deadline`` (started when the TCP connection was accepted) and the number
     of ``rejected`` attempts before it."""
 
-    __slots__ = ("value", "address", "deadline", "rejected")
-
-    def __init__(self, value: T, address: str, deadline: Deadline, rejected: int) -> None:
-        self.value = value
-        self.address = address
-        self.deadline = deadline
-        self.rejected = rejected
+    value: T
+    address: str
+    deadline: Deadline
+    rejected: int
 
 
 class RejectionLog:

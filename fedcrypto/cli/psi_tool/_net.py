@@ -171,7 +171,7 @@ class FrameDecoder:
         return frames
 
 
-class Deadline:
+class Deadline(Immutable):
     """A point in time by which something must be done (``seconds`` from now).
 
     ``what`` and ``option`` name it in the error: ``"{what} did not complete within
@@ -179,12 +179,13 @@ class Deadline:
     """
 
     __slots__ = ("seconds", "what", "option", "_end")
+    seconds: float
+    what: str
+    option: str
+    _end: float
 
     def __init__(self, seconds: float, what: str = "the handshake", option: str = "") -> None:
-        self.seconds = seconds
-        self.what = what
-        self.option = option
-        self._end = time.monotonic() + seconds
+        self._set(seconds=seconds, what=what, option=option, _end=time.monotonic() + seconds)
 
     def left(self) -> float:
         """Seconds left (negative once passed)."""
