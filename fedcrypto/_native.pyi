@@ -3,8 +3,11 @@
 Limb arrays are 2-D C-contiguous ``uint64`` arrays ``(count, width)``, limb 0 least
 significant; moduli are ``(1, width)`` limb rows.  Outputs are allocated by the
 caller with shape ``(count, width_of(m - 1))`` and must not overlap any input.
-Errors: :class:`fedcrypto.exceptions.InvalidTypeError` (layout, dtype) and
-:class:`fedcrypto.exceptions.InvalidArgumentError` (values, lengths, moduli).
+Errors: :class:`fedcrypto.exceptions.InvalidTypeError` (layout, dtype, argument types),
+:class:`fedcrypto.exceptions.InvalidArgumentError` (values, lengths, moduli, ``threads < 1``)
+and :class:`fedcrypto.exceptions.KernelError` (a reduction exceeded its proven bound: no
+result; see docs/native-kernel.md).  Checked against the module by
+``python -m mypy.stubtest fedcrypto._native --mypy-config-file pyproject.toml``.
 """
 
 from typing import final
@@ -19,6 +22,10 @@ def gmp_version() -> str:
 
 def _redc_selftest(mod: _Limbs, rounds: int, seed: int, /) -> int | None:
     """Test hook: mismatches between the two Montgomery reductions (None: not applicable)."""
+
+def _barrett_selftest(mod: _Limbs, rounds: int, seed: int, broken_mu: bool, /) -> int | None:
+    """Test hook: mismatches between Barrett's reduction and division (None: not used for
+    ``mod``); ``broken_mu`` replays the old truncated mu, which raises KernelError."""
 
 def gmp_default_allocators() -> bool:
     """True when libgmp uses its own allocators (batches then run without the GIL)."""

@@ -16,6 +16,7 @@ __all__ = [
     "InvalidArgumentError",
     "InvalidTypeError",
     "BackendUnavailableError",
+    "KernelError",
     "SerializationError",
     "InvalidCiphertext",
     "KeyMismatchError",
@@ -45,6 +46,15 @@ class InvalidTypeError(FedCryptoError, TypeError):
 
 class BackendUnavailableError(FedCryptoError, RuntimeError):
     """The requested arithmetic backend (``FEDCRYPTO_BACKEND``) cannot be loaded."""
+
+
+class KernelError(FedCryptoError, RuntimeError):
+    """The native kernel stopped a batch because a reduction exceeded its proven bound.
+
+    No result is produced.  It means either that an input array was changed by another
+    thread while the kernel ran (the GIL is released during a batch), or a kernel bug:
+    please report it.  The kernel never loops on such a case.
+    """
 
 
 class SerializationError(FedCryptoError, ValueError):

@@ -125,6 +125,15 @@ static int store_mpz(uint64_t *dst, size_t ow, const mpz_t x) {
 
 static void set_error(int *slot, int code) { __atomic_store_n(slot, code, __ATOMIC_RELAXED); }
 
+/* count rows of n limbs, or NULL when out of memory or when the size overflows. */
+static mp_limb_t *alloc_limbs(size_t count, size_t n) {
+    size_t limbs, bytes;
+    if (__builtin_mul_overflow(count, n, &limbs) ||
+        __builtin_mul_overflow(limbs, sizeof(mp_limb_t), &bytes))
+        return NULL;
+    return (mp_limb_t *)malloc(bytes ? bytes : 1);
+}
+
 /* The `width` bits of row (w limbs) starting at bit `pos`. */
 static unsigned digit_at(const uint64_t *row, size_t w, size_t pos, unsigned width) {
     size_t limb = pos / 64;
@@ -179,6 +188,7 @@ typedef struct {
     mp_limb_t *t; /* 2n limbs */
     mp_limb_t *q; /* n + 1 limbs */
     mp_limb_t *w; /* wrap-around REDC workspace */
+    int err;      /* sticky: FC_EBOUND once a reduction broke its bound (see sub_once) */
 } modscratch;
 
 /* r (h limbs) = x (2h limbs) mod B^h - 1, in [0, B^h - 1] (B^h - 1 stands for 0). */
@@ -283,18 +293,32 @@ static void mc_clear(modctx *c) {
 
 /* Barrett reduction is used for plain products from this many limbs up. */
 #define FC_BARRETT_MIN 24
+/* Barrett's estimate is at most this many multiples of m short (HAC 14.42). */
+#define FC_BARRETT_FIXUPS 2
 
-/* Precompute Barrett's mu for plain modular products (any m, n >= FC_BARRETT_MIN). */
+/* Precompute Barrett's mu = floor(B^2n / m) for plain modular products (any m,
+ * n >= FC_BARRETT_MIN).  B^(n-1) <= m gives mu <= B^(n+1), with equality exactly
+ * when m = B^(n-1) (a power of two at a limb boundary, e.g. 2^2048 with n = 33):
+ * that mu needs n + 2 limbs, does not fit the (n + 1)-limb product below, and
+ * truncated to n + 1 limbs it is 0, so the quotient estimate would be 0 instead
+ * of floor(t / m).  Such an m keeps the division path (c->barrett stays 0). */
 static int mc_init_barrett(modctx *c) {
     size_t n = c->n;
     mpz_t mu, mm;
     if (n < FC_BARRETT_MIN) return FC_OK;
-    c->bpre = (mp_limb_t *)calloc(2 * (n + 1), sizeof(mp_limb_t));
-    if (!c->bpre) return FC_ENOMEM;
     mpz_init(mu);
     mpz_roinit_n(mm, c->m, (mp_size_t)n);
     mpz_setbit(mu, (mp_bitcnt_t)(128 * n));
-    mpz_tdiv_q(mu, mu, mm); /* < B^(n+1) since m >= B^(n-1) */
+    mpz_tdiv_q(mu, mu, mm);
+    if (mpz_size(mu) > n + 1) { /* m = B^(n-1): Barrett does not apply */
+        mpz_clear(mu);
+        return FC_OK;
+    }
+    c->bpre = (mp_limb_t *)calloc(2 * (n + 1), sizeof(mp_limb_t));
+    if (!c->bpre) {
+        mpz_clear(mu);
+        return FC_ENOMEM;
+    }
     memcpy(c->bpre, mpz_limbs_read(mu), mpz_size(mu) * sizeof(mp_limb_t));
     mpz_clear(mu);
     memcpy(c->bpre + n + 1, c->m, n * sizeof(mp_limb_t));
@@ -307,9 +331,12 @@ static int mc_init_barrett(modctx *c) {
 /* Barrett's reduction (HAC 14.42) of t < B^(2n): q = floor(floor(t / B^(n-1)) mu / B^(n+1))
  * underestimates t / m by at most 2, so t - q m mod B^(n+1) is below 3m and at most two
  * subtractions finish.  Costs one (n+1)-limb product and one low half product, against
- * a full division for mpn_tdiv_qr. */
-static void barrett_reduce(const modctx *c, mp_limb_t *r, const mp_limb_t *t, mp_limb_t *w) {
+ * a full division for mpn_tdiv_qr.  The correction runs at most FC_BARRETT_FIXUPS times:
+ * a remainder still >= m after that means a broken precondition (t >= m^2, a wrong mu),
+ * reported as FC_EBOUND instead of looping on. */
+static int barrett_reduce(const modctx *c, mp_limb_t *r, const mp_limb_t *t, mp_limb_t *w) {
     size_t n = c->n, n1 = n + 1;
+    int k;
     mp_limb_t *q2 = w;            /* 2n + 2 */
     mp_limb_t *r2 = q2 + 2 * n1;  /* n + 1 */
     mp_limb_t *rr = r2 + n1;      /* n + 1 */
@@ -317,11 +344,27 @@ static void barrett_reduce(const modctx *c, mp_limb_t *r, const mp_limb_t *t, mp
     mpn_mul_n(q2, t + n - 1, c->mu, (mp_size_t)n1);
     mullo_n(r2, q2 + n1, c->mext, n1, tmp);
     mpn_sub_n(rr, t, r2, (mp_size_t)n1); /* mod B^(n+1) */
-    while (mpn_cmp(rr, c->mext, (mp_size_t)n1) >= 0) mpn_sub_n(rr, rr, c->mext, (mp_size_t)n1);
+    for (k = 0; k < FC_BARRETT_FIXUPS && mpn_cmp(rr, c->mext, (mp_size_t)n1) >= 0; k++)
+        mpn_sub_n(rr, rr, c->mext, (mp_size_t)n1);
+    if (mpn_cmp(rr, c->mext, (mp_size_t)n1) >= 0) return FC_EBOUND;
     memcpy(r, rr, n * sizeof(mp_limb_t));
+    return FC_OK;
+}
+
+/* The last step of every variable-time reduction: r (n limbs, possibly with a
+ * carry out `cy`) is below 2m and one conditional subtraction brings it below m.
+ * Anything else means a broken precondition (an input not below m); it is
+ * reported as FC_EBOUND (the caller records it in its scratch), never looped on. */
+static int sub_once(mp_limb_t *r, mp_limb_t cy, const mp_limb_t *m, size_t n) {
+    if (cy || mpn_cmp(r, m, (mp_size_t)n) >= 0) {
+        if (mpn_sub_n(r, r, m, (mp_size_t)n) != cy) return FC_EBOUND;
+        if (mpn_cmp(r, m, (mp_size_t)n) >= 0) return FC_EBOUND;
+    }
+    return FC_OK;
 }
 
 static int ms_alloc(modscratch *s, size_t n) {
+    s->err = FC_OK;
     s->t = (mp_limb_t *)malloc((2 * n + 2) * sizeof(mp_limb_t));
     s->q = (mp_limb_t *)malloc((n + 2) * sizeof(mp_limb_t));
     s->w = (mp_limb_t *)malloc((12 * n + 128) * sizeof(mp_limb_t));
@@ -341,17 +384,22 @@ static void ms_free(modscratch *s) {
     free(s->w);
 }
 
+/* Free a task's scratch and report a bound it saw broken (into the shared error slot). */
+static void ms_done(modscratch *s, int *err) {
+    if (s->err) set_error(err, s->err);
+    ms_free(s);
+}
+
 /* Word-by-word REDC: r = t / R mod m.  Clears one low limb per step; step j's
  * carry belongs at limb j + n and is parked in the (now zero) limb j, then all
  * carries are added at once. */
-static void mc_reduce_words(const modctx *c, mp_limb_t *r, mp_limb_t *t) {
+static int mc_reduce_words(const modctx *c, mp_limb_t *r, mp_limb_t *t) {
     size_t n = c->n, j;
     for (j = 0; j < n; j++) {
         mp_limb_t qj = t[j] * c->minv;
         t[j] = mpn_addmul_1(t + j, c->m, (mp_size_t)n, qj);
     }
-    if (mpn_add_n(r, t + n, t, (mp_size_t)n) || mpn_cmp(r, c->m, (mp_size_t)n) >= 0)
-        mpn_sub_n(r, r, c->m, (mp_size_t)n);
+    return sub_once(r, mpn_add_n(r, t + n, t, (mp_size_t)n), c->m, n);
 }
 
 /* REDC with a wrap-around product (Montgomery's method, the high half of q*m
@@ -364,7 +412,7 @@ static void mc_reduce_words(const modctx *c, mp_limb_t *r, mp_limb_t *t) {
  * (B^h - 1)(B^h + 1)) recombined by CRT: (B^h + 1) = 2 mod B^h - 1, and halving
  * mod B^h - 1 is a one-bit rotation.  Two half-size products cost about two
  * thirds of one full product in GMP's Karatsuba range. */
-static void mc_reduce_wrap(const modctx *c, mp_limb_t *r, const mp_limb_t *t, mp_limb_t *w) {
+static int mc_reduce_wrap(const modctx *c, mp_limb_t *r, const mp_limb_t *t, mp_limb_t *w) {
     size_t n = c->n, h = c->h;
     mp_limb_t *q = w;              /* n */
     mp_limb_t *q1 = q + n;         /* h */
@@ -378,8 +426,7 @@ static void mc_reduce_wrap(const modctx *c, mp_limb_t *r, const mp_limb_t *t, mp
     mp_limb_t cy, low;
     if (fc_norm((const uint64_t *)t, n) == 0) { /* t_lo = 0: q = 0 */
         memcpy(r, t + n, n * sizeof(mp_limb_t));
-        if (mpn_cmp(r, c->m, (mp_size_t)n) >= 0) mpn_sub_n(r, r, c->m, (mp_size_t)n);
-        return;
+        return sub_once(r, 0, c->m, n);
     }
     mullo_n(q, t, c->mneg, n, tmp);
     /* P mod B^h - 1 */
@@ -414,23 +461,26 @@ static void mc_reduce_wrap(const modctx *c, mp_limb_t *r, const mp_limb_t *t, mp
     /* r = t_hi + P_hi + 1, below 2m */
     cy = mpn_add_n(r, t + n, pw, (mp_size_t)n);
     cy += mpn_add_1(r, r, (mp_size_t)n, 1);
-    if (cy || mpn_cmp(r, c->m, (mp_size_t)n) >= 0) mpn_sub_n(r, r, c->m, (mp_size_t)n);
+    return sub_once(r, cy, c->m, n);
 }
 
-/* r = t / R mod m (Montgomery) or t mod m (plain); t = s->t holds 2n limbs, destroyed. */
+/* r = t / R mod m (Montgomery) or t mod m (plain); t = s->t holds 2n limbs, destroyed.
+ * A broken bound is recorded in s->err (sticky; the task reports it once). */
 static void mc_reduce(const modctx *c, mp_limb_t *r, modscratch *s) {
+    int rc = FC_OK;
     if (!c->mont)
         mpn_tdiv_qr(s->q, r, 0, s->t, (mp_size_t)(2 * c->n), c->m, (mp_size_t)c->n);
     else if (c->wrap)
-        mc_reduce_wrap(c, r, s->t, s->w);
+        rc = mc_reduce_wrap(c, r, s->t, s->w);
     else
-        mc_reduce_words(c, r, s->t);
+        rc = mc_reduce_words(c, r, s->t);
+    if (rc) s->err = rc;
 }
 
 /* Test hook: compare the two REDC variants on `rounds` inputs t < m R (random
  * from a xorshift generator seeded by `seed`, plus edge cases).  Returns the
- * number of mismatches, -3 when the wrap-around variant does not apply to m
- * (even, or too short / odd limb count), FC_ENOMEM on allocation failure. */
+ * number of mismatches, FC_NOT_APPLICABLE when the wrap-around variant does not apply
+ * to m (even, or too short / odd limb count), FC_ENOMEM on allocation failure. */
 long fc_redc_selftest(const uint64_t *m, size_t mn, size_t rounds, uint64_t seed) {
     modctx c;
     modscratch s;
@@ -441,7 +491,7 @@ long fc_redc_selftest(const uint64_t *m, size_t mn, size_t rounds, uint64_t seed
     if (mc_init(&c, m, mn, 1)) return FC_ENOMEM;
     if (!c.wrap) {
         mc_clear(&c);
-        return -3;
+        return FC_NOT_APPLICABLE;
     }
     t = (mp_limb_t *)malloc(2 * n * sizeof(mp_limb_t));
     t2 = (mp_limb_t *)malloc(2 * n * sizeof(mp_limb_t));
@@ -473,14 +523,80 @@ long fc_redc_selftest(const uint64_t *m, size_t mn, size_t rounds, uint64_t seed
         default: break;
         }
         memcpy(t2, t, 2 * n * sizeof(mp_limb_t));
-        mc_reduce_words(&c, r1, t2);
-        mc_reduce_wrap(&c, r2, t, s.w);
-        if (mpn_cmp(r1, r2, (mp_size_t)n) != 0) bad++;
+        if (mc_reduce_words(&c, r1, t2) != FC_OK || mc_reduce_wrap(&c, r2, t, s.w) != FC_OK ||
+            mpn_cmp(r1, r2, (mp_size_t)n) != 0)
+            bad++;
     }
     ms_free(&s);
     free(t); free(t2); free(r1); free(r2); free(tmp);
     mc_clear(&c);
     return bad;
+}
+
+/* Test hook: Barrett's reduction against division on `rounds` products a * b of
+ * values below m (xorshift from `seed`, plus (m - 1)^2, 0 and 1).  broken_mu: keep
+ * only the low n + 1 limbs of mu, as the kernel did before it refused Barrett for
+ * m = B^(n-1), to exercise the bound.  Returns the number of mismatches, FC_EBOUND
+ * when a reduction exceeded its bound, FC_NOT_APPLICABLE when Barrett is not used
+ * for m (and broken_mu cannot force it), FC_ENOMEM. */
+long fc_barrett_selftest(const uint64_t *m, size_t mn, size_t rounds, uint64_t seed,
+                         int broken_mu) {
+    modctx c;
+    modscratch s;
+    mp_limb_t *a, *b, *r1, *r2;
+    size_t n = mn, i, j;
+    long bad = 0;
+    int rc = FC_OK;
+    uint64_t x = seed | 1;
+    if (mc_init(&c, m, mn, 0)) return FC_ENOMEM;
+    if (mc_init_barrett(&c)) return FC_ENOMEM;
+    if (!c.barrett && broken_mu && n >= FC_BARRETT_MIN) {
+        /* the old precomputation: mu = B^(n+1) truncated to its low n + 1 limbs (zero) */
+        c.bpre = (mp_limb_t *)calloc(2 * (n + 1), sizeof(mp_limb_t));
+        if (!c.bpre) return FC_ENOMEM;
+        memcpy(c.bpre + n + 1, c.m, n * sizeof(mp_limb_t));
+        c.mu = c.bpre;
+        c.mext = c.bpre + n + 1;
+        c.barrett = 1;
+    }
+    if (!c.barrett) {
+        mc_clear(&c);
+        return FC_NOT_APPLICABLE;
+    }
+    a = alloc_limbs(4, n);
+    if (!a || ms_alloc(&s, n)) {
+        free(a);
+        mc_clear(&c);
+        return FC_ENOMEM;
+    }
+    b = a + n;
+    r1 = b + n;
+    r2 = r1 + n;
+    for (i = 0; i < rounds + 3 && rc == FC_OK; i++) {
+        for (j = 0; j < n; j++) {
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            a[j] = x;
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            b[j] = x;
+        }
+        mpn_tdiv_qr(s.q, a, 0, a, (mp_size_t)n, c.m, (mp_size_t)n); /* a, b < m */
+        mpn_tdiv_qr(s.q, b, 0, b, (mp_size_t)n, c.m, (mp_size_t)n);
+        if (i < 3) { /* (m - 1)^2, 0 * (m - 1), 1 * (m - 1) */
+            memcpy(b, c.m, n * sizeof(mp_limb_t));
+            mpn_sub_1(b, b, (mp_size_t)n, 1);
+            memset(a, 0, n * sizeof(mp_limb_t));
+            if (i == 0) memcpy(a, b, n * sizeof(mp_limb_t));
+            if (i == 2) a[0] = 1;
+        }
+        mpn_mul_n(s.t, a, b, (mp_size_t)n);
+        rc = barrett_reduce(&c, r1, s.t, s.w);
+        mpn_tdiv_qr(s.q, r2, 0, s.t, (mp_size_t)(2 * n), c.m, (mp_size_t)n);
+        if (rc == FC_OK && mpn_cmp(r1, r2, (mp_size_t)n) != 0) bad++;
+    }
+    ms_free(&s);
+    free(a);
+    mc_clear(&c);
+    return rc == FC_OK ? bad : rc;
 }
 
 /* r = a * b (Montgomery product or plain modular product); r may alias a or b. */
@@ -627,13 +743,16 @@ static void mulmod_task(void *vc, size_t part, size_t begin, size_t end) {
         if (!shared) load_row(y, c->b->p + i * c->b->width, c->b->width, n);
         mpn_mul_n(s.t, x, y, (mp_size_t)n);
         if (mont)
-            mc_reduce_wrap(mc, r, s.t, s.w);
+            rc = mc_reduce_wrap(mc, r, s.t, s.w);
         else if (mc->barrett)
-            barrett_reduce(mc, r, s.t, s.w);
+            rc = barrett_reduce(mc, r, s.t, s.w);
         else
-            mpn_tdiv_qr(s.q, r, 0, s.t, (mp_size_t)(2 * n), mc->m, (mp_size_t)n);
-        rc = store_limbs(c->out->p + i * c->out->width, c->out->width, r, n);
-        if (rc) set_error(&c->err, rc);
+            rc = (mpn_tdiv_qr(s.q, r, 0, s.t, (mp_size_t)(2 * n), mc->m, (mp_size_t)n), FC_OK);
+        if (rc == FC_OK) rc = store_limbs(c->out->p + i * c->out->width, c->out->width, r, n);
+        if (rc) {
+            set_error(&c->err, rc);
+            break; /* the batch has failed: the glue raises */
+        }
     }
     ms_free(&s);
     free(x);
@@ -690,11 +809,12 @@ static void prodmod_task(void *vc, size_t part, size_t begin, size_t end) {
     for (i = begin + 1; i < end; i++) {
         load_row(x, c->a->p + i * c->a->width, c->a->width, n);
         mpn_mul_n(s.t, acc, x, (mp_size_t)n);
-        if (mc->wrap)
-            mc_reduce_wrap(mc, acc, s.t, s.w);
-        else
+        if (!mc->wrap)
             mpn_tdiv_qr(s.q, acc, 0, s.t, (mp_size_t)(2 * n), mc->m, (mp_size_t)n);
+        else if (mc_reduce_wrap(mc, acc, s.t, s.w) != FC_OK)
+            s.err = FC_EBOUND;
     }
+    if (s.err) set_error(&c->err, s.err);
     if (mc->wrap && end - begin > 1) {
         mpz_t f, mm;
         mpz_init(f);
@@ -818,7 +938,7 @@ static void mexp_task(void *vc, size_t part, size_t begin, size_t end) {
         if (have_t) memcpy(x->wres + w * n, T, n * sizeof(mp_limb_t));
         x->wset[w] = (unsigned char)have_t;
     }
-    ms_free(&s);
+    ms_done(&s, &x->err);
     free(buckets);
     free(bset);
 }
@@ -845,7 +965,7 @@ static void tomont_task(void *vc, size_t part, size_t begin, size_t end) {
         load_row(dst, x->b->p + i * x->b->width, x->b->width, n);
         mc_to(x->mc, dst, dst, &s);
     }
-    ms_free(&s);
+    ms_done(&s, &x->err);
 }
 
 static unsigned choose_pippenger_window(size_t nbases, size_t bits) {
@@ -885,8 +1005,8 @@ int fc_multi_powmod(const fc_in *bases, const fc_in *exps, const uint64_t *m, si
     x.nbases = bases->count;
     x.c = c;
     x.bm = NULL;
-    tc.bm = (mp_limb_t *)malloc(bases->count * n * sizeof(mp_limb_t));
-    x.wres = (mp_limb_t *)malloc(nwin * n * sizeof(mp_limb_t));
+    tc.bm = alloc_limbs(bases->count, n);
+    x.wres = alloc_limbs(nwin, n);
     x.wset = (unsigned char *)calloc(nwin, 1);
     acc = (mp_limb_t *)malloc(n * sizeof(mp_limb_t));
     if (!tc.bm || !x.wres || !x.wset || !acc || ms_alloc(&s, n)) {
@@ -924,7 +1044,7 @@ int fc_multi_powmod(const fc_in *bases, const fc_in *exps, const uint64_t *m, si
             mc_from(&mc, acc, acc, &s);
         else
             set_one(acc, n);
-        rc = store_limbs(out->p, out->width, acc, n);
+        rc = s.err ? s.err : store_limbs(out->p, out->width, acc, n);
     }
     ms_free(&s);
     free(tc.bm);
@@ -1032,7 +1152,7 @@ static void fbfill_task(void *vc, size_t part, size_t begin, size_t end) {
                 mc_mul(&fb->mc, pw + (d - 1) * n, pw + (d - 2) * n, pw, &s);
         }
     }
-    ms_free(&s);
+    ms_done(&s, &x->err);
 }
 
 /* Window of constant-time tables. */
@@ -1057,13 +1177,15 @@ static unsigned choose_fb_window(size_t max_exp_bits, size_t n) {
 }
 
 fc_fixed_base *fc_fb_new(const uint64_t *base, size_t bw, const uint64_t *m, size_t mn,
-                         size_t max_exp_bits, unsigned window, int secret, int threads) {
+                         size_t max_exp_bits, unsigned window, int secret, int threads,
+                         int *err) {
     fc_fixed_base *fb;
     size_t n = mn, i;
     unsigned j;
     modscratch s;
     fbfill_ctx fc;
     size_t entries;
+    *err = FC_ENOMEM;
     if (max_exp_bits < 1) max_exp_bits = 1;
     fb = (fc_fixed_base *)calloc(1, sizeof *fb);
     if (!fb) return NULL;
@@ -1075,9 +1197,9 @@ fc_fixed_base *fc_fb_new(const uint64_t *base, size_t bw, const uint64_t *m, siz
     if (fb->k > 16) fb->k = 16;
     fb->windows = (max_exp_bits + fb->k - 1) / fb->k;
     fb->per_window = ((size_t)1 << fb->k) - (fb->secret ? 0 : 1);
-    entries = fb->windows * fb->per_window;
+    entries = fb->windows * fb->per_window; /* <= 2^16 windows x 2^16 digits */
     fb->m = (mp_limb_t *)malloc(n * sizeof(mp_limb_t));
-    fb->table = (mp_limb_t *)malloc(entries * n * sizeof(mp_limb_t));
+    fb->table = alloc_limbs(entries, n);
     if (!fb->m || !fb->table || ms_alloc(&s, n)) {
         fc_fb_free(fb);
         return NULL;
@@ -1100,13 +1222,15 @@ fc_fixed_base *fc_fb_new(const uint64_t *base, size_t bw, const uint64_t *m, siz
             for (j = 1; j < fb->k; j++) mc_mul(&fb->mc, cur, cur, cur, &s);
         }
     }
-    ms_free(&s);
     /* Then every window's powers A_i^d, windows split between threads. */
     fc.fb = fb;
-    fc.err = FC_OK;
-    fc_run_parallel(fb->windows,
-                 plan_parts(fb->windows, threads, (double)entries * (double)n * (double)n * 3.0),
-                 fbfill_task, &fc);
+    fc.err = s.err;
+    ms_free(&s);
+    if (fc.err == FC_OK)
+        fc_run_parallel(fb->windows,
+                        plan_parts(fb->windows, threads, (double)entries * (double)n * (double)n * 3.0),
+                        fbfill_task, &fc);
+    *err = fc.err;
     if (fc.err) {
         fc_fb_free(fb);
         return NULL;
@@ -1173,7 +1297,7 @@ static void fbpow_task(void *vc, size_t part, size_t begin, size_t end) {
         rc = store_limbs(x->out->p + i * x->out->width, x->out->width, acc, n);
         if (rc) set_error(&x->err, rc);
     }
-    ms_free(&s);
+    ms_done(&s, &x->err);
     free(acc);
 }
 

@@ -11,7 +11,12 @@
  * required, output widths.  The kernels then run without touching Python, and
  * their results do not depend on the thread count.
  *
- * Return codes: FC_OK, or FC_ENOMEM when a scratch allocation failed.
+ * Return codes: FC_OK, FC_ENOMEM when a scratch allocation failed, FC_ERANGE,
+ * FC_EBOUND.  Every loop runs a number of times fixed by the sizes of its inputs
+ * (limb counts, batch counts, exponent bits); the only correction loop (Barrett's)
+ * has a hard bound of two steps, and every reduction checks that its result is
+ * below the modulus: a violated bound is returned as FC_EBOUND (a typed
+ * exception in the glue), never looped on.  See docs/native-kernel.md.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -19,6 +24,8 @@
 #define FC_OK 0
 #define FC_ENOMEM (-1)
 #define FC_ERANGE (-2) /* a result did not fit its output row (caller bug) */
+#define FC_EBOUND (-3) /* a reduction exceeded its proven bound (kernel bug or broken precondition) */
+#define FC_NOT_APPLICABLE (-4) /* test hooks: the tested method does not apply to these inputs */
 
 typedef struct {
     const uint64_t *p; /* count * width limbs */
@@ -67,15 +74,22 @@ int fc_multi_powmod(const fc_in *bases, const fc_in *exps, const uint64_t *m, si
 int fc_crt(const fc_in *rp, const fc_in *rq, const uint64_t *p, size_t pn, const uint64_t *q,
            size_t qn, const uint64_t *qinv, size_t qin, const fc_out *out, int threads);
 
-/* Test hook: mismatches between the two Montgomery reductions (see kernels.c). */
+/* Test hook: mismatches between the two Montgomery reductions (see kernels.c);
+ * FC_NOT_APPLICABLE when the wrap-around reduction is not used for m. */
 long fc_redc_selftest(const uint64_t *m, size_t mn, size_t rounds, uint64_t seed);
+
+/* Test hook: Barrett's reduction against division (see kernels.c). */
+long fc_barrett_selftest(const uint64_t *m, size_t mn, size_t rounds, uint64_t seed,
+                         int broken_mu);
 
 /* Fixed-base tables: immutable after fc_fb_new, safe to use from many threads. */
 typedef struct fc_fixed_base fc_fixed_base;
-/* window 0 = choose automatically.  Returns NULL when out of memory. */
-/* secret (odd m only): constant-time pow (fixed window count, whole-row table scans). */
+/* window 0 = choose automatically.  secret (odd m only): constant-time pow (fixed
+ * window count, whole-row table scans).  Returns NULL with *err = FC_ENOMEM or
+ * FC_EBOUND on failure. */
 fc_fixed_base *fc_fb_new(const uint64_t *base, size_t bw, const uint64_t *m, size_t mn,
-                         size_t max_exp_bits, unsigned window, int secret, int threads);
+                         size_t max_exp_bits, unsigned window, int secret, int threads,
+                         int *err);
 int fc_fb_secret(const fc_fixed_base *fb);
 void fc_fb_free(fc_fixed_base *fb);
 unsigned fc_fb_window(const fc_fixed_base *fb);

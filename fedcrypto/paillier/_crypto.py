@@ -9,7 +9,7 @@ and the division ``L(x) = (x - 1) / p`` in decryption, see :func:`decrypt_residu
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import Literal
 
 import numpy as np
 
@@ -26,18 +26,17 @@ from .._backend._limbs import (
 from .._random import VectorRNG
 from ..exceptions import InvalidArgumentError, InvalidCiphertext
 from ._limbmath import add_one, is_zero, less_than_row, widen
-
-if TYPE_CHECKING:
-    from ._keys import PaillierPrivateKey, PaillierPublicKey
-    from ._pool import RandomizerPool
+from ._params import PrivateParams, PublicParams
 
 __all__ = [
     "CHUNK",
+    "Randomness",
     "random_exponents",
     "uniform_below",
     "randomizers",
     "plaintext_factors",
     "encrypt_residues",
+    "rerandomize",
     "decrypt_residues",
     "validate_ciphertexts",
     "batch_invert",
@@ -47,6 +46,9 @@ __all__ = [
 #: Rows processed per backend call in the big loops: bounds temporaries (a 4096-bit
 #: chunk of 8192 rows is 4 MiB) while keeping per-call overhead negligible.
 CHUNK = 8192
+
+#: How randomizers are made: ``h_s**alpha`` with a short ``alpha`` (DJN) or ``r**n`` (full).
+Randomness = Literal["djn", "full"]
 
 
 def _check_randomness(randomness: str) -> None:
@@ -97,19 +99,20 @@ def _uniform_units(rng: VectorRNG, n: int, count: int) -> LimbArray:
 
 
 def randomizers(
-    pk: PaillierPublicKey,
+    pk: PublicParams,
     count: int,
     *,
     randomness: str = "djn",
     threads: int | None = None,
-    private_key: PaillierPrivateKey | None = None,
+    private_key: PrivateParams | None = None,
     rng: VectorRNG | None = None,
     variable_time: bool = False,
 ) -> LimbArray:
     """``count`` fresh n-th residues modulo ``n**2`` (the randomness of Paillier ciphertexts).
 
     ``"djn"``: ``h_s**alpha`` with ``alpha`` uniform of ``ceil(|n|/2)`` bits, through the
-    cached fixed-base table, constant time in ``alpha`` unless ``variable_time``.
+    cached fixed-base table (or plain exponentiation when the table would exceed its
+    memory budget), constant time in ``alpha`` unless ``variable_time``.
     ``"full"``: ``r**n`` with ``r`` uniform in ``Z*_n``.
     With ``private_key`` both are computed modulo ``p**2`` and ``q**2`` and recombined
     by CRT (for ``"full"``, ``r**n mod p**2`` only depends on ``r mod p``, so ``r`` is
@@ -125,10 +128,8 @@ def randomizers(
     if randomness == "djn":
         alpha = random_exponents(rng, count, pk.djn_exponent_bits)
         if private_key is None:
-            return widen(pk._djn(variable_time=variable_time).pow(alpha, threads=threads), wc)
-        tp, tq = private_key._tables(variable_time=variable_time)
-        rp = tp.pow(alpha, threads=threads)
-        rq = tq.pow(alpha, threads=threads)
+            return widen(pk.djn_powers(alpha, variable_time=variable_time, threads=threads), wc)
+        rp, rq = private_key.djn_powers_crt(alpha, variable_time=variable_time, threads=threads)
         return widen(be.crt(rp, rq, private_key._psq, private_key._qsq, threads=threads), wc)
     n = pk.n
     if private_key is None:
@@ -143,9 +144,7 @@ def randomizers(
     return widen(be.crt(xp, xq, psq, qsq, threads=threads), wc)
 
 
-def plaintext_factors(
-    pk: PaillierPublicKey, m: LimbArray, *, threads: int | None = None
-) -> LimbArray:
+def plaintext_factors(pk: PublicParams, m: LimbArray, *, threads: int | None = None) -> LimbArray:
     """``(1 + m*n) mod n**2`` for residues ``m`` in ``[0, n)``: ``g**m`` with ``g = n + 1``.
 
     ``m*n < n**2`` so the backend's modular product is the plain product; adding one
@@ -157,16 +156,20 @@ def plaintext_factors(
 
 
 def encrypt_residues(
-    pk: PaillierPublicKey,
+    pk: PublicParams,
     m: LimbArray,
     *,
     randomness: str = "djn",
-    pool: RandomizerPool | None = None,
+    pooled: LimbArray | None = None,
     threads: int | None = None,
-    private_key: PaillierPrivateKey | None = None,
+    private_key: PrivateParams | None = None,
     variable_time: bool = False,
 ) -> LimbArray:
-    """Encrypt plaintext residues ``m`` (rows in ``[0, n)``): ``c = (1 + m*n) * rho mod n**2``."""
+    """Encrypt plaintext residues ``m`` (rows in ``[0, n)``): ``c = (1 + m*n) * rho mod n**2``.
+
+    ``pooled`` holds precomputed randomizers (from a :class:`RandomizerPool` of this
+    key) for the first rows; the rest get fresh ones.
+    """
     _check_randomness(randomness)
     be = get_backend()
     count = m.shape[0]
@@ -174,13 +177,11 @@ def encrypt_residues(
     out = np.empty((count, wc), dtype=np.uint64)
     rng = VectorRNG()
     start = 0
-    if pool is not None:
-        pool._check_key(pk)
-        pooled = pool.take(count)
-        k = pooled.shape[0]
+    if pooled is not None:
+        k = min(count, pooled.shape[0])
         if k:
             base = plaintext_factors(pk, np.ascontiguousarray(m[:k]), threads=threads)
-            out[:k] = be.mulmod(base, pooled, pk.nsquare, threads=threads)
+            out[:k] = be.mulmod(base, np.ascontiguousarray(pooled[:k]), pk.nsquare, threads=threads)
             start = k
     for s in range(start, count, CHUNK):
         e = min(count, s + CHUNK)
@@ -199,7 +200,7 @@ def encrypt_residues(
 
 
 def rerandomize(
-    pk: PaillierPublicKey, c: LimbArray, *, randomness: str = "djn", threads: int | None = None
+    pk: PublicParams, c: LimbArray, *, randomness: str = "djn", threads: int | None = None
 ) -> LimbArray:
     """Multiply each ciphertext by a fresh randomizer (same plaintexts, unlinkable ciphertexts)."""
     be = get_backend()
@@ -216,7 +217,7 @@ def rerandomize(
 
 
 def decrypt_residues(
-    sk: PaillierPrivateKey, c: LimbArray, *, threads: int | None = None, secret: bool = True
+    sk: PrivateParams, c: LimbArray, *, threads: int | None = None, secret: bool = True
 ) -> LimbArray:
     """Decrypt ciphertext rows to plaintext residues in ``[0, n)`` (limb array of ``n``'s width).
 
@@ -227,7 +228,7 @@ def decrypt_residues(
     exponentiations.
     """
     be = get_backend()
-    pk = sk.public_key()
+    pk = sk._pub
     p, q, psq, qsq, hp, hq = sk._p, sk._q, sk._psq, sk._qsq, sk._hp, sk._hq
     wp, wq = width_of(psq - 1), width_of(qsq - 1)
     ep, eq = int_to_limbs(p - 1), int_to_limbs(q - 1)
@@ -246,7 +247,7 @@ def decrypt_residues(
     return out
 
 
-def validate_ciphertexts(pk: PaillierPublicKey, c: LimbArray) -> None:
+def validate_ciphertexts(pk: PublicParams, c: LimbArray) -> None:
     """Check every row is in ``(0, n**2)`` and a unit modulo ``n``; raise InvalidCiphertext.
 
     The unit check is batched: the product of all ciphertexts modulo ``n**2`` is
@@ -321,7 +322,7 @@ def batch_invert(c: LimbArray, mod: int, *, threads: int | None = None) -> LimbA
 
 
 def signed_powmod(
-    pk: PaillierPublicKey,
+    pk: PublicParams,
     c: LimbArray,
     exps: LimbArray,
     negative: np.ndarray | None,

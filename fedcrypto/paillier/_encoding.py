@@ -17,11 +17,12 @@ import math
 import numbers
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from .._backend._limbs import LimbArray, ints_to_limbs, limbs_to_ints
+from .._immutable import Immutable
 from ..exceptions import (
     EncodingError,
     EncodingOverflowError,
@@ -29,9 +30,7 @@ from ..exceptions import (
     InvalidTypeError,
 )
 from ._limbmath import fits_bits, int64_to_residues, row_minus
-
-if TYPE_CHECKING:
-    from ._keys import PaillierPublicKey
+from ._params import PublicParams
 
 __all__ = [
     "Encoding",
@@ -50,18 +49,29 @@ MAX_FRAC_BITS = 4096
 
 
 @dataclass(frozen=True)
-class Encoding:
+class Encoding(Immutable):
     """How plaintext integers map to values: exact ints (``is_float=False, frac_bits=0``)
-    or fixed point with ``frac_bits`` fractional bits (decoded as float64)."""
+    or fixed point with ``frac_bits`` fractional bits (decoded as float64).
+
+    Raises:
+        InvalidTypeError: ``is_float`` is not a bool or ``frac_bits`` not an int.
+        InvalidArgumentError: ``frac_bits`` outside ``[0, MAX_FRAC_BITS]``, or non-zero
+            for the integer encoding.
+    """
 
     is_float: bool
     frac_bits: int
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.is_float, (bool, np.bool_)):
+            raise InvalidTypeError("is_float must be a bool")
+        f = _check_frac_bits(self.frac_bits)
+        if not self.is_float and f:
+            raise InvalidArgumentError("the integer encoding has no fractional bits")
+        self._set(is_float=bool(self.is_float), frac_bits=f)
+
     def __str__(self) -> str:
         return f"fixed-point({self.frac_bits})" if self.is_float else "integer"
-
-
-INTEGER = Encoding(False, 0)
 
 
 def _check_frac_bits(frac_bits: object) -> int:
@@ -71,6 +81,10 @@ def _check_frac_bits(frac_bits: object) -> int:
     if not 0 <= f <= MAX_FRAC_BITS:
         raise InvalidArgumentError(f"frac_bits must be between 0 and {MAX_FRAC_BITS}")
     return f
+
+
+#: The exact integer encoding.
+INTEGER = Encoding(False, 0)
 
 
 def _as_1d(values: Any) -> np.ndarray:
@@ -157,7 +171,7 @@ def to_integers(values: Any, frac_bits: int | None) -> tuple[np.ndarray | list[i
     raise InvalidTypeError(f"cannot encode values of dtype {arr.dtype}")
 
 
-def residues(pk: PaillierPublicKey, ints: np.ndarray | list[int]) -> LimbArray:
+def residues(pk: PublicParams, ints: np.ndarray | list[int]) -> LimbArray:
     """Plaintext residues ``v mod n`` of scaled integers, range-checked against ``max_int``."""
     if isinstance(ints, np.ndarray):
         return int64_to_residues(ints, pk._n_row)  # |v| < 2**63 <= max_int for any allowed key
@@ -171,14 +185,14 @@ def residues(pk: PaillierPublicKey, ints: np.ndarray | list[int]) -> LimbArray:
 
 
 def encode(
-    pk: PaillierPublicKey, values: Any, *, frac_bits: int | None = None
+    pk: PublicParams, values: Any, *, frac_bits: int | None = None
 ) -> tuple[LimbArray, Encoding]:
     """Encode ``values`` to plaintext residues for ``pk``; returns ``(limbs, encoding)``."""
     ints, enc = to_integers(values, frac_bits)
     return residues(pk, ints), enc
 
 
-def encode_with(pk: PaillierPublicKey, values: Any, encoding: Encoding) -> LimbArray:
+def encode_with(pk: PublicParams, values: Any, encoding: Encoding) -> LimbArray:
     """Encode plaintext operands to match an existing ``encoding`` (for ``+``/``-``)."""
     if encoding.is_float:
         ints, _ = to_integers(values, encoding.frac_bits)
@@ -191,7 +205,7 @@ def encode_with(pk: PaillierPublicKey, values: Any, encoding: Encoding) -> LimbA
     return residues(pk, ints)
 
 
-def decode(pk: PaillierPublicKey, m: LimbArray, encoding: Encoding) -> np.ndarray:
+def decode(pk: PublicParams, m: LimbArray, encoding: Encoding) -> np.ndarray:
     """Decode plaintext residues; raise EncodingOverflowError for values in the overflow gap."""
     count = m.shape[0]
     if count == 0:

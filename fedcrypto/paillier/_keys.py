@@ -1,11 +1,17 @@
-"""Paillier keys: generation, validation, serialization.
+"""Paillier keys: generation, encryption and decryption entry points, serialization.
 
 A public key is the modulus ``n = p*q`` (generator ``g = n + 1``) plus the
 Damgård–Jurik–Nielsen (DJN) base ``h_s = h**n mod n**2`` used for fast
 randomness.  The private key holds the primes and the constants of CRT
-decryption.  Both are immutable; the DJN fixed-base tables are built lazily,
-once, under a lock, and cached on the key object (they are process-local and
-never serialized).
+decryption.  Both are immutable.  Their parameters, validation and cached DJN
+fixed-base tables live in :mod:`._params` (the classes here subclass them); this
+module adds what needs the higher layers: encryption to an
+:class:`EncryptedVector`, decryption of vectors and packed vectors, the wire
+format, and the factories.
+
+``from_bytes`` and ``from_private_bytes`` are the doors for keys from a peer or a
+file: they check the announced size against the policy of :mod:`._params` before
+reading the numbers, and report every problem as :class:`SerializationError`.
 """
 
 from __future__ import annotations
@@ -13,27 +19,33 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
-import threading
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, cast
 
 import numpy as np
 
 from .. import _random
-from .._backend import FixedBaseTable, get_backend
-from .._backend._limbs import LimbArray, int_to_limbs, width_of
 from ..exceptions import (
     InvalidArgumentError,
     InvalidTypeError,
-    KeyMismatchError,
     SerializationError,
 )
-from ..hazmat.modmath import is_probable_prime, powmod
-from ..serialization import ObjectType, Reader, Writer, pack, param_id, unpack
-
-if TYPE_CHECKING:
-    from ._packing import PackedVector
-    from ._pool import RandomizerPool
-    from ._vector import EncryptedVector
+from ..hazmat.modmath import powmod
+from ..serialization import ObjectType, Reader, Writer, pack, unpack
+from ._crypto import Randomness
+from ._packing import PackedVector
+from ._params import (
+    ABSOLUTE_MAX_KEY_SIZE,
+    DEFAULT_KEY_SIZE,
+    MAX_KEY_SIZE,
+    MIN_KEY_SIZE,
+    PrivateParams,
+    PublicParams,
+    as_int,
+    check_key_size,
+    fingerprint,
+)
+from ._pool import RandomizerPool
+from ._vector import EncryptedVector, decrypt_values, encrypt_values
 
 __all__ = [
     "PaillierPublicKey",
@@ -43,40 +55,14 @@ __all__ = [
     "public_key_from_n",
     "MIN_KEY_SIZE",
     "DEFAULT_KEY_SIZE",
+    "MAX_KEY_SIZE",
     "Randomness",
 ]
 
-#: Smallest key size accepted without ``unsafe_allow_small_keys``.
-MIN_KEY_SIZE = 2048
-DEFAULT_KEY_SIZE = 3072
-#: Smallest key size accepted at all (tests use these with the unsafe flag).
-_ABSOLUTE_MIN_KEY_SIZE = 128
 
-Randomness = Literal["djn", "full"]
-
-_SMALL_PRIMES = [p for p in range(3, 2000, 2) if all(p % d for d in range(3, int(p**0.5) + 1, 2))]
-
-
-def _as_int(value: object, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise InvalidTypeError(f"{what} must be an int, got {type(value).__name__}")
-    return int(value)
-
-
-def _check_size(bits: int, unsafe_allow_small_keys: bool) -> None:
-    if bits < _ABSOLUTE_MIN_KEY_SIZE:
-        raise InvalidArgumentError(
-            f"Paillier keys must have at least {_ABSOLUTE_MIN_KEY_SIZE} bits"
-        )
-    if bits < MIN_KEY_SIZE and not unsafe_allow_small_keys:
-        raise InvalidArgumentError(
-            f"a {bits}-bit Paillier key is too small (minimum {MIN_KEY_SIZE}); "
-            "pass unsafe_allow_small_keys=True only for tests"
-        )
-
-
-def _fingerprint(n: int) -> bytes:
-    return param_id(b"fedcrypto/paillier/public-key", n.to_bytes((n.bit_length() + 7) // 8, "big"))
+def _max_modulus_bytes(unsafe_allow_large_keys: bool) -> int:
+    """Largest byte length of ``n`` a parser reads before looking at the number."""
+    return ((ABSOLUTE_MAX_KEY_SIZE if unsafe_allow_large_keys else MAX_KEY_SIZE) + 7) // 8
 
 
 def _derive_djn_base(n: int) -> int:
@@ -104,7 +90,7 @@ def _derive_djn_base(n: int) -> int:
         counter += 1  # pragma: no cover - probability ~2**-1000
 
 
-class PaillierPublicKey:
+class PaillierPublicKey(PublicParams):
     """A Paillier public key: modulus ``n``, generator ``g = n + 1``, DJN base ``h_s``.
 
     Encrypting ``m`` gives ``c = (1 + m*n) * rho mod n**2`` where ``rho`` is an n-th
@@ -114,142 +100,13 @@ class PaillierPublicKey:
 
     Build with :func:`generate_private_key` then :meth:`PaillierPrivateKey.public_key`,
     :func:`public_key_from_n`, or :meth:`from_bytes`.  Immutable; equal keys have
-    equal ``n``.
+    equal ``n``.  The constructor ``PaillierPublicKey(n, h_s, *,
+    unsafe_allow_small_keys=False, unsafe_allow_large_keys=False)`` validates like
+    :func:`public_key_from_n`; key sizes outside ``[MIN_KEY_SIZE, MAX_KEY_SIZE]`` need
+    the matching ``unsafe_`` flag.
     """
 
-    __slots__ = (
-        "_n",
-        "_nsquare",
-        "_h_s",
-        "_max_int",
-        "_fp",
-        "_n_row",
-        "_nsq_row",
-        "_lock",
-        "_djn_table",
-        "_djn_table_vt",
-        "__weakref__",
-    )
-    _n: int
-    _nsquare: int
-    _h_s: int
-    _max_int: int
-    _fp: bytes
-    _n_row: LimbArray
-    _nsq_row: LimbArray
-    _lock: threading.Lock
-    _djn_table: FixedBaseTable | None
-    _djn_table_vt: FixedBaseTable | None
-
-    def __init__(self, n: int, h_s: int, *, unsafe_allow_small_keys: bool = False) -> None:
-        """Low-level constructor; prefer :func:`public_key_from_n` (it validates the same)."""
-        n = _as_int(n, "n")
-        h_s = _as_int(h_s, "DJN base")
-        _check_size(n.bit_length(), unsafe_allow_small_keys)
-        if n % 2 == 0:
-            raise InvalidArgumentError("Paillier modulus must be odd")
-        for sp in _SMALL_PRIMES:
-            if n % sp == 0:
-                raise InvalidArgumentError("Paillier modulus has a small factor")
-        r = math.isqrt(n)
-        if r * r == n:
-            raise InvalidArgumentError("Paillier modulus must not be a perfect square")
-        nsq = n * n
-        if not 0 < h_s < nsq or math.gcd(h_s, n) != 1:
-            raise InvalidArgumentError("DJN base must be a unit modulo n**2")
-        set_ = object.__setattr__
-        set_(self, "_n", n)
-        set_(self, "_nsquare", nsq)
-        set_(self, "_h_s", h_s)
-        set_(self, "_max_int", n // 3 - 1)
-        set_(self, "_fp", _fingerprint(n))
-        set_(self, "_n_row", int_to_limbs(n, width_of(n)))
-        set_(self, "_nsq_row", int_to_limbs(nsq, width_of(nsq - 1)))
-        set_(self, "_lock", threading.Lock())
-        set_(self, "_djn_table", None)
-        set_(self, "_djn_table_vt", None)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError("PaillierPublicKey is immutable")
-
-    # -- properties ------------------------------------------------------------------
-    @property
-    def n(self) -> int:
-        """The modulus ``n = p*q``."""
-        return self._n
-
-    @property
-    def g(self) -> int:
-        """The generator ``n + 1``."""
-        return self._n + 1
-
-    @property
-    def nsquare(self) -> int:
-        """``n**2``, the ciphertext modulus."""
-        return self._nsquare
-
-    @property
-    def djn_base(self) -> int:
-        """The public DJN base ``h_s`` (an n-th residue modulo ``n**2``)."""
-        return self._h_s
-
-    @property
-    def key_size(self) -> int:
-        """Bit length of ``n``."""
-        return self._n.bit_length()
-
-    @property
-    def max_int(self) -> int:
-        """Largest magnitude an integer encoding accepts: ``n // 3 - 1``.
-
-        Plaintexts decrypting into ``(max_int, n - max_int)`` are reported as overflow.
-        """
-        return self._max_int
-
-    @property
-    def fingerprint(self) -> bytes:
-        """16-byte identifier of this key (truncated SHA-256 of ``n``); envelopes carry it."""
-        return self._fp
-
-    @property
-    def djn_exponent_bits(self) -> int:
-        """Bit length of DJN exponents: ``ceil(|n| / 2)``."""
-        return (self.key_size + 1) // 2
-
-    @property
-    def ciphertext_bytes(self) -> int:
-        """Fixed width of one serialized ciphertext (bytes of ``n**2``)."""
-        return (self._nsquare.bit_length() + 7) // 8
-
-    @property
-    def ciphertext_width(self) -> int:
-        """Limbs per ciphertext row."""
-        return int(self._nsq_row.shape[1])
-
-    @property
-    def plaintext_width(self) -> int:
-        """Limbs per plaintext row."""
-        return int(self._n_row.shape[1])
-
-    # -- internals shared by the package ---------------------------------------------
-    def _djn(self, *, variable_time: bool = False) -> FixedBaseTable:
-        """The cached DJN fixed-base table for ``h_s``: constant time in the (secret)
-        exponent unless ``variable_time`` (faster; leaks through timing and cache)."""
-        slot = "_djn_table_vt" if variable_time else "_djn_table"
-        table: FixedBaseTable | None = getattr(self, slot)
-        if table is None:
-            with self._lock:
-                table = getattr(self, slot)
-                if table is None:
-                    table = get_backend().fixed_base(
-                        self._h_s, self._nsquare, self.djn_exponent_bits, secret=not variable_time
-                    )
-                    object.__setattr__(self, slot, table)
-        return table
-
-    def _check_same(self, other: PaillierPublicKey) -> None:
-        if other is not self and other._n != self._n:
-            raise KeyMismatchError("objects were made under different Paillier keys")
+    __slots__ = ()
 
     # -- encryption ------------------------------------------------------------------
     def encrypt(
@@ -288,21 +145,17 @@ class PaillierPublicKey:
         Raises:
             EncodingError: NaN/inf, non-numeric values, not 1-D.
             EncodingOverflowError: a value does not fit ``[-max_int, max_int]``.
+            KeyMismatchError: ``pool`` belongs to another key.
         """
-        from ._crypto import encrypt_residues
-        from ._encoding import encode
-        from ._vector import EncryptedVector
-
-        m, encoding = encode(self, values, frac_bits=frac_bits)
-        c = encrypt_residues(
+        return encrypt_values(
             self,
-            m,
+            values,
+            frac_bits=frac_bits,
             randomness=randomness,
             pool=pool,
             threads=threads,
             variable_time=unsafe_variable_time,
         )
-        return EncryptedVector._make(self, c, encoding, fresh=True)
 
     # -- serialization ---------------------------------------------------------------
     def to_bytes(self) -> bytes:
@@ -312,44 +165,52 @@ class PaillierPublicKey:
         return pack(ObjectType.PAILLIER_PUBLIC_KEY, payload, param=self._fp)
 
     @classmethod
-    def from_bytes(cls, data: bytes, *, unsafe_allow_small_keys: bool = False) -> PaillierPublicKey:
-        """Parse and validate a key written by :meth:`to_bytes`.
+    def from_bytes(
+        cls,
+        data: bytes,
+        *,
+        unsafe_allow_small_keys: bool = False,
+        unsafe_allow_large_keys: bool = False,
+    ) -> PaillierPublicKey:
+        """Parse and validate a key written by :meth:`to_bytes` (a peer's key).
+
+        The announced size is checked against the key-size policy before ``n`` is
+        read: at most :data:`MAX_KEY_SIZE` bits (65,536 with
+        ``unsafe_allow_large_keys``), at least :data:`MIN_KEY_SIZE` (128 with
+        ``unsafe_allow_small_keys``).  Then ``n`` and ``h_s`` are validated as by the
+        constructor and the envelope's fingerprint must match ``n``.
 
         Raises:
-            SerializationError: malformed bytes, or a fingerprint that does not match ``n``.
-            InvalidArgumentError: the modulus or base is not acceptable.
+            SerializationError: malformed bytes, a size outside the policy, a modulus or
+                base that is not acceptable, or a fingerprint that does not match ``n``.
         """
         env = unpack(data, ObjectType.PAILLIER_PUBLIC_KEY)
         rd = Reader(env.payload)
         nb = rd.u32()
-        if not 1 <= nb <= 8192:
-            raise SerializationError("implausible Paillier modulus size")
+        if not 1 <= nb <= _max_modulus_bytes(unsafe_allow_large_keys):
+            raise SerializationError(
+                f"a Paillier modulus of {nb} bytes is outside the key-size policy "
+                f"(at most {MAX_KEY_SIZE} bits unless unsafe_allow_large_keys=True)"
+            )
         n = rd.uint(nb)
         h_s = rd.uint(2 * nb)
         rd.finish()
         if n.bit_length() == 0 or (n.bit_length() + 7) // 8 != nb:
             raise SerializationError("Paillier modulus is not minimally encoded")
-        if not hmac.compare_digest(env.param_id, _fingerprint(n)):
+        if not hmac.compare_digest(env.param_id, fingerprint(n)):
             raise SerializationError("public key fingerprint does not match its modulus")
-        return cls(n, h_s, unsafe_allow_small_keys=unsafe_allow_small_keys)
-
-    # -- dunder ----------------------------------------------------------------------
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, PaillierPublicKey):
-            return NotImplemented
-        return self._n == other._n
-
-    def __hash__(self) -> int:
-        return hash(("PaillierPublicKey", self._n))
-
-    def __repr__(self) -> str:
-        return f"<PaillierPublicKey {self.key_size}-bit fingerprint={self._fp.hex()[:16]}>"
-
-    def __reduce__(self) -> Any:
-        raise TypeError("Paillier keys are not picklable; use to_bytes()/from_bytes()")
+        try:
+            return cls(
+                n,
+                h_s,
+                unsafe_allow_small_keys=unsafe_allow_small_keys,
+                unsafe_allow_large_keys=unsafe_allow_large_keys,
+            )
+        except (InvalidArgumentError, InvalidTypeError) as exc:
+            raise SerializationError(f"invalid Paillier public key: {exc}") from None
 
 
-class PaillierPrivateKey:
+class PaillierPrivateKey(PrivateParams):
     """A Paillier private key: the primes ``p``, ``q`` and CRT constants.
 
     Decryption works modulo ``p**2`` and ``q**2`` separately:
@@ -358,112 +219,17 @@ class PaillierPrivateKey:
     ``m = CRT(m_p, m_q)``.  The exponentiations use constant-time code by default.
 
     ``repr`` never shows secrets, pickling is refused, equality compares public
-    keys, and serialization is explicit (:meth:`private_bytes`).
+    keys, and serialization is explicit (:meth:`private_bytes`).  The constructor
+    ``PaillierPrivateKey(p, q, *, djn_base=None, unsafe_allow_small_keys=False,
+    unsafe_allow_large_keys=False)`` validates like :func:`private_key_from_primes`.
     """
 
-    __slots__ = (
-        "_pub",
-        "_p",
-        "_q",
-        "_psq",
-        "_qsq",
-        "_hp",
-        "_hq",
-        "_lock",
-        "_crt_tables",
-        "_crt_tables_vt",
-        "__weakref__",
-    )
-    _pub: PaillierPublicKey
-    _p: int
-    _q: int
-    _psq: int
-    _qsq: int
-    _hp: int
-    _hq: int
-    _lock: threading.Lock
-    _crt_tables: tuple[FixedBaseTable, FixedBaseTable] | None
-    _crt_tables_vt: tuple[FixedBaseTable, FixedBaseTable] | None
-
-    def __init__(
-        self,
-        p: int,
-        q: int,
-        *,
-        djn_base: int | None = None,
-        unsafe_allow_small_keys: bool = False,
-    ) -> None:
-        """Low-level constructor; prefer the module's factories (they validate the same)."""
-        p = _as_int(p, "p")
-        q = _as_int(q, "q")
-        if p == q:
-            raise InvalidArgumentError("p and q must be distinct")
-        if p < 3 or q < 3 or not is_probable_prime(p) or not is_probable_prime(q):
-            raise InvalidArgumentError("p and q must be odd primes")
-        n = p * q
-        _check_size(n.bit_length(), unsafe_allow_small_keys)
-        if math.gcd(n, (p - 1) * (q - 1)) != 1:
-            raise InvalidArgumentError("gcd(n, phi(n)) must be 1")
-        if p < q:
-            p, q = q, p
-        psq, qsq = p * p, q * q
-        nsq = n * n
-        if djn_base is None:
-            x = _random.random_unit(n)
-            h = (-x * x) % n
-            # h**n mod n**2 through CRT: exponent reduced modulo p(p-1) and q(q-1).
-            hp_s = powmod(h % psq, n % (p * (p - 1)), psq, secret=True)
-            hq_s = powmod(h % qsq, n % (q * (q - 1)), qsq, secret=True)
-            djn_base = (hq_s + qsq * ((hp_s - hq_s) * pow(qsq, -1, psq) % psq)) % nsq
-        else:
-            djn_base = _as_int(djn_base, "DJN base")
-            # An n-th residue has order dividing phi(n) = lambda-ish: check h_s**((p-1)(q-1)) == 1.
-            if not 0 < djn_base < nsq or powmod(djn_base, (p - 1) * (q - 1), nsq, secret=True) != 1:
-                raise InvalidArgumentError("DJN base is not an n-th residue modulo n**2")
-        pub = PaillierPublicKey(n, djn_base, unsafe_allow_small_keys=unsafe_allow_small_keys)
-        set_ = object.__setattr__
-        set_(self, "_pub", pub)
-        set_(self, "_p", p)
-        set_(self, "_q", q)
-        set_(self, "_psq", psq)
-        set_(self, "_qsq", qsq)
-        set_(self, "_hp", pow(-q % p, -1, p))
-        set_(self, "_hq", pow(-p % q, -1, q))
-        set_(self, "_lock", threading.Lock())
-        set_(self, "_crt_tables", None)
-        set_(self, "_crt_tables_vt", None)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError("PaillierPrivateKey is immutable")
+    __slots__ = ()
+    _public_class = PaillierPublicKey
 
     def public_key(self) -> PaillierPublicKey:
         """The matching public key."""
-        return self._pub
-
-    @property
-    def key_size(self) -> int:
-        """Bit length of ``n``."""
-        return self._pub.key_size
-
-    def _tables(self, *, variable_time: bool = False) -> tuple[FixedBaseTable, FixedBaseTable]:
-        """DJN fixed-base tables modulo ``p**2`` and ``q**2`` (private-key encryption);
-        constant time unless ``variable_time``."""
-        slot = "_crt_tables_vt" if variable_time else "_crt_tables"
-        tables: tuple[FixedBaseTable, FixedBaseTable] | None = getattr(self, slot)
-        if tables is None:
-            with self._lock:
-                tables = getattr(self, slot)
-                if tables is None:
-                    be = get_backend()
-                    bits = self._pub.djn_exponent_bits
-                    h = self._pub.djn_base
-                    ct = not variable_time
-                    tables = (
-                        be.fixed_base(h % self._psq, self._psq, bits, secret=ct),
-                        be.fixed_base(h % self._qsq, self._qsq, bits, secret=ct),
-                    )
-                    object.__setattr__(self, slot, tables)
-        return tables
+        return cast(PaillierPublicKey, self._pub)
 
     def encrypt(
         self,
@@ -477,20 +243,15 @@ class PaillierPrivateKey:
         """Encrypt like :meth:`PaillierPublicKey.encrypt`, faster: randomizers are computed
         modulo ``p**2`` and ``q**2`` and recombined by CRT (same distribution).
         ``unsafe_variable_time`` as for :meth:`PaillierPublicKey.encrypt`."""
-        from ._crypto import encrypt_residues
-        from ._encoding import encode
-        from ._vector import EncryptedVector
-
-        m, encoding = encode(self._pub, values, frac_bits=frac_bits)
-        c = encrypt_residues(
+        return encrypt_values(
             self._pub,
-            m,
+            values,
+            frac_bits=frac_bits,
             randomness=randomness,
             threads=threads,
             private_key=self,
             variable_time=unsafe_variable_time,
         )
-        return EncryptedVector._make(self._pub, c, encoding, fresh=True)
 
     def decrypt(
         self,
@@ -516,21 +277,11 @@ class PaillierPrivateKey:
             EncodingOverflowError: a plaintext is outside the encoding's range
                 (the result of an overflowing homomorphic computation).
         """
-        from ._crypto import decrypt_residues
-        from ._encoding import decode
-        from ._vector import EncryptedVector
-
-        if not isinstance(vector, EncryptedVector):
-            from ._packing import PackedVector
-
-            if isinstance(vector, PackedVector):
-                return vector.decrypt(
-                    self, threads=threads, unsafe_variable_time=unsafe_variable_time
-                )
-            raise InvalidTypeError(f"cannot decrypt {type(vector).__name__}")
-        self._pub._check_same(vector.public_key)
-        m = decrypt_residues(self, vector._c, threads=threads, secret=not unsafe_variable_time)
-        return decode(self._pub, m, vector.encoding)
+        if isinstance(vector, EncryptedVector):
+            return decrypt_values(self, vector, threads=threads, variable_time=unsafe_variable_time)
+        if isinstance(vector, PackedVector):
+            return vector.decrypt(self, threads=threads, unsafe_variable_time=unsafe_variable_time)
+        raise InvalidTypeError(f"cannot decrypt {type(vector).__name__}")
 
     def private_bytes(self) -> bytes:
         """The key in the versioned envelope (type ``PAILLIER_PRIVATE_KEY``): ``p``, ``q``, ``h_s``.
@@ -544,45 +295,56 @@ class PaillierPrivateKey:
 
     @classmethod
     def from_private_bytes(
-        cls, data: bytes, *, unsafe_allow_small_keys: bool = False
+        cls,
+        data: bytes,
+        *,
+        unsafe_allow_small_keys: bool = False,
+        unsafe_allow_large_keys: bool = False,
     ) -> PaillierPrivateKey:
         """Parse and validate a key written by :meth:`private_bytes`.
 
+        Sizes are checked against the key-size policy (as for
+        :meth:`PaillierPublicKey.from_bytes`) before any arithmetic; then the
+        fingerprint, then the primes (primality tests: up to seconds for the largest
+        sizes) and the DJN base.
+
         Raises:
-            SerializationError: malformed bytes or fingerprint mismatch.
-            InvalidArgumentError: the primes or base are not acceptable.
+            SerializationError: malformed bytes, fingerprint mismatch, a size outside
+                the policy, or primes or a base that are not acceptable.
         """
         env = unpack(data, ObjectType.PAILLIER_PRIVATE_KEY)
         rd = Reader(env.payload)
         nb = rd.u32()
-        if not 1 <= nb <= 8192:
-            raise SerializationError("implausible Paillier modulus size")
+        if not 1 <= nb <= _max_modulus_bytes(unsafe_allow_large_keys):
+            raise SerializationError(
+                f"a Paillier modulus of {nb} bytes is outside the key-size policy "
+                f"(at most {MAX_KEY_SIZE} bits unless unsafe_allow_large_keys=True)"
+            )
         p = rd.big(8 * nb)
         q = rd.big(8 * nb)
         h_s = rd.uint(2 * nb)
         rd.finish()
-        if not hmac.compare_digest(env.param_id, _fingerprint(p * q)):
+        if p.bit_length() + q.bit_length() > 8 * nb + 1:  # then p*q has more than nb bytes
+            raise SerializationError("private key primes do not match the modulus size")
+        if not hmac.compare_digest(env.param_id, fingerprint(p * q)):
             raise SerializationError("private key fingerprint does not match its primes")
-        return cls(p, q, djn_base=h_s, unsafe_allow_small_keys=unsafe_allow_small_keys)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, PaillierPrivateKey):
-            return NotImplemented
-        return self._pub == other._pub
-
-    def __hash__(self) -> int:
-        return hash(("PaillierPrivateKey", self._pub.n))
-
-    def __repr__(self) -> str:
-        fp = self._pub.fingerprint.hex()[:16]
-        return f"<PaillierPrivateKey {self.key_size}-bit fingerprint={fp}>"
-
-    def __reduce__(self) -> Any:
-        raise TypeError("Paillier private keys cannot be pickled; use private_bytes() explicitly")
+        try:
+            return cls(
+                p,
+                q,
+                djn_base=h_s,
+                unsafe_allow_small_keys=unsafe_allow_small_keys,
+                unsafe_allow_large_keys=unsafe_allow_large_keys,
+            )
+        except (InvalidArgumentError, InvalidTypeError) as exc:
+            raise SerializationError(f"invalid Paillier private key: {exc}") from None
 
 
 def generate_private_key(
-    key_size: int = DEFAULT_KEY_SIZE, *, unsafe_allow_small_keys: bool = False
+    key_size: int = DEFAULT_KEY_SIZE,
+    *,
+    unsafe_allow_small_keys: bool = False,
+    unsafe_allow_large_keys: bool = False,
 ) -> PaillierPrivateKey:
     """Generate a Paillier key pair with a ``key_size``-bit modulus.
 
@@ -591,53 +353,84 @@ def generate_private_key(
     ``g = n + 1``; a fresh DJN base ``h_s = (-x**2)**n mod n**2``.
 
     Parameters:
-        key_size: bits of ``n``; even; at least 2048 (3072 recommended beyond 2030).
+        key_size: bits of ``n``; even; at least 2048 (3072 recommended beyond 2030),
+            at most :data:`MAX_KEY_SIZE` (16,384).
         unsafe_allow_small_keys: allow sizes down to 128 bits (tests only).
+        unsafe_allow_large_keys: allow sizes up to 65,536 bits.
 
     Raises:
-        InvalidArgumentError: odd or too small ``key_size``.
+        InvalidArgumentError: odd, too small or too large ``key_size``.
     """
-    key_size = _as_int(key_size, "key_size")
+    key_size = as_int(key_size, "key_size")
+    flags = {
+        "unsafe_allow_small_keys": unsafe_allow_small_keys,
+        "unsafe_allow_large_keys": unsafe_allow_large_keys,
+    }
+    check_key_size(key_size, **flags)
     if key_size % 2:
         raise InvalidArgumentError("key_size must be even")
-    _check_size(key_size, unsafe_allow_small_keys)
     half = key_size // 2
     while True:
         p = _random.random_prime(half)
         q = _random.random_prime(half)
         if p != q and math.gcd(p * q, (p - 1) * (q - 1)) == 1:
-            return PaillierPrivateKey(p, q, unsafe_allow_small_keys=unsafe_allow_small_keys)
+            return PaillierPrivateKey(p, q, **flags)
 
 
 def private_key_from_primes(
-    p: int, q: int, *, djn_base: int | None = None, unsafe_allow_small_keys: bool = False
+    p: int,
+    q: int,
+    *,
+    djn_base: int | None = None,
+    unsafe_allow_small_keys: bool = False,
+    unsafe_allow_large_keys: bool = False,
 ) -> PaillierPrivateKey:
     """A private key from known primes (interoperability: keys made by other tools).
 
-    Validates that ``p`` and ``q`` are distinct probable primes with
-    ``gcd(n, phi(n)) = 1`` and that ``n`` is large enough.  A DJN base is generated
-    unless given (a given base is checked to be an n-th residue).
+    Validates that ``n`` is within the key-size policy (before anything else), that
+    ``p`` and ``q`` are distinct probable primes with ``gcd(n, phi(n)) = 1``.  A DJN
+    base is generated unless given (a given base is checked to be an n-th residue).
+
+    Raises:
+        InvalidTypeError: a non-int argument.
+        InvalidArgumentError: a check fails.
     """
     return PaillierPrivateKey(
-        p, q, djn_base=djn_base, unsafe_allow_small_keys=unsafe_allow_small_keys
+        p,
+        q,
+        djn_base=djn_base,
+        unsafe_allow_small_keys=unsafe_allow_small_keys,
+        unsafe_allow_large_keys=unsafe_allow_large_keys,
     )
 
 
 def public_key_from_n(
-    n: int, *, djn_base: int | None = None, unsafe_allow_small_keys: bool = False
+    n: int,
+    *,
+    djn_base: int | None = None,
+    unsafe_allow_small_keys: bool = False,
+    unsafe_allow_large_keys: bool = False,
 ) -> PaillierPublicKey:
     """A public key from a bare modulus (e.g. a python-paillier key's ``n``).
 
     Without ``djn_base``, a deterministic nothing-up-my-sleeve base is derived from
     ``n`` by hashing, so every holder of ``n`` gets the same key.  The modulus is
-    checked (odd, no small factor, not a square, size); a base is checked to be a
-    unit modulo ``n**2``.
+    checked (size first, then odd, no small factor, not a square); a base is checked
+    to be a unit modulo ``n**2``.
+
+    Raises:
+        InvalidTypeError: a non-int argument.
+        InvalidArgumentError: a check fails.
     """
-    n = _as_int(n, "n")
+    n = as_int(n, "n")
+    flags = {
+        "unsafe_allow_small_keys": unsafe_allow_small_keys,
+        "unsafe_allow_large_keys": unsafe_allow_large_keys,
+    }
     if n < 3:
         raise InvalidArgumentError("Paillier modulus is too small")
-    _check_size(n.bit_length(), unsafe_allow_small_keys)
+    check_key_size(n.bit_length(), **flags)
     if n % 2 == 0:
         raise InvalidArgumentError("Paillier modulus must be odd")
     base = _derive_djn_base(n) if djn_base is None else djn_base
-    return PaillierPublicKey(n, base, unsafe_allow_small_keys=unsafe_allow_small_keys)
+    return PaillierPublicKey(n, base, **flags)

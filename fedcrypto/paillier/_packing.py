@@ -28,7 +28,12 @@ Scheme (parameters: ``r`` bits, ``k`` parties, clipping threshold ``alpha``):
 
 Error bound: ``|decoded - sum_i w_i * clip(x_i)| < W * delta`` for stochastic rounding and
 ``<= W * delta / 2`` for nearest, where ``W = sum_i w_i`` (the number of summands when
-unweighted), plus float64 rounding (relative ``2**-50``).
+unweighted), plus float64 rounding (relative ``2**-50``).  It needs ``delta`` and every
+intermediate to be normal float64 numbers, hence ``MIN_ALPHA <= alpha <= MAX_ALPHA``.
+
+Caps on what a peer's packed vector may declare (checked before allocation): the scheme
+parameters above, at most :data:`MAX_DIMS` dimensions, each dimension and the tensor size
+at most :data:`MAX_PACKED_VALUES`, and exactly ``ceil(size / s)`` ciphertexts in the payload.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ import numpy as np
 
 from .._backend import get_backend
 from .._backend._limbs import LimbArray, int_to_limbs
+from .._immutable import Immutable
 from .._random import VectorRNG
 from ..exceptions import (
     EncodingError,
@@ -54,15 +60,33 @@ from ..exceptions import (
 )
 from ..serialization import ObjectType, Reader, Writer, pack, unpack
 from . import _crypto
-from ._keys import PaillierPrivateKey, PaillierPublicKey, Randomness
+from ._crypto import Randomness
 from ._limbmath import fits_bits, widen
+from ._params import PrivateParams, PublicParams
 from ._pool import RandomizerPool
 
-__all__ = ["PackingScheme", "PackedVector", "estimate_alpha"]
+__all__ = [
+    "PackingScheme",
+    "PackedVector",
+    "estimate_alpha",
+    "MIN_ALPHA",
+    "MAX_ALPHA",
+    "MAX_DIMS",
+    "MAX_PACKED_VALUES",
+]
 
 Rounding = Literal["stochastic", "nearest"]
 _ROUNDING_CODES = {"stochastic": 0, "nearest": 1}
-_MAX_DIMS = 32
+#: Most dimensions a packed tensor may have.
+MAX_DIMS = 32
+#: Largest tensor size, and largest single dimension, of a packed vector (2**40 values).
+MAX_PACKED_VALUES = 1 << 40
+#: Smallest clipping threshold: keeps ``delta = alpha / L`` (``L < 2**48``) and
+#: ``L / alpha`` normal float64 numbers, so the error bound holds (2**-900, about 1.2e-271).
+MIN_ALPHA = 2.0**-900
+#: Largest clipping threshold: keeps decoded sums (at most about ``2 * k * alpha``,
+#: ``k <= 2**16``) and error bounds finite (2**900, about 8.5e270).
+MAX_ALPHA = 2.0**900
 
 
 def _int_arg(value: object, what: str) -> int:
@@ -72,16 +96,21 @@ def _int_arg(value: object, what: str) -> int:
 
 
 @dataclass(frozen=True)
-class PackingScheme:
+class PackingScheme(Immutable):
     """Parameters of the packed encoding; every party and the key owner must use the same.
 
     Attributes:
         bits: ``r``, magnitude bits of a slot (1..48); 8 or 16 are typical.
-        parties: ``k``, the maximum number of summands (total weight) in a sum.
-        alpha: clipping threshold (values are clipped to ``[-alpha, alpha]``); see
-            :func:`estimate_alpha`.
+        parties: ``k``, the maximum number of summands (total weight) in a sum (1..65536).
+        alpha: clipping threshold (values are clipped to ``[-alpha, alpha]``), a finite
+            number in ``[MIN_ALPHA, MAX_ALPHA]``; see :func:`estimate_alpha`.
         rounding: ``"stochastic"`` (default, unbiased) or ``"nearest"``.
         padding_bits: ``z``; default and minimum ``1 + ceil(log2 k)``.
+
+    Raises:
+        InvalidTypeError: a parameter of the wrong type.
+        InvalidArgumentError: a parameter out of range (NaN, infinite, subnormal or
+            huge ``alpha`` included).
     """
 
     bits: int = 16
@@ -102,8 +131,11 @@ class PackingScheme:
         ):
             raise InvalidTypeError("alpha must be a number")
         alpha = float(self.alpha)
-        if not math.isfinite(alpha) or alpha <= 0:
-            raise InvalidArgumentError("alpha must be a positive finite number")
+        if not MIN_ALPHA <= alpha <= MAX_ALPHA:  # also refuses NaN, infinities, zero, negatives
+            raise InvalidArgumentError(
+                f"alpha must be a number between MIN_ALPHA = 2**-900 and MAX_ALPHA = 2**900, "
+                f"got {alpha!r}"
+            )
         if self.rounding not in _ROUNDING_CODES:
             raise InvalidArgumentError('rounding must be "stochastic" or "nearest"')
         zmin = 1 + math.ceil(math.log2(parties))
@@ -118,10 +150,7 @@ class PackingScheme:
             raise InvalidArgumentError(
                 "bits too small for this many parties (need 2**bits - 1 >= parties)"
             )
-        object.__setattr__(self, "bits", bits)
-        object.__setattr__(self, "parties", parties)
-        object.__setattr__(self, "alpha", alpha)
-        object.__setattr__(self, "padding_bits", z)
+        self._set(bits=bits, parties=parties, alpha=alpha, padding_bits=z)
 
     # -- derived quantities -------------------------------------------------------------
     @property
@@ -139,7 +168,7 @@ class PackingScheme:
         """``w = r + 1 + z``."""
         return self.bits + 1 + int(self.padding_bits or 0)
 
-    def slots_per_ciphertext(self, public_key: PaillierPublicKey) -> int:
+    def slots_per_ciphertext(self, public_key: PublicParams) -> int:
         """``s = floor((|n| - 1) / w)`` values per ciphertext under ``public_key``."""
         return (public_key.key_size - 1) // self.slot_bits
 
@@ -170,7 +199,7 @@ class PackingScheme:
     # -- encryption ----------------------------------------------------------------------
     def encrypt(
         self,
-        key: PaillierPublicKey | PaillierPrivateKey,
+        key: PublicParams | PrivateParams,
         tensor: Any,
         *,
         randomness: Randomness = "djn",
@@ -192,23 +221,28 @@ class PackingScheme:
             EncodingError: NaN/infinity or non-numeric values.
             InvalidArgumentError: the key is too small for one slot.
         """
-        private_key = key if isinstance(key, PaillierPrivateKey) else None
-        public_key = key.public_key() if isinstance(key, PaillierPrivateKey) else key
-        if not isinstance(public_key, PaillierPublicKey):
+        private_key = key if isinstance(key, PrivateParams) else None
+        public_key = key._pub if isinstance(key, PrivateParams) else key
+        if not isinstance(public_key, PublicParams):
             raise InvalidTypeError("key must be a Paillier public or private key")
         if private_key is not None and pool is not None:
             raise InvalidArgumentError("a randomizer pool is for public-key encryption")
         arr = _as_float_array(tensor)
+        if arr.size > MAX_PACKED_VALUES or any(d > MAX_PACKED_VALUES for d in arr.shape):
+            raise EncodingError(f"packed tensors hold at most {MAX_PACKED_VALUES} values")
         s = self.slots_per_ciphertext(public_key)
         if s < 1:
             raise InvalidArgumentError("the key is too small for one slot of this scheme")
+        if pool is not None and not isinstance(pool, RandomizerPool):
+            raise InvalidTypeError("pool must be a RandomizerPool")
         q = self.quantize(arr)
         m = _pack_slots(self, q, s, public_key.plaintext_width)
+        pooled = pool.take_for(public_key, m.shape[0]) if pool is not None else None
         c = _crypto.encrypt_residues(
             public_key,
             m,
             randomness=randomness,
-            pool=pool,
+            pooled=pooled,
             threads=threads,
             private_key=private_key,
             variable_time=unsafe_variable_time,
@@ -252,8 +286,8 @@ def _as_float_array(values: Any) -> np.ndarray:
     arr = arr.astype(np.float64)
     if not np.isfinite(arr).all():
         raise EncodingError("cannot pack NaN or infinity")
-    if arr.ndim > _MAX_DIMS:
-        raise EncodingError(f"at most {_MAX_DIMS} dimensions")
+    if arr.ndim > MAX_DIMS:
+        raise EncodingError(f"at most {MAX_DIMS} dimensions")
     return arr
 
 
@@ -287,7 +321,7 @@ def _unpack_slots(m: LimbArray, s: int, w: int) -> np.ndarray:
     return out
 
 
-class PackedVector:
+class PackedVector(Immutable):
     """Encrypted packed tensor (one party's contribution, or a sum of several).
 
     Holds the ciphertexts and the header needed to decode: the :class:`PackingScheme`,
@@ -299,7 +333,7 @@ class PackedVector:
 
     __slots__ = ("_pk", "_scheme", "_shape", "_c", "_weight", "_fresh")
     __array_ufunc__ = None
-    _pk: PaillierPublicKey
+    _pk: PublicParams
     _scheme: PackingScheme
     _shape: tuple[int, ...]
     _c: LimbArray
@@ -312,7 +346,7 @@ class PackedVector:
     @classmethod
     def _make(
         cls,
-        pk: PaillierPublicKey,
+        pk: PublicParams,
         scheme: PackingScheme,
         shape: tuple[int, ...],
         c: LimbArray,
@@ -320,26 +354,16 @@ class PackedVector:
         *,
         fresh: bool,
     ) -> PackedVector:
-        self = object.__new__(cls)
+        """The trusted constructor of this module: ``c`` made read-only, nothing validated."""
         c = np.ascontiguousarray(c)
         c.flags.writeable = False
-        for name, value in (
-            ("_pk", pk),
-            ("_scheme", scheme),
-            ("_shape", shape),
-            ("_c", c),
-            ("_weight", weight),
-            ("_fresh", fresh),
-        ):
-            object.__setattr__(self, name, value)
-        return self
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError("PackedVector is immutable")
+        return cls._trusted(
+            _pk=pk, _scheme=scheme, _shape=shape, _c=c, _weight=weight, _fresh=fresh
+        )
 
     @property
-    def public_key(self) -> PaillierPublicKey:
-        """The key the ciphertexts are under."""
+    def public_key(self) -> PublicParams:
+        """The key the ciphertexts are under (a :class:`PaillierPublicKey`)."""
         return self._pk
 
     @property
@@ -355,7 +379,7 @@ class PackedVector:
     @property
     def size(self) -> int:
         """Number of packed values."""
-        return int(np.prod(self._shape, dtype=np.int64)) if self._shape else 1
+        return math.prod(self._shape)
 
     @property
     def weight(self) -> int:
@@ -415,12 +439,20 @@ class PackedVector:
         )
 
     def __mul__(self, factor: Any) -> PackedVector:
-        """Weight this contribution by a small non-negative integer (within the headroom)."""
+        """Weight this contribution by a small non-negative integer (within the headroom).
+
+        Raises:
+            EncodingOverflowError: ``factor`` or the resulting total weight exceeds
+                ``scheme.parties`` (the slots' padding would overflow).
+        """
         if isinstance(factor, (bool, np.bool_)) or not isinstance(factor, (int, np.integer)):
             raise InvalidTypeError("packed vectors can only be weighted by non-negative ints")
         f = int(factor)
         if f < 0:
             raise InvalidArgumentError("packed weights must be non-negative")
+        # The factor itself must fit the headroom too: a weight-0 vector times a factor
+        # beyond n would otherwise wrap the plaintext silently.
+        self._check_weight(f)
         weight = self._weight * f
         self._check_weight(weight)
         c = _crypto.signed_powmod(self._pk, self._c, int_to_limbs(f), None)
@@ -466,7 +498,7 @@ class PackedVector:
     # -- decryption ----------------------------------------------------------------------
     def decrypt_quantized(
         self,
-        private_key: PaillierPrivateKey,
+        private_key: PrivateParams,
         *,
         threads: int | None = None,
         unsafe_variable_time: bool = False,
@@ -478,10 +510,10 @@ class PackedVector:
             EncodingOverflowError: a slot is inconsistent with the header's weight (more
                 summands than declared, a corrupted or foreign ciphertext).
         """
-        if not isinstance(private_key, PaillierPrivateKey):
+        if not isinstance(private_key, PrivateParams):
             raise InvalidTypeError("private_key must be a PaillierPrivateKey")
         pk = self._pk
-        pk._check_same(private_key.public_key())
+        pk._check_same(private_key._pub)
         sch = self._scheme
         s, w, r1 = self.slots, sch.slot_bits, sch.bits + 1
         m = _crypto.decrypt_residues(
@@ -515,7 +547,7 @@ class PackedVector:
 
     def decrypt(
         self,
-        private_key: PaillierPrivateKey,
+        private_key: PrivateParams,
         *,
         threads: int | None = None,
         unsafe_variable_time: bool = False,
@@ -546,15 +578,20 @@ class PackedVector:
         return pack(ObjectType.PAILLIER_PACKED_VECTOR, wr.getvalue(), param=self._pk.fingerprint)
 
     @classmethod
-    def from_bytes(cls, data: bytes, public_key: PaillierPublicKey) -> PackedVector:
+    def from_bytes(cls, data: bytes, public_key: PublicParams) -> PackedVector:
         """Parse and validate a packed vector under ``public_key``.
+
+        Caps, checked before allocation: the scheme parameters (see
+        :class:`PackingScheme`), weight at most ``parties``, at most :data:`MAX_DIMS`
+        dimensions, every dimension and the size at most :data:`MAX_PACKED_VALUES`, and
+        a payload of exactly ``ceil(size / slots)`` ciphertexts.
 
         Raises:
             SerializationError: malformed bytes or inconsistent header.
             KeyMismatchError: made under another key.
             InvalidCiphertext: a ciphertext is out of range.
         """
-        if not isinstance(public_key, PaillierPublicKey):
+        if not isinstance(public_key, PublicParams):
             raise InvalidTypeError("public_key must be a PaillierPublicKey")
         env = unpack(data, ObjectType.PAILLIER_PACKED_VECTOR)
         if env.param_id != public_key.fingerprint:
@@ -564,12 +601,22 @@ class PackedVector:
         slot_bits, slots, weight, ndim = rd.u8(), rd.u32(), rd.u32(), rd.u8()
         if slot_bits != scheme.slot_bits or slots != scheme.slots_per_ciphertext(public_key):
             raise SerializationError("packing header does not match the scheme and key")
+        if slots < 1:
+            raise SerializationError("the key is too small for one slot of this scheme")
         if weight > scheme.parties:
             raise SerializationError("declared weight exceeds the scheme's parties")
-        if ndim > _MAX_DIMS:
-            raise SerializationError("too many dimensions")
+        if ndim > MAX_DIMS:
+            raise SerializationError(f"too many dimensions (at most {MAX_DIMS})")
         shape = tuple(rd.u64() for _ in range(ndim))
+        if any(d > MAX_PACKED_VALUES for d in shape):
+            raise SerializationError(
+                f"a packed tensor dimension exceeds the limit of {MAX_PACKED_VALUES}"
+            )
         size = math.prod(shape)
+        if size > MAX_PACKED_VALUES:
+            raise SerializationError(
+                f"a packed tensor exceeds the limit of {MAX_PACKED_VALUES} values"
+            )
         count = rd.u64()
         if count != -(-size // slots):
             raise SerializationError("ciphertext count does not match the tensor size")
@@ -586,9 +633,6 @@ class PackedVector:
             f"<PackedVector shape={self._shape} weight={self._weight} r={self._scheme.bits} "
             f"k={self._scheme.parties} ciphertexts={self.num_ciphertexts}>"
         )
-
-    def __reduce__(self) -> Any:
-        raise TypeError("PackedVector is not picklable; use to_bytes()/from_bytes()")
 
 
 def _gaussian_clip_factor(levels: int) -> float:
@@ -614,6 +658,17 @@ def _gaussian_clip_factor(levels: int) -> float:
     return (lo + hi) / 2
 
 
+def _real(value: object, what: str) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+        value, (int, float, np.integer, np.floating)
+    ):
+        raise InvalidTypeError(f"{what} must be a real number")
+    try:
+        return float(value)
+    except OverflowError:  # an int beyond float range
+        return math.inf
+
+
 def estimate_alpha(
     data: Any = None,
     *,
@@ -634,31 +689,50 @@ def estimate_alpha(
         ``"percentile"``: the given percentile of ``|x|``.
         ``"max"``: the largest ``|x|`` (no clipping of this data).
 
+    The result is raised to :data:`MIN_ALPHA` when smaller (such data is quantized
+    to zero either way, within the error bound).
+
     Raises:
-        EncodingError: empty data (with nothing else to go on), NaN or infinity.
+        EncodingError: empty data (with nothing else to go on), NaN or infinity, or
+            data so large that ``alpha`` would exceed :data:`MAX_ALPHA`.
+        InvalidArgumentError: a bad ``bits``/``parties``/``sigma``/``percentile``/``method``.
     """
     levels = (2 ** _int_arg(bits, "bits") - 1) // max(1, _int_arg(parties, "parties"))
     if levels < 1:
         raise InvalidArgumentError("bits too small for this many parties")
+    if method not in ("gaussian", "percentile", "max"):
+        raise InvalidArgumentError('method must be "gaussian", "percentile" or "max"')
     if method == "gaussian" and sigma is not None:
-        if not math.isfinite(sigma) or sigma <= 0:
+        sd = _real(sigma, "sigma")
+        if not math.isfinite(sd) or sd <= 0:
             raise InvalidArgumentError("sigma must be positive and finite")
-        return _gaussian_clip_factor(levels) * float(sigma)
+        return _alpha_in_range(_gaussian_clip_factor(levels) * sd)
     if data is None:
         raise InvalidArgumentError("data (or sigma) is required")
     x = np.abs(_as_float_array(data).reshape(-1))
     if x.size == 0:
         raise EncodingError("cannot estimate alpha from empty data")
+    top = float(x.max())
     if method == "max":
-        a = float(x.max())
+        a = top
     elif method == "percentile":
-        if not 0 < percentile <= 100:
+        pct = _real(percentile, "percentile")
+        if not 0 < pct <= 100:  # also refuses NaN
             raise InvalidArgumentError("percentile must be in (0, 100]")
-        a = float(np.percentile(x, percentile))
-    elif method == "gaussian":
-        a = _gaussian_clip_factor(levels) * float(np.sqrt(np.mean(x * x)))
+        a = float(np.percentile(x, pct))
     else:
-        raise InvalidArgumentError('method must be "gaussian", "percentile" or "max"')
+        # RMS scaled by the largest value: x * x would overflow (or underflow) float64.
+        rms = top * float(np.sqrt(np.mean(np.square(x / top)))) if top > 0 else 0.0
+        a = _gaussian_clip_factor(levels) * rms
     if a <= 0:
-        a = float(x.max()) or 1.0  # all-zero data: any positive alpha is exact
-    return a
+        a = top or 1.0  # all-zero data: any positive alpha is exact
+    return _alpha_in_range(a)
+
+
+def _alpha_in_range(a: float) -> float:
+    """``a`` raised to MIN_ALPHA, or EncodingError above MAX_ALPHA (or not finite)."""
+    if not a <= MAX_ALPHA:
+        raise EncodingError(
+            "the data is too large to pack: alpha would exceed MAX_ALPHA = 2**900; scale it down"
+        )
+    return max(a, MIN_ALPHA)

@@ -4,19 +4,37 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any
 
 import numpy as np
 
 from .._backend._limbs import LimbArray
+from .._immutable import Immutable
 from ..exceptions import InvalidArgumentError, InvalidTypeError
 from . import _crypto
-from ._keys import PaillierPublicKey, Randomness
+from ._crypto import Randomness
+from ._params import PublicParams
 
 __all__ = ["RandomizerPool"]
 
 
-class RandomizerPool:
+class _Stock:
+    """The pool's mutable part: randomizer batches, the owning process id, a lock."""
+
+    __slots__ = ("lock", "batches", "pid")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.batches: list[LimbArray] = []
+        self.pid = os.getpid()
+
+    def forked(self) -> None:
+        """Forget every randomizer in a forked child (call with the lock held)."""
+        if self.pid != os.getpid():
+            self.batches = []
+            self.pid = os.getpid()
+
+
+class RandomizerPool(Immutable):
     """A stock of fresh n-th residues ``rho`` (randomizers) computed ahead of time.
 
     Encryption is ``c = (1 + m*n) * rho mod n**2``; almost all of its cost is ``rho``,
@@ -29,81 +47,86 @@ class RandomizerPool:
     are thread-safe.  When a pool runs dry, encryption computes the rest fresh.
     """
 
-    __slots__ = ("_pk", "_randomness", "_lock", "_stock", "_pid")
+    __slots__ = ("_pk", "_randomness", "_stock")
+    _pk: PublicParams
+    _randomness: Randomness
+    _stock: _Stock
 
     def __init__(
         self,
-        public_key: PaillierPublicKey,
+        public_key: PublicParams,
         size: int = 0,
         *,
         randomness: Randomness = "djn",
         threads: int | None = None,
     ) -> None:
-        """Create a pool for ``public_key`` and precompute ``size`` randomizers."""
-        if not isinstance(public_key, PaillierPublicKey):
+        """Create a pool for ``public_key`` and precompute ``size`` randomizers.
+
+        Raises:
+            InvalidTypeError: ``public_key`` is not a Paillier public key.
+            InvalidArgumentError: unknown ``randomness`` or a negative ``size``.
+        """
+        if not isinstance(public_key, PublicParams):
             raise InvalidTypeError("public_key must be a PaillierPublicKey")
         if randomness not in ("djn", "full"):
             raise InvalidArgumentError('randomness must be "djn" or "full"')
-        self._pk = public_key
-        self._randomness = randomness
-        self._lock = threading.Lock()
-        self._stock: list[LimbArray] = []
-        self._pid = os.getpid()
+        self._set(_pk=public_key, _randomness=randomness, _stock=_Stock())
         if size:
             self.refill(size, threads=threads)
 
     @property
-    def public_key(self) -> PaillierPublicKey:
-        """The key the randomizers belong to."""
+    def public_key(self) -> PublicParams:
+        """The key the randomizers belong to (a :class:`PaillierPublicKey`)."""
         return self._pk
-
-    def _forked(self) -> None:
-        if self._pid != os.getpid():
-            self._stock = []
-            self._pid = os.getpid()
 
     @property
     def remaining(self) -> int:
         """Randomizers left."""
-        with self._lock:
-            self._forked()
-            return sum(a.shape[0] for a in self._stock)
+        stock = self._stock
+        with stock.lock:
+            stock.forked()
+            return sum(a.shape[0] for a in stock.batches)
 
     def refill(self, count: int, *, threads: int | None = None) -> None:
         """Compute ``count`` more randomizers (the expensive, offline part)."""
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             raise InvalidArgumentError("count must be a non-negative int")
         fresh = _crypto.randomizers(self._pk, count, randomness=self._randomness, threads=threads)
-        with self._lock:
-            self._forked()
+        stock = self._stock
+        with stock.lock:
+            stock.forked()
             if count:
-                self._stock.append(fresh)
+                stock.batches.append(fresh)
 
     def take(self, count: int) -> LimbArray:
         """Remove and return up to ``count`` randomizers (fewer if the pool runs dry)."""
         out: list[LimbArray] = []
         need = count
-        with self._lock:
-            self._forked()
-            while need and self._stock:
-                head = self._stock[0]
+        stock = self._stock
+        with stock.lock:
+            stock.forked()
+            while need and stock.batches:
+                head = stock.batches[0]
                 if head.shape[0] <= need:
                     out.append(head)
-                    self._stock.pop(0)
+                    stock.batches.pop(0)
                     need -= head.shape[0]
                 else:
                     out.append(head[:need].copy())
-                    self._stock[0] = head[need:].copy()
+                    stock.batches[0] = head[need:].copy()
                     need = 0
         if not out:
             return np.zeros((0, self._pk.ciphertext_width), dtype=np.uint64)
         return np.ascontiguousarray(np.concatenate(out))
 
-    def _check_key(self, pk: PaillierPublicKey) -> None:
-        self._pk._check_same(pk)
+    def take_for(self, public_key: PublicParams, count: int) -> LimbArray:
+        """:meth:`take` after checking that ``public_key`` is the pool's key.
+
+        Raises:
+            KeyMismatchError: the pool belongs to another key.
+        """
+        self._pk._check_same(public_key)
+        return self.take(count)
 
     def __repr__(self) -> str:
         return f"<RandomizerPool {self._randomness} remaining={self.remaining}>"
-
-    def __reduce__(self) -> Any:
-        raise TypeError("randomizer pools are single-use secrets and cannot be pickled")

@@ -1,4 +1,8 @@
-"""EncryptedVector: many Paillier ciphertexts in one contiguous limb array."""
+"""EncryptedVector: many Paillier ciphertexts in one contiguous limb array.
+
+Also the package's encryption and decryption of vectors (:func:`encrypt_values`,
+:func:`decrypt_values`), which the key classes call.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,10 @@ import numpy as np
 
 from .._backend import get_backend
 from .._backend._limbs import LimbArray, int_to_limbs, ints_to_limbs, limbs_to_ints
+from .._immutable import Immutable
 from ..exceptions import (
     EncodingError,
+    EncodingOverflowError,
     InvalidArgumentError,
     InvalidCiphertext,
     InvalidTypeError,
@@ -20,47 +26,93 @@ from ..exceptions import (
 )
 from ..serialization import ObjectType, Reader, Writer, pack, unpack
 from . import _crypto
+from ._crypto import Randomness
 from ._encoding import (
-    DEFAULT_FRAC_BITS,
     INTEGER,
     MAX_FRAC_BITS,
     Encoding,
+    decode,
+    encode,
     encode_with,
     to_integers,
 )
-from ._keys import PaillierPublicKey, Randomness
 from ._limbmath import is_zero, row_minus, widen
+from ._params import PrivateParams, PublicParams
+from ._pool import RandomizerPool
 
-__all__ = ["EncryptedVector", "concatenate"]
+__all__ = [
+    "EncryptedVector",
+    "concatenate",
+    "encrypt_values",
+    "decrypt_values",
+    "MAX_VECTOR_LENGTH",
+]
+
+#: Largest ciphertext count :meth:`EncryptedVector.from_bytes` accepts (2**32); the
+#: payload must also hold exactly that many ciphertexts.
+MAX_VECTOR_LENGTH = 1 << 32
 
 #: Types accepted as plaintext operands of + - *.
 _PLAIN = (int, float, np.integer, np.floating, np.ndarray, Sequence)
 
 
-def _scalar_exponents(
-    values: Any, *, frac_bits: int | None
+def _multipliers(
+    pk: PublicParams, values: Any, rows: int | None
 ) -> tuple[LimbArray, np.ndarray, Encoding]:
-    """Plaintext multipliers as (|k| limbs, negative mask, encoding of k).
+    """Plaintext multipliers as (|k| limbs, negative mask, encoding of k), checked.
 
-    Float multipliers use fixed point with ``frac_bits`` (default
-    :data:`DEFAULT_FRAC_BITS`), reduced by the trailing zero bits common to all of
-    them (``0.5`` costs one fractional bit, ``2.0`` none).
+    ``values`` is flat; it is read as ``rows`` rows of multipliers, each row applied
+    to the whole vector at once (a dot product), or, with ``rows=None``, as
+    elementwise multipliers (one row per entry).  Float multipliers use
+    fixed point with :data:`DEFAULT_FRAC_BITS`, reduced by the trailing zero bits
+    common to all of them (``0.5`` costs one fractional bit, ``2.0`` none).
+
+    Bound: the plaintext of a result is ``sum_j k_j * m_j`` over one row.  It must
+    stay within ``[-max_int, max_int]`` for every plaintext vector with entries in
+    ``{-1, 0, 1}`` (the smallest non-zero plaintexts): the absolute sum of each row
+    is at most ``max_int``.  Otherwise some one-unit input already decrypts to
+    garbage (a multiplier beyond ``n`` would even wrap silently, ``k = n + 1``
+    acting as ``1``).  Larger plaintexts can still overflow; decryption reports
+    that in the overflow gap as for sums.
+
+    Raises:
+        EncodingOverflowError: a row's absolute sum exceeds ``max_int``.
     """
-    ints, enc = to_integers(values, frac_bits)
+    ints, enc = to_integers(values, None)
+    count = len(ints)
+    if rows is None:
+        rows = count
+    cols = count // rows if rows else 0
+    max_int = pk.max_int
     if isinstance(ints, np.ndarray):
         neg = ints < 0
-        mags = np.abs(ints).astype(np.uint64)  # |v| < 2**62 on this path
+        mags = np.abs(ints).astype(np.uint64)  # exact for every int64, -2**63 included
         f = enc.frac_bits
-        if enc.is_float and frac_bits is None and f and mags.any():
+        if enc.is_float and f and mags.any():
             nz = mags[mags != 0]
             low = nz & (~nz + np.uint64(1))  # lowest set bit
             tz = int(np.log2(low.astype(np.float64)).min())
             shift = min(tz, f)
             mags = mags >> np.uint64(shift)
             enc = Encoding(True, f - shift)
+        if count and cols * int(mags.max()) > max_int:
+            sums = mags.reshape(rows, cols).astype(object).sum(axis=1)
+            if max(int(v) for v in sums) > max_int:
+                raise EncodingOverflowError(_TOO_LARGE)
         return np.ascontiguousarray(mags.reshape(-1, 1)), neg, enc
+    mag_list = [abs(v) for v in ints]
+    for r in range(rows):
+        if sum(mag_list[r * cols : (r + 1) * cols]) > max_int:
+            raise EncodingOverflowError(_TOO_LARGE)
     neg = np.array([v < 0 for v in ints], dtype=bool)
-    return ints_to_limbs([abs(v) for v in ints]), neg, enc
+    return ints_to_limbs(mag_list), neg, enc
+
+
+_TOO_LARGE = (
+    "plaintext multipliers too large for this key: the absolute value of a multiplier "
+    "(or the absolute sum of a row of weights) must be at most max_int, or the product "
+    "does not decode"
+)
 
 
 def _broadcast_operand(value: Any) -> tuple[Any, bool]:
@@ -78,7 +130,7 @@ def _broadcast_operand(value: Any) -> tuple[Any, bool]:
     return value, False
 
 
-class EncryptedVector:
+class EncryptedVector(Immutable):
     """A 1-D vector of Paillier ciphertexts under one public key, stored contiguously.
 
     The ciphertexts are rows of a read-only ``(len, width)`` uint64 limb array
@@ -105,7 +157,7 @@ class EncryptedVector:
 
     __slots__ = ("_pk", "_c", "_encoding", "_fresh")
     __array_ufunc__ = None  # numpy defers to our reflected operators (W @ ev, 2 * ev, ...)
-    _pk: PaillierPublicKey
+    _pk: PublicParams
     _c: LimbArray
     _encoding: Encoding
     _fresh: bool
@@ -118,24 +170,17 @@ class EncryptedVector:
 
     @classmethod
     def _make(
-        cls, pk: PaillierPublicKey, c: LimbArray, encoding: Encoding, *, fresh: bool
+        cls, pk: PublicParams, c: LimbArray, encoding: Encoding, *, fresh: bool
     ) -> EncryptedVector:
-        self = object.__new__(cls)
+        """The trusted constructor of this module: ``c`` made read-only, nothing validated."""
         c = np.ascontiguousarray(c, dtype=np.uint64)
         c.flags.writeable = False
-        object.__setattr__(self, "_pk", pk)
-        object.__setattr__(self, "_c", c)
-        object.__setattr__(self, "_encoding", encoding)
-        object.__setattr__(self, "_fresh", fresh)
-        return self
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError("EncryptedVector is immutable")
+        return cls._trusted(_pk=pk, _c=c, _encoding=encoding, _fresh=fresh)
 
     # -- properties ------------------------------------------------------------------
     @property
-    def public_key(self) -> PaillierPublicKey:
-        """The key the ciphertexts are under."""
+    def public_key(self) -> PublicParams:
+        """The key the ciphertexts are under (a :class:`PaillierPublicKey`)."""
         return self._pk
 
     @property
@@ -181,7 +226,7 @@ class EncryptedVector:
     @classmethod
     def from_ciphertexts(
         cls,
-        public_key: PaillierPublicKey,
+        public_key: PublicParams,
         ciphertexts: Iterable[int],
         *,
         frac_bits: int | None = None,
@@ -194,7 +239,7 @@ class EncryptedVector:
         Raises:
             InvalidCiphertext: a ciphertext is out of range or not a unit.
         """
-        if not isinstance(public_key, PaillierPublicKey):
+        if not isinstance(public_key, PublicParams):
             raise InvalidTypeError("public_key must be a PaillierPublicKey")
         vals = list(ciphertexts)
         for v in vals:
@@ -209,9 +254,13 @@ class EncryptedVector:
 
     @classmethod
     def from_limbs(
-        cls, public_key: PaillierPublicKey, limbs: LimbArray, encoding: Encoding = INTEGER
+        cls, public_key: PublicParams, limbs: LimbArray, encoding: Encoding = INTEGER
     ) -> EncryptedVector:
         """Wrap a ``(count, width)`` limb array of ciphertexts (validated like from_ciphertexts)."""
+        if not isinstance(public_key, PublicParams):
+            raise InvalidTypeError("public_key must be a PaillierPublicKey")
+        if not isinstance(encoding, Encoding):
+            raise InvalidTypeError("encoding must be an Encoding")
         if not isinstance(limbs, np.ndarray) or limbs.dtype != np.uint64 or limbs.ndim != 2:
             raise InvalidTypeError("limbs must be a 2-D uint64 array")
         if limbs.shape[1] != public_key.ciphertext_width:
@@ -229,6 +278,11 @@ class EncryptedVector:
         d = frac_bits - self._encoding.frac_bits
         if d == 0 and self._encoding.is_float:
             return self
+        if d and 1 << d > self._pk.max_int:  # the same bound as any multiplier
+            raise EncodingOverflowError(
+                f"aligning to {frac_bits} fractional bits multiplies plaintexts by 2**{d}, "
+                "more than this key's max_int"
+            )
         c = _crypto.signed_powmod(self._pk, self._c, int_to_limbs(1 << d), None) if d else self._c
         return EncryptedVector._make(
             self._pk, c, Encoding(True, frac_bits), fresh=self._fresh and d == 0
@@ -306,7 +360,7 @@ class EncryptedVector:
         if not isinstance(other, _PLAIN):
             return NotImplemented
         vals, scalar = _broadcast_operand(other)
-        exps, neg, kenc = _scalar_exponents(vals, frac_bits=None)
+        exps, neg, kenc = _multipliers(self._pk, vals, None)
         if not scalar:
             self._check_length(exps.shape[0], "the plaintext multiplier")
         enc = self._combine(kenc)
@@ -335,6 +389,10 @@ class EncryptedVector:
 
         Computed as one multi-exponentiation ``prod(c[i] ** w[i]) mod n**2``; negative
         weights use the inverted ciphertexts.  Float weights use fixed point.
+
+        Raises:
+            EncodingOverflowError: ``sum(|w[i]|)`` (in plaintext integer units) exceeds
+                ``max_int``: the result would not decode even for inputs of one unit.
         """
         return self._matvec(_as_matrix(weights, len(self), row=True))
 
@@ -345,7 +403,7 @@ class EncryptedVector:
         rows, cols = mat.shape
         self._check_length(cols, "the plaintext matrix inner dimension")
         flat = mat.reshape(-1)
-        exps, neg, kenc = _scalar_exponents(flat, frac_bits=None)
+        exps, neg, kenc = _multipliers(pk, flat, rows)
         enc = self._combine(kenc)
         exps = exps.reshape(rows, cols, exps.shape[1])
         neg = neg.reshape(rows, cols)
@@ -432,15 +490,18 @@ class EncryptedVector:
         return pack(ObjectType.PAILLIER_ENCRYPTED_VECTOR, w.getvalue(), param=self._pk.fingerprint)
 
     @classmethod
-    def from_bytes(cls, data: bytes, public_key: PaillierPublicKey) -> EncryptedVector:
+    def from_bytes(cls, data: bytes, public_key: PublicParams) -> EncryptedVector:
         """Parse a vector written by :meth:`to_bytes` under ``public_key``; validates ciphertexts.
+
+        Caps, checked before allocation: at most :data:`MAX_VECTOR_LENGTH` ciphertexts,
+        and exactly as many as the payload holds; ``frac_bits`` at most ``MAX_FRAC_BITS``.
 
         Raises:
             SerializationError: malformed bytes.
             KeyMismatchError: the vector belongs to another key.
             InvalidCiphertext: a ciphertext is out of range or not a unit.
         """
-        if not isinstance(public_key, PaillierPublicKey):
+        if not isinstance(public_key, PublicParams):
             raise InvalidTypeError("public_key must be a PaillierPublicKey")
         env = unpack(data, ObjectType.PAILLIER_ENCRYPTED_VECTOR)
         if env.param_id != public_key.fingerprint:
@@ -451,6 +512,10 @@ class EncryptedVector:
         count = rd.u64()
         if is_float not in (0, 1) or (not is_float and frac) or frac > MAX_FRAC_BITS:
             raise SerializationError("invalid encoding field")
+        if count > MAX_VECTOR_LENGTH:
+            raise SerializationError(
+                f"a vector of {count} ciphertexts exceeds the limit of {MAX_VECTOR_LENGTH}"
+            )
         nb = public_key.ciphertext_bytes
         if count * nb != rd.remaining():
             raise SerializationError("ciphertext count does not match the payload size")
@@ -463,11 +528,6 @@ class EncryptedVector:
         return (
             f"<EncryptedVector len={len(self)} encoding={self._encoding} "
             f"key={self._pk.fingerprint.hex()[:16]}>"
-        )
-
-    def __reduce__(self) -> Any:
-        raise TypeError(
-            "EncryptedVector is not picklable; use to_bytes()/from_bytes() (it re-randomizes)"
         )
 
     def __bool__(self) -> bool:
@@ -531,4 +591,53 @@ def concatenate(vectors: Sequence[EncryptedVector]) -> EncryptedVector:
 
 
 EncryptedVector.concatenate = staticmethod(concatenate)  # type: ignore[attr-defined]
-_ = DEFAULT_FRAC_BITS
+
+
+def encrypt_values(
+    pk: PublicParams,
+    values: Any,
+    *,
+    frac_bits: int | None = None,
+    randomness: Randomness = "djn",
+    pool: RandomizerPool | None = None,
+    threads: int | None = None,
+    private_key: PrivateParams | None = None,
+    variable_time: bool = False,
+) -> EncryptedVector:
+    """Encode and encrypt ``values`` under ``pk`` (the body of the keys' ``encrypt``).
+
+    ``private_key`` (the owner of ``pk``) makes randomizers by CRT; ``pool`` supplies
+    precomputed ones (public-key encryption only).
+    """
+    if pool is not None and not isinstance(pool, RandomizerPool):
+        raise InvalidTypeError("pool must be a RandomizerPool")
+    m, encoding = encode(pk, values, frac_bits=frac_bits)
+    pooled = pool.take_for(pk, m.shape[0]) if pool is not None else None
+    c = _crypto.encrypt_residues(
+        pk,
+        m,
+        randomness=randomness,
+        pooled=pooled,
+        threads=threads,
+        private_key=private_key,
+        variable_time=variable_time,
+    )
+    return EncryptedVector._make(pk, c, encoding, fresh=True)
+
+
+def decrypt_values(
+    sk: PrivateParams,
+    vector: EncryptedVector,
+    *,
+    threads: int | None = None,
+    variable_time: bool = False,
+) -> np.ndarray:
+    """Decrypt and decode ``vector`` with ``sk`` (the body of the private key's ``decrypt``).
+
+    Raises:
+        KeyMismatchError: the vector was made under another key.
+        EncodingOverflowError: a plaintext lies in the overflow gap.
+    """
+    sk._pub._check_same(vector._pk)
+    m = _crypto.decrypt_residues(sk, vector._c, threads=threads, secret=not variable_time)
+    return decode(sk._pub, m, vector._encoding)
