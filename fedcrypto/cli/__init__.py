@@ -4,7 +4,8 @@ Each sub-command lives in its own module ``fedcrypto.cli._<name>`` exposing
 ``register(subparsers)``, which adds its parser and sets ``func`` (a callable
 taking the parsed arguments and returning an exit code).
 
-Exit codes: 0 success, 1 protocol/crypto/peer error, 2 usage or input error.
+Exit codes: 0 success, 1 protocol/crypto/peer error or a failure on this side, 2 usage or
+input error.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+
+from .. import __version__
 
 __all__ = ["main", "EXIT_OK", "EXIT_PROTOCOL", "EXIT_USAGE"]
 
@@ -25,8 +28,7 @@ _COMMANDS = ("demo", "bench", "psi")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .. import __version__
-
+    """The ``fedcrypto`` argument parser with every sub-command registered."""
     parser = argparse.ArgumentParser(
         prog="fedcrypto", description="Cryptographic protocols for federated learning."
     )

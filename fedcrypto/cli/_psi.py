@@ -1,21 +1,32 @@
-"""``fedcrypto psi listen|connect|local|make-certs``: the standalone two-party PSI tool.
+"""``fedcrypto psi listen|connect|local|make-identity|fingerprint|make-certs``: the standalone
+two-party PSI tool.
 
-Run ``fedcrypto psi listen --port PORT --input FILE --output FILE`` on one machine and
-``fedcrypto psi connect --peer HOST:PORT --input FILE --output FILE`` on the other (mutual
-TLS 1.3 by default); ``fedcrypto psi local A B --output FILE`` tries both sides in one process.
-See ``docs/psi-tool.md``.
+Each organisation makes its own TLS identity (``fedcrypto psi make-identity DIR --name HOST``)
+and sends only the certificate to the other; then run ``fedcrypto psi listen --port PORT
+--input FILE --output FILE`` on one machine and ``fedcrypto psi connect --peer HOST:PORT
+--input FILE --output FILE`` on the other, each with ``--tls-peer-cert`` naming the other's
+certificate (mutual TLS 1.3); ``fedcrypto psi local A B --output FILE`` tries both sides in one
+process.  See ``docs/psi-tool.md``.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
+
+from ..exceptions import InvalidArgumentError
+from .psi_tool import _run
+from .psi_tool._certs import make_certs, make_identity
+from .psi_tool._net import DEFAULT_MIN_RATE, FRAME_GRACE
+from .psi_tool._progress import terminal_line
+from .psi_tool._tls import certificate_fingerprint, format_fingerprint
 
 __all__ = ["register", "build_psi_parser"]
 
 _EPILOG = (
-    "exit codes: 0 success, 1 protocol/crypto/peer error, 2 usage or input error. "
-    "See docs/psi-tool.md."
+    "exit codes: 0 success; 1 the peer sent something wrong, the connection failed, or this "
+    "side failed; 2 your input or options. See docs/psi-tool.md."
 )
 
 
@@ -36,6 +47,16 @@ def _seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
     if not value > 0:
         raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
     return value
 
 
@@ -157,9 +178,28 @@ def _add_output_options(p: argparse.ArgumentParser) -> None:
 
 def _add_network_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("network and TLS")
-    g.add_argument("--tls-cert", metavar="PEM", help="this side's certificate")
-    g.add_argument("--tls-key", metavar="PEM", help="this side's private key")
-    g.add_argument("--tls-ca", metavar="PEM", help="CA that signed the peer's certificate")
+    g.add_argument(
+        "--tls-cert", metavar="PEM", help="this side's certificate (make-identity: identity.pem)"
+    )
+    g.add_argument(
+        "--tls-key", metavar="PEM", help="this side's private key (make-identity: identity.key)"
+    )
+    g.add_argument(
+        "--tls-peer-cert",
+        metavar="PEM",
+        help="pin the peer's exact certificate (the identity.pem it sent you); no CA needed",
+    )
+    g.add_argument(
+        "--tls-peer-fingerprint",
+        metavar="SHA256",
+        help="the peer's certificate fingerprint, read out over a second channel: checked "
+        "against --tls-peer-cert, or pinned alone (connector only)",
+    )
+    g.add_argument(
+        "--tls-ca",
+        metavar="PEM",
+        help="instead of pinning: the CA that signed the peer's certificate (with a PKI)",
+    )
     g.add_argument(
         "--insecure-no-tls", action="store_true", help="plaintext TCP (only on a trusted network)"
     )
@@ -185,18 +225,33 @@ def _add_network_options(p: argparse.ArgumentParser) -> None:
         help="seconds to wait for the peer to connect / accept (default 60)",
     )
     g.add_argument(
+        "--handshake-timeout",
+        type=_seconds,
+        default=30.0,
+        metavar="S",
+        help="seconds from the TCP connection to the end of the handshake (TLS, HELLO, READY) "
+        "(default 30)",
+    )
+    g.add_argument(
         "--idle-timeout",
         type=_seconds,
         default=600.0,
         metavar="S",
         help="seconds without data from the peer before giving up (default 600)",
     )
+    g.add_argument(
+        "--min-rate",
+        type=_positive_float,
+        default=DEFAULT_MIN_RATE / 1024,
+        metavar="KiB/s",
+        help=f"slowest a frame may arrive once started, after a {FRAME_GRACE:g} s grace "
+        f"(default {DEFAULT_MIN_RATE // 1024})",
+    )
 
 
 def build_psi_parser(parser: argparse.ArgumentParser) -> None:
-    """Add the ``listen``, ``connect``, ``local`` and ``make-certs`` sub-commands to ``parser``."""
-    from .psi_tool import _run
-
+    """Add the ``listen``, ``connect``, ``local``, ``make-identity``, ``fingerprint`` and
+    ``make-certs`` sub-commands to ``parser``."""
     modes = parser.add_subparsers(dest="psi_mode", required=True, metavar="MODE")
     listen = modes.add_parser(
         "listen",
@@ -251,11 +306,44 @@ def build_psi_parser(parser: argparse.ArgumentParser) -> None:
     _add_output_options(local)
     local.set_defaults(func=_run.run_local)
 
+    ident = modes.add_parser(
+        "make-identity",
+        help="create this side's own TLS key and self-signed certificate",
+        description="Create identity.key (mode 0600; it never leaves this machine) and "
+        "identity.pem (self-signed, for listening or connecting) in DIR, and print the "
+        "certificate's SHA-256 fingerprint.  Send identity.pem to the other organisation, "
+        "read the fingerprint out to it over a second channel (phone, video call), and pin "
+        "its certificate with --tls-peer-cert.",
+    )
+    ident.add_argument("directory", metavar="DIR")
+    ident.add_argument(
+        "--name",
+        action="append",
+        default=[],
+        required=True,
+        metavar="HOST",
+        help="this side's host name or IP (repeatable; the first is the common name)",
+    )
+    ident.add_argument("--days", type=_positive, default=365, help="validity (default 365 days)")
+    ident.add_argument("--force", action="store_true", help="overwrite existing files")
+    ident.set_defaults(func=_make_identity)
+
+    fp = modes.add_parser(
+        "fingerprint",
+        help="print the SHA-256 fingerprint of a certificate",
+        description="Print the SHA-256 fingerprint of the certificate in PEM, to compare with "
+        "the one its owner reads out over a second channel.",
+    )
+    fp.add_argument("certificate", metavar="PEM")
+    fp.set_defaults(func=_fingerprint)
+
     certs = modes.add_parser(
         "make-certs",
-        help="create a test CA, server and client certificate",
+        help="create a test CA, server and client certificate (one-machine trials only)",
         description="Create ca.pem, server.pem/key (listener) and "
-        "client.pem/key (connector) in DIR for trying mutual TLS.",
+        "client.pem/key (connector) in DIR for trying mutual TLS on one machine.  WARNING: "
+        "whoever runs this holds both private keys; between two organisations use "
+        "make-identity on each side instead (no private key ever crosses).",
     )
     certs.add_argument("directory", metavar="DIR")
     certs.add_argument(
@@ -270,22 +358,48 @@ def build_psi_parser(parser: argparse.ArgumentParser) -> None:
     certs.set_defaults(func=_make_certs)
 
 
+def _usage_error(message: str) -> int:
+    sys.stderr.write(terminal_line(f"fedcrypto psi: error: your input: {message}") + "\n")
+    return 2
+
+
 def _make_certs(args: argparse.Namespace) -> int:
-    import sys
-
-    from ..exceptions import InvalidArgumentError
-    from .psi_tool._certs import make_certs
-
     try:
         paths = make_certs(args.directory, names=tuple(args.name), days=args.days, force=args.force)
     except InvalidArgumentError as exc:
-        sys.stderr.write(f"fedcrypto psi: error: {exc}\n")
-        return 2
+        return _usage_error(str(exc))
     except OSError as exc:
-        sys.stderr.write(f"fedcrypto psi: error: {args.directory}: {exc.strerror}\n")
-        return 2
+        return _usage_error(f"{args.directory}: {exc.strerror}")
     for path in paths:
         print(path)
+    return 0
+
+
+def _make_identity(args: argparse.Namespace) -> int:
+    try:
+        ident = make_identity(
+            args.directory, names=tuple(args.name), days=args.days, force=args.force
+        )
+    except InvalidArgumentError as exc:
+        return _usage_error(str(exc))
+    except OSError as exc:
+        return _usage_error(f"{args.directory}: {exc.strerror}")
+    print(f"private key (keep it here, mode 0600): {ident.key}")
+    print(f"certificate (send this file to the other side): {ident.cert}")
+    print(f"SHA-256 fingerprint: {format_fingerprint(ident.fingerprint)}")
+    print(
+        "Read the fingerprint out to the other side over a second channel; it passes your "
+        "certificate with --tls-peer-cert (and the fingerprint with --tls-peer-fingerprint)."
+    )
+    return 0
+
+
+def _fingerprint(args: argparse.Namespace) -> int:
+    try:
+        fp = certificate_fingerprint(args.certificate)
+    except InvalidArgumentError as exc:
+        return _usage_error(str(exc))
+    print(f"SHA-256 fingerprint: {format_fingerprint(fp)}")
     return 0
 
 

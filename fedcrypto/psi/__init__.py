@@ -23,6 +23,7 @@ Example::
 
 from __future__ import annotations
 
+from ._factory import create_party
 from ._local import run_pair
 from ._messages import (
     BlindedBatch,
@@ -36,7 +37,7 @@ from ._messages import (
     TagReply,
     decode_message,
 )
-from ._party import PsiParty, PsiResult, create_party
+from ._party import PsiParty, PsiResult
 from ._settings import (
     PROTOCOL_VERSION,
     PROTOCOLS,

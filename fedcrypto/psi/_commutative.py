@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from ..exceptions import ProtocolError
+from ..exceptions import RemoteProtocolError
 from . import _dh, _ecdh
 from ._join import TagJoin
 from ._messages import MaskedBatch, PsiMessage, ShuffledTags, TagReply, element_size
@@ -70,7 +70,8 @@ class CommutativeParty(PsiParty):
         self._protocol = settings.protocol
         self._group = settings.resolved_group()
         self._secret: Any = (
-            _dh.new_exponent(self._group) if self._protocol == "dh"
+            _dh.new_exponent(self._group)
+            if self._protocol == "dh"
             else _ecdh.new_scalar(self._group)
         )
         self._dst = session_tag(settings, self._session_id, "hash-to-group")
@@ -94,9 +95,11 @@ class CommutativeParty(PsiParty):
             min_items=PARALLEL_MIN_ITEMS.get(self._group, PARALLEL_MIN_ITEMS_DH),
         )
         self._join = (
-            TagJoin(self.peer_size, self.n, memory_budget=settings.memory_budget,
-                    workdir=self._workdir)
-            if self._learn_me else None
+            TagJoin(
+                self.peer_size, self.n, memory_budget=settings.memory_budget, workdir=self._workdir
+            )
+            if self._learn_me
+            else None
         )
 
     # -- sizes -------------------------------------------------------------------------
@@ -115,13 +118,17 @@ class CommutativeParty(PsiParty):
         lo, hi = i * self._bs, i * self._bs + self._my_batch_len(i)
         chunk = [self._items[int(j)] for j in self._perm[lo:hi]]
         data = b"".join(
-            self._pool.map_chunks(_mask_own, chunk, self._protocol, self._group, self._secret,
-                                  self._dst)
+            self._pool.map_chunks(
+                _mask_own, chunk, self._protocol, self._group, self._secret, self._dst
+            )
         )
         self._report("hashing", hi, self.n)
         self._report("masking own", hi, self.n)
-        return [MaskedBatch(param=self._param, index=i, total=self._my_batches, data=data,
-                            elem_size=self._elem)]
+        return [
+            MaskedBatch(
+                param=self._param, index=i, total=self._my_batches, data=data, elem_size=self._elem
+            )
+        ]
 
     def _start(self) -> list[PsiMessage]:
         out: list[PsiMessage] = []
@@ -138,43 +145,49 @@ class CommutativeParty(PsiParty):
         elif isinstance(msg, ShuffledTags):
             out = self._on_shuffled(msg)
         else:
-            raise ProtocolError(f"unexpected {type(msg).__name__} in the {self._protocol} protocol")
+            raise RemoteProtocolError(
+                f"unexpected {type(msg).__name__} in the {self._protocol} protocol"
+            )
         self._maybe_finish()
         return out
 
     def _on_masked(self, msg: MaskedBatch) -> list[PsiMessage]:
         i = self._peer_received
         if i >= self._peer_batches:
-            raise ProtocolError("peer sent more masked batches than its announced size allows")
+            raise RemoteProtocolError(
+                "peer sent more masked batches than its announced size allows"
+            )
         if msg.index != i or msg.total != self._peer_batches:
-            raise ProtocolError(
+            raise RemoteProtocolError(
                 f"masked batch {msg.index}/{msg.total} out of order "
                 f"(expected {i}/{self._peer_batches})"
             )
         if msg.count != self._peer_batch_len(i):
-            raise ProtocolError(
+            raise RemoteProtocolError(
                 f"masked batch {i} holds {msg.count} elements, expected {self._peer_batch_len(i)}"
             )
         tags = b"".join(
-            self._pool.map_chunks(_mask_peer, msg.elements(), self._protocol, self._group,
-                                  self._secret, self._tag_key)
+            self._pool.map_chunks(
+                _mask_peer, msg.elements(), self._protocol, self._group, self._secret, self._tag_key
+            )
         )
         self._peer_received += 1
-        self._report("masking peer's", min(self._peer_received * self._bs, self.peer_size),
-                     self.peer_size)
+        self._report(
+            "masking peer's", min(self._peer_received * self._bs, self.peer_size), self.peer_size
+        )
         if self._join is not None:
             self._join.add_ref(tags)
         out: list[PsiMessage] = []
         if self._count_mode:
             self._shuffle_buf.append(tags)
-            out.append(TagReply(param=self._param, index=i, total=i, data=b"",
-                                elem_size=TAG_BYTES))
+            out.append(TagReply(param=self._param, index=i, total=i, data=b"", elem_size=TAG_BYTES))
             if self._peer_received == self._peer_batches:
                 out += self._shuffled_batches()
         else:
             data = tags if self._learn_peer else b""
-            out.append(TagReply(param=self._param, index=i, total=i, data=data,
-                                elem_size=TAG_BYTES))
+            out.append(
+                TagReply(param=self._param, index=i, total=i, data=data, elem_size=TAG_BYTES)
+            )
         return out
 
     def _shuffled_batches(self) -> list[PsiMessage]:
@@ -184,18 +197,25 @@ class CommutativeParty(PsiParty):
         total = self._peer_batches
         step = self._bs * TAG_BYTES
         return [
-            ShuffledTags(param=self._param, index=j, total=total,
-                         data=shuffled[j * step : (j + 1) * step], elem_size=TAG_BYTES)
+            ShuffledTags(
+                param=self._param,
+                index=j,
+                total=total,
+                data=shuffled[j * step : (j + 1) * step],
+                elem_size=TAG_BYTES,
+            )
             for j in range(total)
         ]
 
     def _on_reply(self, msg: TagReply) -> list[PsiMessage]:
         i = self._replies
         if i >= self._next_send or msg.index != i:
-            raise ProtocolError(f"reply to batch {msg.index} out of order (expected {i})")
+            raise RemoteProtocolError(f"reply to batch {msg.index} out of order (expected {i})")
         expected = self._my_batch_len(i) if (self._learn_me and not self._count_mode) else 0
         if msg.count != expected:
-            raise ProtocolError(f"reply to batch {i} holds {msg.count} tags, expected {expected}")
+            raise RemoteProtocolError(
+                f"reply to batch {i} holds {msg.count} tags, expected {expected}"
+            )
         if expected:
             assert self._join is not None
             lo = i * self._bs
@@ -206,11 +226,11 @@ class CommutativeParty(PsiParty):
     def _on_shuffled(self, msg: ShuffledTags) -> list[PsiMessage]:
         j = self._shuffled_received
         if not self._count_mode:
-            raise ProtocolError("shuffled tags are only sent in reveal mode 'count'")
+            raise RemoteProtocolError("shuffled tags are only sent in reveal mode 'count'")
         if j >= self._my_batches or msg.index != j or msg.total != self._my_batches:
-            raise ProtocolError(f"shuffled tag batch {msg.index} out of order (expected {j})")
+            raise RemoteProtocolError(f"shuffled tag batch {msg.index} out of order (expected {j})")
         if msg.count != self._my_batch_len(j):
-            raise ProtocolError(
+            raise RemoteProtocolError(
                 f"shuffled tag batch {j} holds {msg.count} tags, expected {self._my_batch_len(j)}"
             )
         assert self._join is not None
@@ -219,8 +239,11 @@ class CommutativeParty(PsiParty):
         return []
 
     def _maybe_finish(self) -> None:
-        if (self._replies < self._my_batches or self._peer_received < self._peer_batches
-                or (self._count_mode and self._shuffled_received < self._my_batches)):
+        if (
+            self._replies < self._my_batches
+            or self._peer_received < self._peer_batches
+            or (self._count_mode and self._shuffled_received < self._my_batches)
+        ):
             return
         if self._join is None:
             self._finish(None, None)

@@ -104,4 +104,3 @@ def dh_mask_peer(elements: Sequence[bytes], exp: int, group: str, tag_key: bytes
     if tag_key is None:
         return masked
     return tag_many([masked[i : i + nbytes] for i in range(0, len(masked), nbytes)], tag_key)
-

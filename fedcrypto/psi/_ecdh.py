@@ -118,8 +118,11 @@ def p256_mask_own(items: Sequence[bytes], key: bytes, dst: bytes) -> bytes:
         if P is None:  # pragma: no cover - probability ~2^-256
             raise InvalidGroupElementError("an identifier hashed to the point at infinity")
         # uncompressed SEC1: OpenSSL only checks the curve equation (no square root)
-        out.append(sk.exchange(ecdh, decode(_P256, b"\x04" + P[0].to_bytes(32, "big")
-                                            + P[1].to_bytes(32, "big"))))
+        out.append(
+            sk.exchange(
+                ecdh, decode(_P256, b"\x04" + P[0].to_bytes(32, "big") + P[1].to_bytes(32, "big"))
+            )
+        )
     return b"".join(out)
 
 

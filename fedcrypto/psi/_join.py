@@ -26,7 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from ..exceptions import InvalidArgumentError, ProtocolError
+from .._immutable import Immutable
+from ..exceptions import InvalidArgumentError
 from ._settings import TAG_BYTES
 
 __all__ = ["TagJoin", "JoinResult"]
@@ -38,7 +39,7 @@ _MAX_PARTITION_BITS = 12
 
 
 @dataclass(frozen=True)
-class JoinResult:
+class JoinResult(Immutable):
     """Matched positions: ``probe`` sorted int64; ``ref`` sorted int64 or None if not asked."""
 
     probe: npt.NDArray[np.int64]
@@ -48,7 +49,7 @@ class JoinResult:
 def _records(tags: bytes, positions: npt.NDArray[np.int64]) -> npt.NDArray[np.void]:
     n = len(tags) // TAG_BYTES
     if len(tags) != n * TAG_BYTES or positions.shape != (n,):
-        raise ProtocolError("tag batch and positions disagree in size")
+        raise InvalidArgumentError("tag batch and positions disagree in size")
     rec = np.empty(n, dtype=_REC)
     rec["tag"] = np.frombuffer(tags, dtype=f"V{TAG_BYTES}")
     rec["pos"] = positions
@@ -172,9 +173,11 @@ class TagJoin:
         finally:
             self.close()
         probe_pos = np.sort(np.concatenate(probes)) if probes else np.empty(0, np.int64)
-        ref_pos = (np.sort(np.concatenate(refs)) if refs else np.empty(0, np.int64)) if (
-            self._want_ref
-        ) else None
+        ref_pos = (
+            (np.sort(np.concatenate(refs)) if refs else np.empty(0, np.int64))
+            if (self._want_ref)
+            else None
+        )
         return JoinResult(probe_pos.astype(np.int64), ref_pos)
 
     def close(self) -> None:

@@ -7,9 +7,10 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
-from ..exceptions import ProtocolError
+from ..exceptions import LocalProtocolError
+from ._factory import create_party
 from ._messages import decode_message
-from ._party import PsiResult, create_party
+from ._party import PsiResult
 from ._settings import PsiSettings
 
 __all__ = ["run_pair"]
@@ -31,16 +32,29 @@ def run_pair(
     are queued and delivered in order.
 
     :returns: ``(listener_result, connector_result)``.
-    :raises ProtocolError: if the run stalls (a bug) or any party error.
+    :raises LocalProtocolError: if the run stalls or messages are left over (a bug).
+    :raises ProtocolError: any error of either party (see :class:`PsiParty`).
     """
     sid = session_id if session_id is not None else os.urandom(32)
     parties = {
-        "listener": create_party(settings, role="listener", items=listener_items,
-                                 peer_size=len(connector_items), session_id=sid,
-                                 workdir=workdir, **party_kwargs),
-        "connector": create_party(settings, role="connector", items=connector_items,
-                                  peer_size=len(listener_items), session_id=sid,
-                                  workdir=workdir, **party_kwargs),
+        "listener": create_party(
+            settings,
+            role="listener",
+            items=listener_items,
+            peer_size=len(connector_items),
+            session_id=sid,
+            workdir=workdir,
+            **party_kwargs,
+        ),
+        "connector": create_party(
+            settings,
+            role="connector",
+            items=connector_items,
+            peer_size=len(listener_items),
+            session_id=sid,
+            workdir=workdir,
+            **party_kwargs,
+        ),
     }
     try:
         queues: dict[str, deque[bytes]] = {"listener": deque(), "connector": deque()}
@@ -55,9 +69,9 @@ def run_pair(
                     queues[other].extend(m.to_bytes() for m in party.handle(msg))
                     progressed = True
             if not progressed:
-                raise ProtocolError("PSI run stalled: no party has a message to handle")
+                raise LocalProtocolError("PSI run stalled: no party has a message to handle")
         if queues["listener"] or queues["connector"]:
-            raise ProtocolError("messages left over after both parties finished")
+            raise LocalProtocolError("messages left over after both parties finished")
         return parties["listener"].result(), parties["connector"].result()
     finally:
         for p in parties.values():

@@ -14,7 +14,14 @@ Batch payload (all integers big-endian)::
     u16 elem_size   bytes per element (fixed by the suite, checked)
     count * elem_size bytes
 
-RSA public key payload: ``u16 len(e) || e || u16 len(n) || n`` (big-endian, minimal).
+RSA public key payload: ``u16 len(e) || e || u16 len(n) || n`` (big-endian, minimal: no
+leading zero byte; ``e`` has 1 to 4 bytes, ``n`` exactly the suite's modulus size).
+
+:func:`decode_message` is the one door for peer bytes: malformed data raises
+:class:`~fedcrypto.exceptions.SerializationError`, a well-formed message that the agreed
+protocol never sends raises :class:`~fedcrypto.exceptions.RemoteProtocolError`.  Messages
+are immutable values (:class:`~fedcrypto._immutable.Immutable` dataclasses) whose
+constructor checks field types and ranges, so ``to_bytes`` always produces a valid frame.
 """
 
 from __future__ import annotations
@@ -25,7 +32,13 @@ from typing import ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from ..exceptions import InvalidTypeError, ProtocolError, SerializationError
+from .._immutable import Immutable
+from ..exceptions import (
+    InvalidArgumentError,
+    InvalidTypeError,
+    RemoteProtocolError,
+    SerializationError,
+)
 from ..hazmat.groups import DH_GROUPS
 from ..serialization import ObjectType, Reader, Writer, pack, param_id, unpack
 from ._settings import TAG_BYTES, PsiSettings, check_session_id
@@ -45,6 +58,10 @@ __all__ = [
 ]
 
 _MAX_TOTAL = 1 << 31
+_U32 = 1 << 32
+_U16 = 1 << 16
+#: Largest RSA public exponent accepted (4 bytes; ``check_public_key`` also caps it at 2^32).
+_MAX_E_BYTES = 4
 
 
 def message_param(settings: PsiSettings, session_id: bytes) -> bytes:
@@ -66,16 +83,33 @@ def element_size(settings: PsiSettings, kind: str) -> int:
     return int(group[3:]) // 8  # rsa2048 -> 256
 
 
+def _check_uint(name: str, value: object, bound: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidTypeError(f"{name} must be an int")
+    if not 0 <= value < bound:
+        raise InvalidArgumentError(f"{name} must be in [0, {bound})")
+
+
 @dataclass(frozen=True, eq=False)
-class PsiMessage:
+class PsiMessage(Immutable):
     """Base class of PSI messages: immutable, serialized with :meth:`to_bytes`.
 
     ``param`` is the 16-byte session/suite binding (:func:`message_param`).
+
+    :raises InvalidTypeError: / :raises InvalidArgumentError: from the constructor for fields
+        of the wrong type or out of range (a caller bug, never peer data: peer bytes enter
+        through :func:`decode_message`).
     """
 
     param: bytes
 
     OBJECT_TYPE: ClassVar[ObjectType]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.param, bytes):
+            raise InvalidTypeError("param must be bytes")
+        if len(self.param) != 16:
+            raise InvalidArgumentError("param must be 16 bytes (see message_param)")
 
     def to_bytes(self) -> bytes:
         """The message as a fedcrypto envelope (type = message kind, parameter id = ``param``)."""
@@ -96,10 +130,22 @@ class _Batch(PsiMessage):
 
     KIND: ClassVar[str] = "element"
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_uint("index", self.index, _U32)
+        _check_uint("total", self.total, _U32)
+        _check_uint("elem_size", self.elem_size, _U16)
+        if not isinstance(self.data, bytes):
+            raise InvalidTypeError("data must be bytes")
+        if self.elem_size == 0 or len(self.data) % self.elem_size:
+            raise InvalidArgumentError("data must hold a whole number of elem_size-byte elements")
+        if len(self.data) // self.elem_size >= _U32:
+            raise InvalidArgumentError("too many elements in one batch")
+
     @property
     def count(self) -> int:
         """Number of elements in this batch."""
-        return len(self.data) // self.elem_size if self.elem_size else 0
+        return len(self.data) // self.elem_size
 
     def elements(self) -> list[bytes]:
         """The elements as a list of ``elem_size``-byte strings."""
@@ -111,8 +157,7 @@ class _Batch(PsiMessage):
         return w.raw(self.data).getvalue()
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(index={self.index}, total={self.total}, "
-                f"count={self.count})")
+        return f"{type(self).__name__}(index={self.index}, total={self.total}, count={self.count})"
 
     @classmethod
     def _parse(cls, param: bytes, payload: bytes, settings: PsiSettings) -> _Batch:
@@ -204,6 +249,17 @@ class RsaPublicKey(PsiMessage):
 
     OBJECT_TYPE: ClassVar[ObjectType] = ObjectType.PSI_RSA_PUBLIC_KEY
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("n", "e"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise InvalidTypeError(f"{name} must be an int")
+        if not 0 < self.e < 1 << (8 * _MAX_E_BYTES):
+            raise InvalidArgumentError(f"e must be in (0, 2^{8 * _MAX_E_BYTES})")
+        if not 0 < self.n < 1 << (8 * (_U16 - 1)):
+            raise InvalidArgumentError("n out of range")
+
     def _payload(self) -> bytes:
         e = self.e.to_bytes((self.e.bit_length() + 7) // 8, "big")
         n = self.n.to_bytes((self.n.bit_length() + 7) // 8, "big")
@@ -212,19 +268,34 @@ class RsaPublicKey(PsiMessage):
     @classmethod
     def _parse(cls, param: bytes, payload: bytes, settings: PsiSettings) -> RsaPublicKey:
         r = Reader(payload)
-        e = int.from_bytes(r.raw(r.u16()), "big")
+        e_len = r.u16()
+        if not 1 <= e_len <= _MAX_E_BYTES:
+            raise SerializationError(
+                f"RSA public exponent of {e_len} bytes (1 to {_MAX_E_BYTES} allowed)"
+            )
+        e_raw = r.raw(e_len)
         n_len = r.u16()
         if n_len != element_size(settings, "element"):
             raise SerializationError("RSA modulus has the wrong size for this suite")
-        n = int.from_bytes(r.raw(n_len), "big")
+        n_raw = r.raw(n_len)
         r.finish()
-        return cls(param=param, n=n, e=e)
+        if e_raw[0] == 0 or n_raw[0] == 0:
+            raise SerializationError("RSA public key integers must be minimally encoded")
+        return cls(param=param, n=int.from_bytes(n_raw, "big"), e=int.from_bytes(e_raw, "big"))
 
 
 _KINDS: dict[int, type[PsiMessage]] = {
     int(c.OBJECT_TYPE): c
-    for c in (MaskedBatch, TagReply, ShuffledTags, RsaPublicKey, BlindedBatch, SignedBatch,
-              SignerTags, MatchPositions)
+    for c in (
+        MaskedBatch,
+        TagReply,
+        ShuffledTags,
+        RsaPublicKey,
+        BlindedBatch,
+        SignedBatch,
+        SignerTags,
+        MatchPositions,
+    )
 }
 _ALLOWED: dict[str, set[type[PsiMessage]]] = {
     "ecdh": {MaskedBatch, TagReply, ShuffledTags},
@@ -241,7 +312,8 @@ def decode_message(data: bytes, settings: PsiSettings, session_id: bytes) -> Psi
     membership of the elements is checked later by the party that uses them.
 
     :raises SerializationError: malformed, truncated, foreign or oversized data.
-    :raises ProtocolError: a message kind that the protocol in ``settings`` never sends.
+    :raises RemoteProtocolError: a message kind that the protocol in ``settings`` never sends.
+    :raises InvalidTypeError: ``data`` is not bytes (a caller bug).
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise InvalidTypeError("message data must be bytes")
@@ -254,5 +326,13 @@ def decode_message(data: bytes, settings: PsiSettings, session_id: bytes) -> Psi
         raise SerializationError(f"unknown PSI message type 0x{kind:04x}")
     env = unpack(data, cls.OBJECT_TYPE, expected_param=message_param(settings, session_id))
     if cls not in _ALLOWED[settings.protocol]:
-        raise ProtocolError(f"{cls.__name__} is not a message of the {settings.protocol} protocol")
-    return cls._parse(env.param_id, env.payload, settings)  # type: ignore[attr-defined,no-any-return]
+        raise RemoteProtocolError(
+            f"{cls.__name__} is not a message of the {settings.protocol} protocol"
+        )
+    try:
+        return cls._parse(env.param_id, env.payload, settings)  # type: ignore[attr-defined,no-any-return]
+    except (
+        InvalidArgumentError,
+        InvalidTypeError,
+    ) as exc:  # pragma: no cover - _parse checks first
+        raise SerializationError(f"{cls.__name__}: {exc}") from None

@@ -85,9 +85,7 @@ class WorkerPool:
         """Number of worker processes used (1 = inline)."""
         return self._workers
 
-    def map_chunks(
-        self, fn: Callable[..., T], seq: Sequence[Any], *args: Any
-    ) -> list[T]:
+    def map_chunks(self, fn: Callable[..., T], seq: Sequence[Any], *args: Any) -> list[T]:
         """Apply ``fn(chunk, *args)`` to contiguous chunks of ``seq``; results in order.
 
         Exceptions raised by ``fn`` in a worker are re-raised here unchanged.
@@ -103,13 +101,16 @@ class WorkerPool:
                 warnings.warn(
                     "fedcrypto.psi: the __main__ module cannot be re-imported by worker "
                     "processes (interactive or stdin script); running single-process",
-                    RuntimeWarning, stacklevel=3,
+                    RuntimeWarning,
+                    stacklevel=3,
                 )
                 self._workers = 1
                 return [fn(seq, *args)]
             ctx = multiprocessing.get_context("spawn")
             self._executor = ProcessPoolExecutor(
-                max_workers=self._workers, mp_context=ctx, initializer=_exit_with_parent,
+                max_workers=self._workers,
+                mp_context=ctx,
+                initializer=_exit_with_parent,
                 initargs=(os.getpid(),),
             )
         try:

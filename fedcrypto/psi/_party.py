@@ -1,4 +1,4 @@
-"""The sans-I/O party interface shared by all PSI protocols, and the factory."""
+"""The sans-I/O party interface shared by all PSI protocols (the factory is in ``_factory``)."""
 
 from __future__ import annotations
 
@@ -9,19 +9,20 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .._immutable import Immutable
 from .._random import VectorRNG
-from ..exceptions import InvalidArgumentError, InvalidTypeError, ProtocolError
+from ..exceptions import InvalidTypeError, LocalProtocolError, RemoteProtocolError
 from ._messages import PsiMessage, message_param
-from ._settings import ROLES, PsiSettings, check_session_id
+from ._settings import PsiSettings
 
-__all__ = ["PsiParty", "PsiResult", "ProgressFn", "create_party", "secure_permutation"]
+__all__ = ["PsiParty", "PsiResult", "ProgressFn", "batch_count", "secure_permutation"]
 
 ProgressFn = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
-class PsiResult:
-    """What this party learned.
+class PsiResult(Immutable):
+    """What this party learned (immutable; ``indices`` is a read-only array).
 
     :ivar indices: sorted int64 positions in this party's ``items`` that are in the
         intersection, or None when this party does not learn the intersection.
@@ -31,6 +32,10 @@ class PsiResult:
 
     indices: npt.NDArray[np.int64] | None
     count: int | None
+
+    def __post_init__(self) -> None:
+        if self.indices is not None:
+            self.indices.setflags(write=False)
 
 
 def secure_permutation(n: int) -> npt.NDArray[np.int64]:
@@ -56,10 +61,14 @@ class PsiParty:
     Drive it with :meth:`start` then :meth:`handle` for each decoded peer message, sending
     every returned message in order, until :attr:`done`; then read :meth:`result`.
 
-    Raises :class:`~fedcrypto.exceptions.ProtocolError` for a message out of order, of the
-    wrong kind or size, :class:`~fedcrypto.exceptions.InvalidGroupElementError` for a peer
-    element outside the group, :class:`~fedcrypto.exceptions.InvalidSignatureError` for an
-    RSA signature that does not verify.  After an error the party is unusable.
+    :meth:`handle` is the one door where peer data enters: everything the peer got wrong
+    raises a :class:`~fedcrypto.exceptions.RemoteProtocolError` — a message out of order, of
+    the wrong kind or size, an unacceptable RSA public key;
+    :class:`~fedcrypto.exceptions.InvalidGroupElementError` for a peer element outside the
+    group; :class:`~fedcrypto.exceptions.InvalidSignatureError` for an RSA signature that does
+    not verify.  Misuse by this side's caller (``start`` twice, ``handle`` before ``start``,
+    after completion or after a failure, ``result`` too early) raises
+    :class:`~fedcrypto.exceptions.LocalProtocolError`.  After an error the party is unusable.
     """
 
     def __init__(
@@ -91,29 +100,33 @@ class PsiParty:
     def start(self) -> list[PsiMessage]:
         """The first messages to send (may be empty).
 
-        :raises ProtocolError: if called twice.
+        :raises LocalProtocolError: if called twice.
         """
         if self._started:
-            raise ProtocolError("start() was already called")
+            raise LocalProtocolError("start() was already called")
         self._started = True
         return self._guard(self._start)
 
     def handle(self, msg: PsiMessage) -> list[PsiMessage]:
         """Consume one peer message; return the messages to send in reply (maybe none).
 
-        :raises ProtocolError: before :meth:`start`, after completion or failure, or for an
-            unexpected message.
+        :raises LocalProtocolError: before :meth:`start`, after completion or after a failure.
+        :raises InvalidTypeError: for something that is not a :class:`PsiMessage`.
+        :raises RemoteProtocolError: for a message the peer should not have sent (another
+            session or suite, out of order, wrong kind or size; see the class docstring).
         """
         if not self._started:
-            raise ProtocolError("handle() called before start()")
+            raise LocalProtocolError("handle() called before start()")
         if self._failed:
-            raise ProtocolError("this party already failed")
+            raise LocalProtocolError("this party already failed")
         if self.done:
-            raise ProtocolError(f"unexpected {type(msg).__name__}: the protocol is complete")
+            raise LocalProtocolError(
+                f"handle() called with a {type(msg).__name__} after the protocol completed"
+            )
         if not isinstance(msg, PsiMessage):
             raise InvalidTypeError("handle() expects a PsiMessage")
         if msg.param != self._param:
-            raise ProtocolError("message belongs to another session or suite")
+            raise RemoteProtocolError("message belongs to another session or suite")
         return self._guard(self._handle, msg)
 
     @property
@@ -124,10 +137,10 @@ class PsiParty:
     def result(self) -> PsiResult:
         """What this party learned.
 
-        :raises ProtocolError: before the protocol is complete.
+        :raises LocalProtocolError: before the protocol is complete.
         """
         if self._result is None:
-            raise ProtocolError("the protocol is not complete")
+            raise LocalProtocolError("the protocol is not complete")
         return self._result
 
     def close(self) -> None:
@@ -138,8 +151,10 @@ class PsiParty:
         raise TypeError("PSI parties hold secret keys and cannot be pickled")
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(protocol={self.settings.protocol!r}, role={self.role!r},"
-                f" n={self.n}, peer_size={self.peer_size}, done={self.done})")
+        return (
+            f"{type(self).__name__}(protocol={self.settings.protocol!r}, role={self.role!r},"
+            f" n={self.n}, peer_size={self.peer_size}, done={self.done})"
+        )
 
     # -- helpers for subclasses --------------------------------------------------------
     def _guard(self, fn: Callable[..., list[PsiMessage]], *args: Any) -> list[PsiMessage]:
@@ -168,63 +183,3 @@ class PsiParty:
 
     def _close(self) -> None:
         pass
-
-
-def create_party(
-    settings: PsiSettings,
-    *,
-    role: str,
-    items: Sequence[bytes],
-    peer_size: int,
-    session_id: bytes,
-    workdir: str | None = None,
-    progress: ProgressFn | None = None,
-    rsa_key: Any = None,
-) -> PsiParty:
-    """Create this side of a PSI run.
-
-    :param settings: the agreed settings (validated here).
-    :param role: ``"listener"`` or ``"connector"``; the two sides must take different roles.
-        With RSA the role decides who holds the key (see ``docs/psi.md``).
-    :param items: this party's identifiers, already normalised and deduplicated (not checked
-        here, to keep memory flat: a repeated item is simply reported at each position, and
-        the peer sees that two masked values are equal).
-    :param peer_size: the number of items the peer announced.
-    :param session_id: 32 bytes agreed in the handshake; enters every domain-separation tag.
-    :param workdir: directory for out-of-core spill files (default: system temp dir).
-    :param progress: ``progress(phase, done, total)`` callback; phases ``"hashing"``,
-        ``"masking own"``, ``"masking peer's"``, ``"matching"``.
-    :param rsa_key: RSA only, optional: a :class:`fedcrypto.hazmat.rsa_blind.RsaBlindKey` to
-        use when this party is the signer (default: a fresh key per session); ignored
-        when this party is the client.
-    :returns: a :class:`PsiParty`.
-    :raises InvalidArgumentError: for bad settings, role, sizes or session id.
-    :raises InvalidTypeError: for items that are not bytes.
-    """
-    if not isinstance(settings, PsiSettings):
-        raise InvalidTypeError("settings must be a PsiSettings")
-    settings.validate()
-    if role not in ROLES:
-        raise InvalidArgumentError(f"role must be one of {', '.join(ROLES)}")
-    session_id = check_session_id(session_id)
-    if isinstance(peer_size, bool) or not isinstance(peer_size, int):
-        raise InvalidTypeError("peer_size must be an int")
-    if peer_size < 0:
-        raise InvalidArgumentError("peer_size must be non-negative")
-    if not isinstance(items, Sequence) or isinstance(items, (bytes, str)):
-        raise InvalidTypeError("items must be a sequence of bytes")
-    if not all(isinstance(x, bytes) for x in items):
-        raise InvalidTypeError("every item must be bytes")
-    kwargs: dict[str, Any] = dict(
-        role=role, items=items, peer_size=peer_size, session_id=session_id, workdir=workdir,
-        progress=progress,
-    )
-    if settings.protocol == "rsa":
-        from ._rsa import RsaParty
-
-        return RsaParty(settings, rsa_key=rsa_key, **kwargs)
-    if rsa_key is not None:
-        raise InvalidArgumentError("rsa_key is only used by the rsa protocol")
-    from ._commutative import CommutativeParty
-
-    return CommutativeParty(settings, **kwargs)

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ..exceptions import InvalidArgumentError, InvalidGroupElementError, ProtocolError
+from ..exceptions import InvalidArgumentError, InvalidGroupElementError, RemoteProtocolError
 from ..hazmat.rsa_blind import (
     RsaBlindKey,
     RsaPublicNumbers,
@@ -56,6 +56,30 @@ _WINDOW = 2
 SESSION_KEY_PRIMES = 3
 
 
+def _is_prime_u32(e: int) -> bool:
+    """Deterministic Miller-Rabin for ``e < 2^32`` (bases 2, 7, 61 suffice below 4.7e9)."""
+    if e < 2:
+        return False
+    for p in (2, 3, 5, 7, 11, 13, 61):
+        if e % p == 0:
+            return e == p
+    d, r = e - 1, 0
+    while d % 2 == 0:
+        d //= 2
+        r += 1
+    for a in (2, 7, 61):
+        x = pow(a, d, e)
+        if x in (1, e - 1):
+            continue
+        for _ in range(r - 1):
+            x = x * x % e
+            if x == e - 1:
+                break
+        else:
+            return False
+    return True
+
+
 def signer_role(reveal: str) -> str:
     """The role that holds the RSA key for a reveal mode."""
     return "listener" if reveal == "connector" else "connector"
@@ -69,8 +93,9 @@ def _sign_chunk(values: Sequence[int], primes: tuple[int, ...], e: int) -> list[
     return _key(primes, e).sign_many(values, threads=1)
 
 
-def _own_tags_chunk(items: Sequence[bytes], primes: tuple[int, ...], e: int, dst: bytes,
-                    tag_key: bytes) -> bytes:
+def _own_tags_chunk(
+    items: Sequence[bytes], primes: tuple[int, ...], e: int, dst: bytes, tag_key: bytes
+) -> bytes:
     key = _key(primes, e)
     n = key.public().n
     nbytes = (n.bit_length() + 7) // 8
@@ -81,8 +106,9 @@ def _own_tags_chunk(items: Sequence[bytes], primes: tuple[int, ...], e: int, dst
 class RsaParty(PsiParty):
     """RSA blind-signature PSI party: signer or client depending on role and reveal."""
 
-    def __init__(self, settings: PsiSettings, *, rsa_key: RsaBlindKey | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, settings: PsiSettings, *, rsa_key: RsaBlindKey | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(settings, **kwargs)
         self._bits = int(settings.resolved_group()[3:])
         self._nbytes = self._bits // 8
@@ -117,8 +143,13 @@ class RsaParty(PsiParty):
             self._signed = 0
             self._tags_received = 0
             self._pending: dict[int, tuple[list[int], list[int]]] = {}
-            self._join = TagJoin(self.peer_size, self.n, memory_budget=settings.memory_budget,
-                                 workdir=self._workdir, want_ref_positions=self._signer_learns)
+            self._join = TagJoin(
+                self.peer_size,
+                self.n,
+                memory_budget=settings.memory_budget,
+                workdir=self._workdir,
+                want_ref_positions=self._signer_learns,
+            )
 
     # ================================ signer ===========================================
     def _signer_tags(self) -> list[PsiMessage]:
@@ -130,33 +161,46 @@ class RsaParty(PsiParty):
         hi = min(self.n, lo + self._bs)
         chunk = [self._items[int(k)] for k in self._perm[lo:hi]]
         primes, e = self._key.private_numbers()
-        data = b"".join(self._pool.map_chunks(_own_tags_chunk, chunk, primes, e, self._dst,
-                                              self._tag_key))
+        data = b"".join(
+            self._pool.map_chunks(_own_tags_chunk, chunk, primes, e, self._dst, self._tag_key)
+        )
         self._report("hashing", hi, self.n)
         self._report("masking own", hi, self.n)
-        return [SignerTags(param=self._param, index=j, total=self._tag_batches, data=data,
-                           elem_size=TAG_BYTES)]
+        return [
+            SignerTags(
+                param=self._param, index=j, total=self._tag_batches, data=data, elem_size=TAG_BYTES
+            )
+        ]
 
     def _on_blinded(self, msg: BlindedBatch) -> list[PsiMessage]:
         i = self._blinded_received
         if i >= self._client_batches or msg.index != i or msg.total != self._client_batches:
-            raise ProtocolError(f"blinded batch {msg.index}/{msg.total} out of order "
-                                f"(expected {i}/{self._client_batches})")
+            raise RemoteProtocolError(
+                f"blinded batch {msg.index}/{msg.total} out of order "
+                f"(expected {i}/{self._client_batches})"
+            )
         expected = max(0, min(self._bs, self.peer_size - i * self._bs))
         if msg.count != expected:
-            raise ProtocolError(f"blinded batch {i} holds {msg.count} values, expected {expected}")
+            raise RemoteProtocolError(
+                f"blinded batch {i} holds {msg.count} values, expected {expected}"
+            )
         n = self._key.public().n
         values = [int.from_bytes(v, "big") for v in msg.elements()]
         if any(not 0 < v < n for v in values):
             raise InvalidGroupElementError("peer sent a blinded value outside (0, n)")
         primes, e = self._key.private_numbers()
-        sigs = [s for part in self._pool.map_chunks(_sign_chunk, values, primes, e)
-                for s in part]
+        sigs = [s for part in self._pool.map_chunks(_sign_chunk, values, primes, e) for s in part]
         self._blinded_received += 1
         self._report("masking peer's", min(self.peer_size, (i + 1) * self._bs), self.peer_size)
-        out: list[PsiMessage] = [SignedBatch(
-            param=self._param, index=i, total=self._client_batches,
-            data=b"".join(s.to_bytes(self._nbytes, "big") for s in sigs), elem_size=self._nbytes)]
+        out: list[PsiMessage] = [
+            SignedBatch(
+                param=self._param,
+                index=i,
+                total=self._client_batches,
+                data=b"".join(s.to_bytes(self._nbytes, "big") for s in sigs),
+                elem_size=self._nbytes,
+            )
+        ]
         if self._blinded_received == self._client_batches:
             while self._tags_sent < self._tag_batches:
                 out += self._signer_tags()
@@ -166,19 +210,21 @@ class RsaParty(PsiParty):
 
     def _on_positions(self, msg: MatchPositions) -> list[PsiMessage]:
         if not self._learn:
-            raise ProtocolError("match positions are only sent in reveal mode 'both'")
+            raise RemoteProtocolError("match positions are only sent in reveal mode 'both'")
         if self._blinded_received < self._client_batches:
-            raise ProtocolError("match positions arrived before all blinded batches")
+            raise RemoteProtocolError("match positions arrived before all blinded batches")
         j = self._positions_received
         if self._positions_total is None:
             self._positions_total = msg.total
         if msg.index != j or msg.total != self._positions_total:
-            raise ProtocolError(f"match positions batch {msg.index} out of order (expected {j})")
+            raise RemoteProtocolError(
+                f"match positions batch {msg.index} out of order (expected {j})"
+            )
         pos = msg.positions()
         if pos.size and (pos.min() < 0 or pos.max() >= self.n):
-            raise ProtocolError("peer sent a match position outside the signer's tag stream")
+            raise RemoteProtocolError("peer sent a match position outside the signer's tag stream")
         if pos.size and (np.any(np.diff(pos) <= 0) or pos[0] <= self._last_position):
-            raise ProtocolError("match positions must be strictly increasing")
+            raise RemoteProtocolError("match positions must be strictly increasing")
         if pos.size:
             self._last_position = int(pos[-1])
         self._matched.append(self._perm[pos])
@@ -199,17 +245,29 @@ class RsaParty(PsiParty):
         self._report("hashing", hi, self.n)
         blinded, rs = blind(hashes, self._pub)
         self._pending[i] = (hashes, rs)
-        return [BlindedBatch(param=self._param, index=i, total=self._my_batches,
-                             data=b"".join(b.to_bytes(self._nbytes, "big") for b in blinded),
-                             elem_size=self._nbytes)]
+        return [
+            BlindedBatch(
+                param=self._param,
+                index=i,
+                total=self._my_batches,
+                data=b"".join(b.to_bytes(self._nbytes, "big") for b in blinded),
+                elem_size=self._nbytes,
+            )
+        ]
 
     def _on_public_key(self, msg: RsaPublicKey) -> list[PsiMessage]:
         if self._pub is not None:
-            raise ProtocolError("peer sent a second RSA public key")
+            raise RemoteProtocolError("peer sent a second RSA public key")
         try:
-            self._pub = check_public_key(msg.n, msg.e, self._bits)
+            pub = check_public_key(msg.n, msg.e, self._bits)
         except InvalidArgumentError as exc:
-            raise ProtocolError(f"peer's RSA public key is unacceptable: {exc}") from None
+            raise RemoteProtocolError(f"peer's RSA public key is unacceptable: {exc}") from None
+        if not _is_prime_u32(pub.e):
+            # An e sharing a factor with phi(n) would make r^e non-uniform and the blinding
+            # leak bits of H(x); a prime e can only do so by dividing phi(n), which an honest
+            # key (gcd(e, p_i - 1) = 1) never does.
+            raise RemoteProtocolError("peer's RSA public key is unacceptable: e is not prime")
+        self._pub = pub
         out: list[PsiMessage] = []
         for _ in range(_WINDOW):
             out += self._next_blinded()
@@ -218,13 +276,15 @@ class RsaParty(PsiParty):
     def _on_signed(self, msg: SignedBatch) -> list[PsiMessage]:
         i = self._signed
         if self._pub is None or i >= self._next_send or msg.index != i:
-            raise ProtocolError(f"signed batch {msg.index} out of order (expected {i})")
+            raise RemoteProtocolError(f"signed batch {msg.index} out of order (expected {i})")
         hashes, rs = self._pending.pop(i)
         if msg.count != len(hashes):
-            raise ProtocolError(f"signed batch {i} holds {msg.count} values, expected "
-                                f"{len(hashes)}")
-        sigs = unblind_and_verify([int.from_bytes(s, "big") for s in msg.elements()], rs, hashes,
-                                  self._pub)
+            raise RemoteProtocolError(
+                f"signed batch {i} holds {msg.count} values, expected {len(hashes)}"
+            )
+        sigs = unblind_and_verify(
+            [int.from_bytes(s, "big") for s in msg.elements()], rs, hashes, self._pub
+        )
         tags = tag_many([s.to_bytes(self._nbytes, "big") for s in sigs], self._tag_key)
         assert self._join is not None
         lo = i * self._bs
@@ -236,16 +296,20 @@ class RsaParty(PsiParty):
     def _on_signer_tags(self, msg: SignerTags) -> list[PsiMessage]:
         j = self._tags_received
         if j >= self._signer_batches or msg.index != j or msg.total != self._signer_batches:
-            raise ProtocolError(f"signer tag batch {msg.index} out of order (expected {j})")
+            raise RemoteProtocolError(f"signer tag batch {msg.index} out of order (expected {j})")
         expected = max(0, min(self._bs, self.peer_size - j * self._bs))
         if msg.count != expected:
-            raise ProtocolError(f"signer tag batch {j} holds {msg.count} tags, expected {expected}")
+            raise RemoteProtocolError(
+                f"signer tag batch {j} holds {msg.count} tags, expected {expected}"
+            )
         assert self._join is not None
-        self._join.add_ref(msg.data, np.arange(j * self._bs, j * self._bs + expected,
-                                               dtype=np.int64))
+        self._join.add_ref(
+            msg.data, np.arange(j * self._bs, j * self._bs + expected, dtype=np.int64)
+        )
         self._tags_received += 1
-        self._report("masking peer's", min(self.peer_size, self._tags_received * self._bs),
-                     self.peer_size)
+        self._report(
+            "masking peer's", min(self.peer_size, self._tags_received * self._bs), self.peer_size
+        )
         return []
 
     # ================================ common ===========================================
@@ -263,19 +327,19 @@ class RsaParty(PsiParty):
             elif isinstance(msg, MatchPositions):
                 out = self._on_positions(msg)
             else:
-                raise ProtocolError(f"the RSA signer does not expect {kind}")
+                raise RemoteProtocolError(f"the RSA signer does not expect {kind}")
             self._signer_maybe_finish()
             return out
         if isinstance(msg, RsaPublicKey):
             out = self._on_public_key(msg)
         elif self._pub is None:
-            raise ProtocolError(f"{kind} arrived before the RSA public key")
+            raise RemoteProtocolError(f"{kind} arrived before the RSA public key")
         elif isinstance(msg, SignedBatch):
             out = self._on_signed(msg)
         elif isinstance(msg, SignerTags):
             out = self._on_signer_tags(msg)
         else:
-            raise ProtocolError(f"the RSA client does not expect {kind}")
+            raise RemoteProtocolError(f"the RSA client does not expect {kind}")
         return out + self._client_maybe_finish()
 
     def _signer_maybe_finish(self) -> None:
@@ -303,9 +367,16 @@ class RsaParty(PsiParty):
         pos = res.ref.astype(">u8").tobytes()
         step = self._bs * 8
         total = batch_count(res.ref.size, self._bs)
-        return [MatchPositions(param=self._param, index=j, total=total,
-                               data=pos[j * step : (j + 1) * step], elem_size=8)
-                for j in range(total)]
+        return [
+            MatchPositions(
+                param=self._param,
+                index=j,
+                total=total,
+                data=pos[j * step : (j + 1) * step],
+                elem_size=8,
+            )
+            for j in range(total)
+        ]
 
     def _close(self) -> None:
         self._pool.close()

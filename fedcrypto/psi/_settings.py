@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from .._immutable import Immutable
 from ..exceptions import InvalidArgumentError, InvalidTypeError
 
 __all__ = [
@@ -33,8 +34,13 @@ _GROUPS: dict[str, tuple[str, ...]] = {
     "dh": ("ffdhe2048", "ffdhe3072", "ffdhe4096", "modp2048", "modp3072"),
     "rsa": ("rsa2048", "rsa3072"),
 }
-_ALIASES = {"modp_2048": "modp2048", "modp_3072": "modp3072", "x25519": "curve25519",
-            "secp256r1": "p256", "p-256": "p256"}
+_ALIASES = {
+    "modp_2048": "modp2048",
+    "modp_3072": "modp3072",
+    "x25519": "curve25519",
+    "secp256r1": "p256",
+    "p-256": "p256",
+}
 _MAX_BATCH = 1 << 20
 
 
@@ -52,8 +58,8 @@ def supported_groups(protocol: str) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
-class PsiSettings:
-    """The parameters of one PSI run.
+class PsiSettings(Immutable):
+    """The parameters of one PSI run (an immutable value; :meth:`validate` checks it).
 
     :param protocol: ``"ecdh"`` (default), ``"dh"`` or ``"rsa"``.
     :param group: curve / group / key size; ``None`` picks the protocol's default

@@ -38,17 +38,34 @@ ORDER8 = [
 
 
 def _pair(settings: PsiSettings, n: int = 3, **kw: object):  # type: ignore[no-untyped-def]
-    a = create_party(settings, role="listener", items=[b"a%d" % i for i in range(n)],
-                     peer_size=n, session_id=SID, **kw)
-    b = create_party(settings, role="connector", items=[b"a%d" % i for i in range(n)],
-                     peer_size=n, session_id=SID, **kw)
+    a = create_party(
+        settings,
+        role="listener",
+        items=[b"a%d" % i for i in range(n)],
+        peer_size=n,
+        session_id=SID,
+        **kw,
+    )
+    b = create_party(
+        settings,
+        role="connector",
+        items=[b"a%d" % i for i in range(n)],
+        peer_size=n,
+        session_id=SID,
+        **kw,
+    )
     return a, b
 
 
 def _masked(settings: PsiSettings, elements: list[bytes]) -> MaskedBatch:
     size = len(elements[0])
-    return MaskedBatch(param=message_param(settings, SID), index=0, total=1,
-                       data=b"".join(elements), elem_size=size)
+    return MaskedBatch(
+        param=message_param(settings, SID),
+        index=0,
+        total=1,
+        data=b"".join(elements),
+        elem_size=size,
+    )
 
 
 def _twist_u() -> int:
@@ -58,9 +75,7 @@ def _twist_u() -> int:
     raise AssertionError
 
 
-@pytest.mark.parametrize(
-    "u", [0, 1, P25 - 1, *ORDER8, P25, P25 + 5, 2**255 + 9, _twist_u()]
-)
+@pytest.mark.parametrize("u", [0, 1, P25 - 1, *ORDER8, P25, P25 + 5, 2**255 + 9, _twist_u()])
 def test_curve25519_rejects_bad_points(u: int) -> None:
     s = PsiSettings(workers=1, batch_size=8)
     a, _b = _pair(s, n=1)
@@ -126,8 +141,7 @@ def test_wrong_message_order_and_counts() -> None:
     b3.start()
     # a reply for a batch that was never sent
     with pytest.raises(ProtocolError):
-        a3.handle(TagReply(param=message_param(s, SID), index=5, total=5, data=b"",
-                           elem_size=16))
+        a3.handle(TagReply(param=message_param(s, SID), index=5, total=5, data=b"", elem_size=16))
 
 
 def test_message_from_other_session_or_suite_is_rejected() -> None:
@@ -182,8 +196,13 @@ def test_rsa_rejects_bad_public_keys_and_values(rsa_key: object) -> None:
     s, client, signer = _rsa_pair(rsa_key)
     client.start()
     param = message_param(s, SID)
-    for n, e in (((1 << 2047) + 2, 65537), ((1 << 2047) + 1, 65537), (rsa_key.public().n, 4),
-                 (rsa_key.public().n, 1), (1 << 2046, 3)):
+    for n, e in (
+        ((1 << 2047) + 2, 65537),
+        ((1 << 2047) + 1, 65537),
+        (rsa_key.public().n, 4),
+        (rsa_key.public().n, 1),
+        (1 << 2046, 3),
+    ):
         c, _ = _rsa_pair(rsa_key)[1:]
         c.start()
         with pytest.raises(ProtocolError):

@@ -23,8 +23,9 @@ def _data(n_ref: int, n_probe: int, shared: int) -> tuple[bytes, bytes, set[int]
 def test_join_in_memory_and_out_of_core(tmp_path: os.PathLike[str], budget: int) -> None:
     n_ref, n_probe, shared = 9000, 7000, 2500
     ref, probe, probe_hits, ref_hits = _data(n_ref, n_probe, shared)
-    j = TagJoin(n_ref, n_probe, memory_budget=budget, workdir=str(tmp_path),
-                want_ref_positions=True)
+    j = TagJoin(
+        n_ref, n_probe, memory_budget=budget, workdir=str(tmp_path), want_ref_positions=True
+    )
     if budget == 1 << 20:
         assert j.partitions > 1 and j.spill_dir is not None
     else:

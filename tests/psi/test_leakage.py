@@ -28,10 +28,12 @@ def _drive(settings: PsiSettings, a: list[bytes], b: list[bytes], **kw: object):
     """Run a PSI; return the messages each role received, by type."""
     sid = os.urandom(32)
     parties = {
-        "listener": create_party(settings, role="listener", items=a, peer_size=len(b),
-                                 session_id=sid, **kw),
-        "connector": create_party(settings, role="connector", items=b, peer_size=len(a),
-                                  session_id=sid, **kw),
+        "listener": create_party(
+            settings, role="listener", items=a, peer_size=len(b), session_id=sid, **kw
+        ),
+        "connector": create_party(
+            settings, role="connector", items=b, peer_size=len(a), session_id=sid, **kw
+        ),
     }
     other = {"listener": "connector", "connector": "listener"}
     inbox: dict[str, list[bytes]] = {"listener": [], "connector": []}

@@ -60,30 +60,52 @@ def test_all_reveal_modes(protocol: str, group: str, rsa_key: object) -> None:
 _sets = st.lists(st.integers(0, 3 * SIZE // 2), unique=True, max_size=SIZE)
 
 
-@settings(max_examples=8 if not PURE else 3, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(a=_sets, b=_sets, bs=st.integers(1, 9), reveal=st.sampled_from(["listener", "connector",
-                                                                         "both", "count"]))
-def test_property_ecdh_equals_set_intersection(a: list[int], b: list[int], bs: int,
-                                               reveal: str) -> None:
+@settings(
+    max_examples=8 if not PURE else 3,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    a=_sets,
+    b=_sets,
+    bs=st.integers(1, 9),
+    reveal=st.sampled_from(["listener", "connector", "both", "count"]),
+)
+def test_property_ecdh_equals_set_intersection(
+    a: list[int], b: list[int], bs: int, reveal: str
+) -> None:
     s = PsiSettings(protocol="ecdh", reveal=reveal, batch_size=bs, workers=1)
     _check(s, [b"%d" % x for x in a], [b"%d" % x for x in b])
 
 
-@settings(max_examples=4 if not PURE else 2, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(a=_sets, b=_sets, bs=st.integers(1, 9), reveal=st.sampled_from(["listener", "connector",
-                                                                         "both", "count"]))
+@settings(
+    max_examples=4 if not PURE else 2,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    a=_sets,
+    b=_sets,
+    bs=st.integers(1, 9),
+    reveal=st.sampled_from(["listener", "connector", "both", "count"]),
+)
 def test_property_dh_and_p256(a: list[int], b: list[int], bs: int, reveal: str) -> None:
     for protocol, group in (("dh", "ffdhe2048"), ("ecdh", "p256")):
         s = PsiSettings(protocol=protocol, group=group, reveal=reveal, batch_size=bs, workers=1)
         _check(s, [b"%d" % x for x in a], [b"%d" % x for x in b])
 
 
-@settings(max_examples=4 if not PURE else 2, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(a=_sets, b=_sets, bs=st.integers(1, 9),
-       reveal=st.sampled_from(["listener", "connector", "both"]))
+@settings(
+    max_examples=4 if not PURE else 2,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    a=_sets,
+    b=_sets,
+    bs=st.integers(1, 9),
+    reveal=st.sampled_from(["listener", "connector", "both"]),
+)
 def test_property_rsa(rsa_key: object, a: list[int], b: list[int], bs: int, reveal: str) -> None:
     s = PsiSettings(protocol="rsa", reveal=reveal, batch_size=bs, workers=1)
     _check(s, [b"%d" % x for x in a], [b"%d" % x for x in b], rsa_key=rsa_key)
@@ -180,8 +202,11 @@ def test_party_lifecycle_errors() -> None:
 def test_domain_separation_tags_are_valid_dsts() -> None:
     from fedcrypto.psi._settings import session_tag
 
-    for protocol, groups in (("ecdh", ("curve25519", "p256")), ("dh", ("ffdhe4096",)),
-                             ("rsa", ("rsa3072",))):
+    for protocol, groups in (
+        ("ecdh", ("curve25519", "p256")),
+        ("dh", ("ffdhe4096",)),
+        ("rsa", ("rsa3072",)),
+    ):
         for group in groups:
             s = PsiSettings(protocol=protocol, group=group, reveal="connector")
             dst = session_tag(s, os.urandom(32), "full-domain-hash")

@@ -11,15 +11,20 @@ import pytest
 
 from fedcrypto.cli.psi_tool._certs import make_certs
 from fedcrypto.cli.psi_tool._handshake import Hello, run_handshake, session_id_of
+from fedcrypto.cli.psi_tool._listen import accept_peer
 from fedcrypto.cli.psi_tool._net import (
     Connection,
+    Deadline,
     FrameKind,
     PeerAborted,
-    client_context,
-    connect,
-    listen_and_accept,
+    connect_tcp,
     parse_peer,
+)
+from fedcrypto.cli.psi_tool._tls import (
+    client_context,
+    load_tls_config,
     server_context,
+    tls_handshake,
 )
 from fedcrypto.exceptions import InvalidArgumentError, PeerError, ProtocolError
 
@@ -169,37 +174,63 @@ def certs(tmp_path_factory):
     return str(d), str(other)
 
 
-def _tls_pair(server_dir, client_dir, ca_for_client=None):
+def _tls_pair(server_dir, client_dir, connect_timeout=10):
     port_box = {}
     ready = threading.Event()
+    rejected = []
 
     def on_listening(host, port):
         port_box["port"] = port
         ready.set()
 
-    sctx = server_context(
-        f"{server_dir}/server.pem", f"{server_dir}/server.key", f"{server_dir}/ca.pem"
+    scfg = load_tls_config(
+        cert=f"{server_dir}/server.pem",
+        key=f"{server_dir}/server.key",
+        ca=f"{server_dir}/ca.pem",
+        peer_cert=None,
+        peer_fingerprint=None,
+        server=True,
     )
-    cctx = client_context(
-        f"{client_dir}/client.pem",
-        f"{client_dir}/client.key",
-        ca_for_client or f"{client_dir}/ca.pem",
+    ccfg = load_tls_config(
+        cert=f"{client_dir}/client.pem",
+        key=f"{client_dir}/client.key",
+        ca=f"{client_dir}/ca.pem",
+        peer_cert=None,
+        peer_fingerprint=None,
+        server=False,
     )
+    sctx, cctx = server_context(scfg), client_context(ccfg)
 
     def serve():
-        return listen_and_accept("127.0.0.1", 0, ctx=sctx, timeout=10, on_listening=on_listening)
+        admitted = accept_peer(
+            "127.0.0.1",
+            0,
+            admit=lambda sock, dl, cancel: tls_handshake(
+                sock, sctx, server=True, server_hostname=None, deadline=dl, cancel=cancel
+            ),
+            discard=lambda s: s.close(),
+            connect_timeout=connect_timeout,
+            handshake_timeout=10,
+            on_reject=lambda addr, why: rejected.append(why),
+            on_listening=on_listening,
+        )
+        return admitted.value
 
     def cli():
         ready.wait(10)
-        return connect("127.0.0.1", port_box["port"], ctx=cctx, timeout=10)
+        sock = connect_tcp("127.0.0.1", port_box["port"], timeout=10)
+        return tls_handshake(
+            sock, cctx, server=False, server_hostname="localhost", deadline=Deadline(10)
+        )
 
-    return run_both(serve, cli)
+    a, b = run_both(serve, cli)
+    return a, b, rejected
 
 
 def test_mutual_tls_13_roundtrip(certs):
     good, _ = certs
-    s, c = _tls_pair(good, good)
-    assert not isinstance(s, Exception) and not isinstance(c, Exception)
+    s, c, rejected = _tls_pair(good, good)
+    assert not isinstance(s, Exception) and not isinstance(c, Exception) and rejected == []
     a = Connection(s, max_frame=1 << 20, idle_timeout=10)
     b = Connection(c, max_frame=1 << 20, idle_timeout=10)
     try:
@@ -212,8 +243,10 @@ def test_mutual_tls_13_roundtrip(certs):
 
 def test_tls_rejects_foreign_ca(certs):
     good, other = certs
-    s, c = _tls_pair(good, other)  # client trusts and presents another CA's certs
-    assert isinstance(s, PeerError) or isinstance(c, PeerError)
+    s, c, rejected = _tls_pair(good, other, connect_timeout=1.5)  # another CA's certs
+    assert isinstance(c, PeerError)  # the client does not trust the server's CA
+    assert isinstance(s, PeerError) and "no peer completed the handshake" in str(s)
+    assert len(rejected) == 1  # the listener logged the attempt and kept listening
     for x in (s, c):
         if isinstance(x, socket.socket):
             x.close()
@@ -226,7 +259,15 @@ def test_port_in_use():
     port = holder.getsockname()[1]
     try:
         with pytest.raises(InvalidArgumentError, match="address already in use"):
-            listen_and_accept("127.0.0.1", port, ctx=None, timeout=1)
+            accept_peer(
+                "127.0.0.1",
+                port,
+                admit=lambda *a: None,
+                discard=lambda v: None,
+                connect_timeout=1,
+                handshake_timeout=1,
+                on_reject=lambda *a: None,
+            )
     finally:
         holder.close()
 
@@ -237,7 +278,7 @@ def test_connect_timeout_when_nobody_listens():
     port = s.getsockname()[1]
     s.close()
     with pytest.raises(PeerError, match="could not connect"):
-        connect("127.0.0.1", port, ctx=None, timeout=0.5)
+        connect_tcp("127.0.0.1", port, timeout=0.5)
 
 
 def hello(role, *, size=10, protocol_version=1, **settings):

@@ -142,7 +142,8 @@ def test_count_mode_stdin_and_stdout_via_python_m(tmp_path, listeners, write_ids
         [
             sys.executable,
             "-m",
-            "fedcrypto.psi",
+            "fedcrypto",
+            "psi",
             "connect",
             "--peer",
             f"127.0.0.1:{lst.port}",

@@ -15,9 +15,11 @@ import struct
 import pytest
 
 from fedcrypto import psi
-from fedcrypto.cli.psi_tool._handshake import Hello, run_handshake
-from fedcrypto.cli.psi_tool._net import Connection, FrameKind, connect
+from fedcrypto.cli.psi_tool._handshake import Hello
+from fedcrypto.cli.psi_tool._net import FrameKind
 from fedcrypto.hazmat.groups import DH_GROUPS
+
+from .conftest import fake_connector
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
@@ -35,79 +37,6 @@ def _no_outputs(tmp_path, *names):
     for name in names:
         assert not (tmp_path / name).exists(), name
     assert [f for f in os.listdir(tmp_path) if f.endswith(".part")] == []
-
-
-class Stop(Exception):
-    pass
-
-
-def fake_connector(
-    port,
-    items,
-    *,
-    protocol="ecdh",
-    group=None,
-    reveal="both",
-    tamper=None,
-    hello_edit=None,
-    after_handshake=None,
-    stop_after=None,
-):
-    """Connect to a plaintext listener and run a real connector party, passing every outgoing
-    message through ``tamper(msg, data) -> data``.  Returns what ended the run (the result or
-    the exception)."""
-    settings = psi.PsiSettings(protocol=protocol, group=group, reveal=reveal, batch_size=16)
-    conn = Connection(
-        connect("127.0.0.1", port, ctx=None, timeout=20), max_frame=1 << 26, idle_timeout=30
-    )
-    party = None
-    try:
-        hello = Hello.build(
-            role="connector",
-            tool_version="fake",
-            protocol_version=psi.PROTOCOL_VERSION,
-            settings=settings.as_dict(),
-            input_settings={"normalize": ["strip"], "key_columns": 1, "duplicates": "dedup"},
-            set_size=len(items),
-        )
-        if hello_edit is not None:
-            hello = hello_edit(hello)
-        hs = run_handshake(conn, hello, max_peer_size=None)
-        if after_handshake is not None:
-            after_handshake(conn)
-            return conn.recv()
-        party = psi.create_party(
-            settings,
-            role="connector",
-            items=[i.encode() for i in items],
-            peer_size=hs.peer_size,
-            session_id=hs.session_id,
-        )
-        sent = [0]
-
-        def send(msgs):
-            for m in msgs:
-                data = m.to_bytes()
-                if tamper is not None:
-                    data = tamper(m, data)
-                conn.send(FrameKind.MESSAGE, data)
-                sent[0] += 1
-                if stop_after is not None and sent[0] >= stop_after:
-                    raise Stop
-
-        send(party.start())
-        while not party.done:
-            kind, body = conn.recv()
-            send(party.handle(psi.decode_message(body, settings, hs.session_id)))
-        return party.result()
-    except Stop:
-        return "stopped"
-    except Exception as exc:  # noqa: BLE001
-        return exc
-    finally:
-        if party is not None:
-            party.close()
-        conn.close(flush_timeout=2)
 
 
 def _listen(listeners, tmp_path, a, *extra):
@@ -312,8 +241,19 @@ def test_max_peer_size(tmp_path, run_pair, write_ids):
 
 
 def test_tls_against_plaintext(tmp_path, listeners, certs, write_ids):
+    """A plaintext connector cannot talk to a TLS listener; the listener logs the attempt and
+    keeps listening until its connect timeout."""
     a, b = _files(tmp_path, write_ids)
-    lst = listeners(tmp_path, *certs["listener"], "--input", a, "--output", str(tmp_path / "oa"))
+    lst = listeners(
+        tmp_path,
+        *certs["listener"],
+        "--input",
+        a,
+        "--output",
+        str(tmp_path / "oa"),
+        "--connect-timeout",
+        "3",
+    )
     conn = _run(
         "connect",
         "--peer",
@@ -327,7 +267,7 @@ def test_tls_against_plaintext(tmp_path, listeners, certs, write_ids):
         "5",
     )
     la = lst.wait()
-    la.assert_clean_failure(1, "TLS handshake failed")
+    la.assert_clean_failure(1, "1 connection attempt rejected (last: TLS handshake failed")
     assert conn.rc == 1 and "Traceback" not in conn.err
     _no_outputs(tmp_path, "oa", "ob")
 
@@ -365,9 +305,11 @@ def _raw_peer(port, payload: bytes, *, handshake=True):
 
 def test_garbage_instead_of_frames(tmp_path, listeners, write_ids):
     a, _ = _files(tmp_path, write_ids)
-    lst = _listen(listeners, tmp_path, a)
+    lst = _listen(listeners, tmp_path, a, "--connect-timeout", "2")
     _raw_peer(lst.port, b"\x16\x03\x01 this is not a frame at all" * 10)
-    lst.wait().assert_clean_failure(1, "not a fedcrypto psi frame (garbage)")
+    la = lst.wait()
+    la.assert_clean_failure(1, "not a fedcrypto psi frame (garbage)")
+    assert "rejected connection #1" in la.err  # logged, and the listener kept listening
     _no_outputs(tmp_path, "out.txt")
 
 
@@ -541,7 +483,16 @@ def test_sigterm_is_a_clean_interrupt(tmp_path, listeners, write_ids):
 
 def test_tls_host_name_is_verified(tmp_path, listeners, certs, write_ids):
     a, b = _files(tmp_path, write_ids)
-    lst = listeners(tmp_path, *certs["listener"], "--input", a, "--output", str(tmp_path / "oa"))
+    lst = listeners(
+        tmp_path,
+        *certs["listener"],
+        "--input",
+        a,
+        "--output",
+        str(tmp_path / "oa"),
+        "--connect-timeout",
+        "3",
+    )
     conn = _run(
         "connect",
         "--peer",
@@ -555,5 +506,5 @@ def test_tls_host_name_is_verified(tmp_path, listeners, certs, write_ids):
         str(tmp_path / "ob"),
     )
     conn.assert_clean_failure(1, "certificate was rejected")
-    lst.wait().assert_clean_failure(1, "TLS handshake failed")
+    lst.wait().assert_clean_failure(1, "1 connection attempt rejected (last: TLS handshake failed")
     _no_outputs(tmp_path, "oa", "ob")

@@ -1,8 +1,11 @@
 """The standalone two-party PSI tool behind ``fedcrypto psi`` (the only PSI code doing I/O).
 
-Modules: ``_input`` (ID files), ``_net`` (frames, TLS), ``_handshake`` (versioned hello),
-``_progress`` (stderr bars), ``_output`` (atomic results, JSON report), ``_certs``
-(``make-certs``), ``_run`` (the driver).  See ``docs/psi-tool.md``.
+Modules: ``_input`` (ID files), ``_net`` (frames, connections, rates and deadlines),
+``_tls`` (TLS contexts, CA or pinned certificate, bounded handshake), ``_listen`` (the
+listener's accept loop and rejected-attempt log), ``_handshake`` (versioned hello),
+``_progress`` (stderr lines and bars), ``_output`` (atomic results, JSON report), ``_certs``
+(``make-identity``, ``make-certs``), ``_errors`` (error types to exit codes and messages),
+``_run`` (the driver).  See ``docs/psi-tool.md``.
 """
 
 from __future__ import annotations

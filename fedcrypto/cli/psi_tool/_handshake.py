@@ -17,6 +17,14 @@ READY carrying ``SHA-256("fedcrypto-psi/ready/v1" || session_id)``, where::
                                                    || u32 len || connector hello)
 
 so both confirm the same transcript; the session id feeds the protocol's domain separation.
+
+:meth:`Hello.parse` is the door for the peer's hello: it checks the size (at most
+:data:`MAX_HELLO_BYTES`) and the nesting depth (at most :data:`MAX_HELLO_DEPTH`, what the
+format uses: the object, its ``settings``/``input`` objects, the ``normalize`` list) *before*
+the JSON parser runs, so a hostile hello costs neither recursion nor memory, and raises
+:class:`~fedcrypto.exceptions.RemoteProtocolError` for anything malformed.  Every string of
+the peer's hello that reaches a message goes through
+:func:`fedcrypto._sanitize.peer_text`.
 """
 
 from __future__ import annotations
@@ -25,18 +33,27 @@ import hashlib
 import hmac
 import json
 import os
+import re
+import types
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ...exceptions import ProtocolError
-from ._net import Connection, FrameKind
+from ..._immutable import Immutable
+from ..._sanitize import peer_text
+from ...exceptions import RemoteProtocolError
+from ._net import MAX_HELLO_BYTES, Connection, Deadline, FrameKind
 
 __all__ = [
     "HELLO_VERSION",
     "HELLO_MAGIC",
     "Hello",
     "HandshakeResult",
+    "MAX_HELLO_DEPTH",
     "run_handshake",
+    "exchange_hellos",
+    "confirm_handshake",
+    "check_nesting",
     "compare_hellos",
     "session_id_of",
     "reveal_to_user",
@@ -45,7 +62,9 @@ __all__ = [
 
 HELLO_VERSION = 1
 HELLO_MAGIC = b"FCPSI-HELLO\x00"
-_MAX_HELLO = 64 << 10
+#: Deepest nesting of JSON arrays/objects in a hello (object > settings/input > normalize).
+MAX_HELLO_DEPTH = 3
+_SPECIAL = re.compile(rb'[\\"\[\]{}]')
 _MAX_SET = 1 << 40
 TOOL = "fedcrypto-psi"
 
@@ -77,12 +96,51 @@ def reveal_to_user(canonical: str, role: str) -> str:
     return canonical
 
 
-@dataclass(frozen=True)
-class Hello:
-    """One side's hello: the parsed ``fields`` and the exact ``raw`` frame body."""
+def check_nesting(text: bytes, max_depth: int = MAX_HELLO_DEPTH) -> None:
+    """Refuse JSON ``text`` whose arrays/objects nest deeper than ``max_depth``.
 
-    fields: dict[str, Any]
+    One linear pass over the structural characters (quotes, backslashes, brackets) outside
+    strings, so it runs before — and protects — the recursive JSON parser.
+
+    :raises RemoteProtocolError: nesting deeper than ``max_depth``.
+    """
+    depth = 0
+    in_string = False
+    escaped_at = -2
+    for m in _SPECIAL.finditer(text):
+        ch = m.group()
+        pos = m.start()
+        if in_string:
+            if ch == b"\\":
+                if escaped_at != pos - 1:
+                    escaped_at = pos  # this backslash escapes the next character
+                else:
+                    escaped_at = -2  # an escaped backslash
+            elif ch == b'"' and escaped_at != pos - 1:
+                in_string = False
+        elif ch == b'"':
+            in_string = True
+            escaped_at = -2
+        elif ch in (b"[", b"{"):
+            depth += 1
+            if depth > max_depth:
+                raise RemoteProtocolError(
+                    f"the peer's hello nests JSON deeper than the {max_depth} levels the "
+                    f"hello format uses"
+                )
+        elif ch in (b"]", b"}"):
+            depth -= 1
+
+
+@dataclass(frozen=True)
+class Hello(Immutable):
+    """One side's hello: the parsed ``fields`` (read-only) and the exact ``raw`` frame body."""
+
+    fields: Mapping[str, Any]
     raw: bytes
+
+    def __post_init__(self) -> None:
+        self._set(fields=types.MappingProxyType(dict(self.fields)))
 
     @classmethod
     def build(
@@ -113,25 +171,34 @@ class Hello:
 
     @classmethod
     def parse(cls, raw: bytes) -> Hello:
-        """Parse and sanity-check a peer's hello; raises ProtocolError when malformed."""
+        """Parse and sanity-check a peer's hello.
+
+        :raises RemoteProtocolError: not a hello, larger than :data:`MAX_HELLO_BYTES`, nested
+            deeper than :data:`MAX_HELLO_DEPTH`, not UTF-8 JSON, another hello version, or a
+            field missing or of the wrong type.
+        """
+        if len(raw) > MAX_HELLO_BYTES:
+            raise RemoteProtocolError(
+                f"the peer's hello is too large ({len(raw)} bytes, limit {MAX_HELLO_BYTES})"
+            )
         if not raw.startswith(HELLO_MAGIC):
-            raise ProtocolError("the peer's first frame is not a fedcrypto psi hello")
-        if len(raw) > _MAX_HELLO:
-            raise ProtocolError("the peer's hello is too large")
+            raise RemoteProtocolError("the peer's first frame is not a fedcrypto psi hello")
+        body = raw[len(HELLO_MAGIC) :]
+        check_nesting(body)
         try:
-            fields = json.loads(raw[len(HELLO_MAGIC) :].decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            raise ProtocolError("the peer's hello is malformed (not JSON)") from None
+            fields = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            raise RemoteProtocolError("the peer's hello is malformed (not JSON)") from None
         if not isinstance(fields, dict):
-            raise ProtocolError("the peer's hello is malformed (not an object)")
+            raise RemoteProtocolError("the peer's hello is malformed (not an object)")
         version = fields.get("hello_version")
         if not isinstance(version, int) or isinstance(version, bool):
-            raise ProtocolError("the peer's hello has no version")
+            raise RemoteProtocolError("the peer's hello has no version")
         if version != HELLO_VERSION:
-            raise ProtocolError(
+            raise RemoteProtocolError(
                 f"handshake version mismatch: this side speaks hello version {HELLO_VERSION}, "
-                f"the peer {version} (tool version {_short(fields.get('tool_version'))}); "
-                "upgrade the older side"
+                f"the peer {version if abs(version) < 10**6 else 'another'} "
+                f"(tool version {_short(fields.get('tool_version'))}); upgrade the older side"
             )
         spec = {
             "tool": str,
@@ -146,23 +213,23 @@ class Hello:
         for key, typ in spec.items():
             value = fields.get(key)
             if not isinstance(value, typ) or isinstance(value, bool):
-                raise ProtocolError(f"the peer's hello is malformed (field {key!r})")
+                raise RemoteProtocolError(f"the peer's hello is malformed (field {key!r})")
         if fields["tool"] != TOOL:
-            raise ProtocolError("the peer is not a fedcrypto psi tool")
+            raise RemoteProtocolError("the peer is not a fedcrypto psi tool")
         if not 0 <= fields["set_size"] <= _MAX_SET:
-            raise ProtocolError("the peer announced an impossible set size")
+            raise RemoteProtocolError("the peer announced an impossible set size")
         try:
             nonce = bytes.fromhex(fields["nonce"])
         except ValueError:
             nonce = b""
         if len(nonce) != 32:
-            raise ProtocolError("the peer's hello is malformed (nonce)")
+            raise RemoteProtocolError("the peer's hello is malformed (nonce)")
         return cls(fields, raw)
 
 
 def _short(value: object) -> str:
-    text = "".join(ch for ch in str(value) if ch.isprintable())
-    return repr(text[:40])
+    """A peer value quoted for a message: sanitized, at most 40 characters."""
+    return "'" + peer_text(value if isinstance(value, str) else repr(value), 40) + "'"
 
 
 def session_id_of(listener: Hello, connector: Hello) -> bytes:
@@ -176,13 +243,14 @@ def session_id_of(listener: Hello, connector: Hello) -> bytes:
 
 def compare_hellos(ours: Hello, theirs: Hello) -> list[str]:
     """Every setting on which the two hellos disagree, as human-readable phrases from our side's
-    point of view (empty when compatible).  Symmetric: the peer finds the same differences."""
+    point of view (empty when compatible).  Symmetric: the peer finds the same differences.
+    The peer's keys and values are sanitized."""
     role = ours.fields["role"]
     problems: list[str] = []
     if theirs.fields["protocol_version"] != ours.fields["protocol_version"]:
         problems.append(
             f"PSI protocol version: this side speaks {ours.fields['protocol_version']}, the peer "
-            f"{theirs.fields['protocol_version']} "
+            f"{_fmt(theirs.fields['protocol_version'])} "
             f"(tool version {_short(theirs.fields['tool_version'])})"
         )
     expected_role = "connector" if role == "listener" else "listener"
@@ -197,11 +265,11 @@ def compare_hellos(ours: Hello, theirs: Hello) -> list[str]:
             a, b = mine.get(key), other.get(key)
             if a == b:
                 continue
-            name = _OPTION_NAMES.get(key, key)
+            name = _OPTION_NAMES.get(key) or f"setting {_short(key)}"
             if key == "reveal" and isinstance(b, str):
                 problems.append(
                     f"--reveal: this side asks for {reveal_to_user(str(a), role)!r} ({_who(a)}), "
-                    f"the peer for what is {reveal_to_user(b, role)!r} here ({_who(b)})"
+                    f"the peer for what is {_short(reveal_to_user(b, role))} here ({_who(b)})"
                 )
             else:
                 problems.append(f"{name}: {_fmt(a)} here, {_fmt(b)} on the peer")
@@ -214,37 +282,40 @@ def _who(canonical: object) -> str:
         "connector": "the connector learns the intersection",
         "both": "both learn the intersection",
         "count": "both learn only its size",
-    }.get(str(canonical), "unknown")
+    }.get(canonical if isinstance(canonical, str) else "", "unknown")
 
 
 def _fmt(value: object) -> str:
+    """A hello value for a message (sanitized and bounded: it may come from the peer)."""
     if value is None:
         return "unset"
     if isinstance(value, list):
-        return repr(",".join(str(v) for v in value) or "none")
-    if isinstance(value, str | int) and not isinstance(value, bool):
-        return repr(value) if isinstance(value, str) else str(value)
+        return _short(",".join(v if isinstance(v, str) else repr(v) for v in value[:20]) or "none")
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 10**12:
+        return str(value)
     return _short(value)
 
 
 @dataclass(frozen=True)
-class HandshakeResult:
+class HandshakeResult(Immutable):
     """Outcome of the handshake: ``session_id`` (32 bytes), ``peer_size`` and the peer's
-    ``peer_tool_version``."""
+    ``peer_tool_version`` (sanitized)."""
 
     session_id: bytes
     peer_size: int
     peer_tool_version: str
 
 
-def run_handshake(conn: Connection, ours: Hello, *, max_peer_size: int | None) -> HandshakeResult:
-    """Exchange hellos and READY frames over ``conn``.
+def exchange_hellos(conn: Connection, ours: Hello, *, deadline: Deadline | None = None) -> Hello:
+    """Send our hello and parse the peer's (the first frame it sends).
 
-    Raises ProtocolError naming every mismatching setting (after sending an ABORT frame to the
-    peer), :class:`~fedcrypto.exceptions.PeerError` when the peer aborts or disconnects.
+    :raises PeerAborted: the peer's first frame is an ABORT.
+    :raises PeerError: disconnect, garbage, too slow, or ``deadline`` passed.
+    :raises RemoteProtocolError: the first frame is not a well-formed hello (after sending
+        the peer an ABORT that says why).
     """
     conn.send(FrameKind.HELLO, ours.raw)
-    kind, body = conn.recv()
+    kind, body = conn.recv(deadline)
     if kind != FrameKind.HELLO:
         raise _abort(
             conn,
@@ -252,9 +323,26 @@ def run_handshake(conn: Connection, ours: Hello, *, max_peer_size: int | None) -
             "protocol violation: the first frame must be HELLO",
         )
     try:
-        theirs = Hello.parse(body)
-    except ProtocolError as exc:
+        return Hello.parse(body)
+    except RemoteProtocolError as exc:
         raise _abort(conn, str(exc), "it could not parse our hello: " + str(exc)) from None
+
+
+def confirm_handshake(
+    conn: Connection,
+    ours: Hello,
+    theirs: Hello,
+    *,
+    max_peer_size: int | None,
+    deadline: Deadline | None = None,
+) -> HandshakeResult:
+    """Compare the hellos, apply ``--max-peer-size``, derive the session id and exchange
+    READY frames.
+
+    :raises RemoteProtocolError: settings differ (every difference named), the peer
+        announced too many IDs, or the transcripts differ — after sending an ABORT frame.
+    :raises PeerError: the peer aborted, disconnected or ``deadline`` passed.
+    """
     problems = compare_hellos(ours, theirs)
     if problems:
         raise _abort(
@@ -276,7 +364,7 @@ def run_handshake(conn: Connection, ours: Hello, *, max_peer_size: int | None) -
         sid = session_id_of(theirs, ours)
     confirm = hashlib.sha256(b"fedcrypto-psi/ready/v1" + sid).digest()
     conn.send(FrameKind.READY, confirm)
-    kind, body = conn.recv()
+    kind, body = conn.recv(deadline)
     if kind != FrameKind.READY:
         raise _abort(
             conn,
@@ -289,9 +377,27 @@ def run_handshake(conn: Connection, ours: Hello, *, max_peer_size: int | None) -
             "handshake transcripts differ between the two sides",
             "handshake transcripts differ between the two sides",
         )
-    return HandshakeResult(sid, peer_size, str(theirs.fields["tool_version"]))
+    return HandshakeResult(sid, peer_size, peer_text(theirs.fields["tool_version"], 64))
 
 
-def _abort(conn: Connection, local: str, remote: str) -> ProtocolError:
+def run_handshake(
+    conn: Connection,
+    ours: Hello,
+    *,
+    max_peer_size: int | None,
+    deadline: Deadline | None = None,
+) -> HandshakeResult:
+    """Exchange hellos and READY frames over ``conn`` (:func:`exchange_hellos` then
+    :func:`confirm_handshake`), all before ``deadline``.
+
+    :raises RemoteProtocolError: a malformed hello, settings that differ (every one named),
+        too many IDs announced, transcripts that differ (the peer gets an ABORT first).
+    :raises PeerError: the peer aborts, disconnects, is too slow, or ``deadline`` passes.
+    """
+    theirs = exchange_hellos(conn, ours, deadline=deadline)
+    return confirm_handshake(conn, ours, theirs, max_peer_size=max_peer_size, deadline=deadline)
+
+
+def _abort(conn: Connection, local: str, remote: str) -> RemoteProtocolError:
     conn.abort(remote)
-    return ProtocolError(local)
+    return RemoteProtocolError(local)

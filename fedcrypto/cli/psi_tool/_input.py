@@ -37,6 +37,7 @@ from typing import Any, overload
 import numpy as np
 import numpy.typing as npt
 
+from ..._immutable import Immutable
 from ...exceptions import InputFormatError, InvalidArgumentError
 
 __all__ = [
@@ -114,7 +115,7 @@ def parse_delimiter(text: str | None) -> str | None:
 
 
 @dataclass(frozen=True)
-class InputSpec:
+class InputSpec(Immutable):
     """How to read one party's ID file.
 
     ``path`` is a file name or ``-`` for stdin; ``id_columns`` are header names or 0-based

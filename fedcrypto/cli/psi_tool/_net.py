@@ -1,26 +1,37 @@
-"""Length-prefixed frames over TCP or mutual TLS 1.3, with bounded sizes and timeouts.
+"""Length-prefixed frames over TCP or TLS 1.3, with bounded sizes, rates and deadlines.
 
 Frame layout (big-endian)::
 
     offset  size  field
     0       2     magic b"FP"
     2       1     frame kind (HELLO=1, READY=2, MESSAGE=3, DONE=4, ABORT=5)
-    3       4     body length L  (L <= the receiver's --max-frame-size)
+    3       4     body length L  (L <= the limit of its kind, see :data:`KIND_LIMITS`)
     7       L     body
 
-One background thread owns the socket and runs a ``select`` loop over a non-blocking socket,
-so a party can send while its peer sends (no deadlock with large batches) and a single thread
-ever touches the TLS object.  The main thread queues frames with :meth:`Connection.send` and
-takes them with :meth:`Connection.recv`; inbound frames are buffered up to a bound, past which
-the loop stops reading (TCP back-pressure).  A peer that disconnects, stalls past the idle
-timeout, sends bytes that are not frames, a truncated frame or a frame above the limit raises
-:class:`~fedcrypto.exceptions.PeerError` in the main thread.
+:class:`FrameDecoder` is the sans-I/O parser (bytes in, frames out), the one door where the
+peer's bytes become frames: anything that is not a frame, an unknown kind, or a length above
+the limit of its kind raises :class:`~fedcrypto.exceptions.PeerError` before any allocation.
+
+:class:`Connection` owns one socket through one background thread running a ``select`` loop
+over a non-blocking socket, so a party can send while its peer sends (no deadlock with large
+batches) and a single thread ever touches the TLS object.  The main thread queues frames with
+:meth:`Connection.send` and takes them with :meth:`Connection.recv`; inbound frames are
+buffered up to a bound, past which the loop stops reading (TCP back-pressure).
+
+Time bounds on the peer (each raises :class:`~fedcrypto.exceptions.PeerError`):
+
+* idle timeout: no inbound byte while waiting for a frame, or no outbound progress;
+* minimum progress rate: once the first byte of a frame is in, the whole frame (header
+  included) must arrive within ``frame_grace + size / min_rate`` seconds of reading time
+  (time spent not reading because our own inbox is full does not count).  A peer trickling
+  one byte every few seconds is cut off after ``frame_grace`` seconds;
+* a deadline passed to :meth:`Connection.recv` (the handshake deadline).
 """
 
 from __future__ import annotations
 
 import collections
-import errno
+import hashlib
 import os
 import select
 import socket
@@ -30,27 +41,47 @@ import threading
 import time
 from dataclasses import dataclass
 
+from ..._immutable import Immutable
+from ..._sanitize import peer_text
 from ...exceptions import InvalidArgumentError, PeerError
 
 __all__ = [
     "FrameKind",
+    "FrameDecoder",
     "Connection",
+    "Deadline",
     "PeerAborted",
+    "TlsInfo",
     "DEFAULT_MAX_FRAME",
-    "server_context",
-    "client_context",
-    "listen_and_accept",
-    "connect",
+    "DEFAULT_MIN_RATE",
+    "FRAME_GRACE",
+    "KIND_LIMITS",
+    "MAX_HELLO_BYTES",
+    "MAX_ABORT_BYTES",
+    "HEADER_SIZE",
+    "connect_tcp",
+    "describe_oserror",
+    "parse_peer",
 ]
 
 MAGIC = b"FP"
 _HEADER = struct.Struct(">2sBI")
-#: Default largest frame accepted from a peer: 256 MiB.
+HEADER_SIZE = _HEADER.size
+#: Default largest frame accepted from a peer: 256 MiB (the tool passes its own default).
 DEFAULT_MAX_FRAME = 256 << 20
+#: Largest HELLO body (magic + canonical JSON).
+MAX_HELLO_BYTES = 64 << 10
+#: Largest ABORT body (a one-line reason).
+MAX_ABORT_BYTES = 4 << 10
+#: Default minimum progress rate of a frame being received, bytes per second (64 KiB/s).
+DEFAULT_MIN_RATE = 64 << 10
+#: Seconds every frame gets on top of ``size / min_rate``.
+FRAME_GRACE = 5.0
 _CHUNK = 1 << 20
 _INBOX_BYTES = 256 << 20
 _INBOX_FRAMES = 64
 _DRAIN_SECONDS = 3.0
+_ABORT_REASON_CHARS = 300
 
 
 class FrameKind:
@@ -64,41 +95,161 @@ class FrameKind:
     NAMES = {1: "HELLO", 2: "READY", 3: "MESSAGE", 4: "DONE", 5: "ABORT"}
 
 
+#: Largest body per frame kind; MESSAGE is bounded by the connection's ``max_frame``.
+KIND_LIMITS = {
+    FrameKind.HELLO: MAX_HELLO_BYTES,
+    FrameKind.READY: 64,
+    FrameKind.DONE: 0,
+    FrameKind.ABORT: MAX_ABORT_BYTES,
+}
+
+
 class PeerAborted(PeerError):
     """The peer sent an ABORT frame; the message carries its (sanitized) reason."""
 
 
-def _sanitize(text: str, limit: int = 300) -> str:
-    clean = "".join(ch if ch.isprintable() else "?" for ch in text)
-    return clean[:limit] + ("..." if len(clean) > limit else "")
+class FrameDecoder:
+    """Sans-I/O frame parser: :meth:`feed` bytes, get complete ``(kind, body)`` frames.
+
+    :param max_frame: largest MESSAGE body accepted; other kinds have the smaller limits of
+        :data:`KIND_LIMITS` (never above ``max_frame``).
+    :raises PeerError: from :meth:`feed`, for bytes that are not a frame (bad magic, unknown
+        kind) or a length above the limit of its kind — checked on the 7-byte header, before
+        the body is buffered.  After an error the decoder must not be used again.
+    """
+
+    def __init__(self, max_frame: int) -> None:
+        if isinstance(max_frame, bool) or not isinstance(max_frame, int) or max_frame < 0:
+            raise InvalidArgumentError("max_frame must be a non-negative int")
+        self._max = max_frame
+        self._buf = bytearray()
+        self._need: int | None = None  # total bytes of the frame in progress, once known
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held of a frame that is not complete yet (0 at a frame boundary)."""
+        return len(self._buf)
+
+    @property
+    def frame_size(self) -> int | None:
+        """Total size (header + body) of the incomplete frame, once its header is in."""
+        return self._need
+
+    def limit(self, kind: int) -> int:
+        """Largest body accepted for a frame ``kind``."""
+        return min(self._max, KIND_LIMITS.get(kind, self._max))
+
+    def feed(self, data: bytes | bytearray | memoryview) -> list[tuple[int, bytes]]:
+        """Add received bytes; return the frames they complete, in order."""
+        self._buf += data
+        frames: list[tuple[int, bytes]] = []
+        pos = 0
+        buf = self._buf
+        while len(buf) - pos >= _HEADER.size:
+            magic, kind, length = _HEADER.unpack_from(buf, pos)
+            if magic != MAGIC or kind not in FrameKind.NAMES:
+                raise PeerError("the peer sent data that is not a fedcrypto psi frame (garbage)")
+            limit = self.limit(kind)
+            if length > limit:
+                raise PeerError(
+                    f"the peer sent a {FrameKind.NAMES[kind]} frame of {length} bytes, above "
+                    f"the limit of {limit}"
+                    + (" (--max-frame-size)" if kind == FrameKind.MESSAGE else "")
+                )
+            end = pos + _HEADER.size + length
+            if len(buf) < end:
+                self._need = _HEADER.size + length
+                break
+            frames.append((kind, bytes(buf[pos + _HEADER.size : end])))
+            pos = end
+        else:
+            self._need = None
+        if pos:
+            del buf[:pos]
+        if not buf:
+            self._need = None
+        return frames
+
+
+class Deadline(Immutable):
+    """A point in time by which something must be done (``seconds`` from now).
+
+    ``what`` and ``option`` name it in the error: ``"{what} did not complete within
+    {seconds} s ({option})"``.
+    """
+
+    __slots__ = ("seconds", "what", "option", "_end")
+    seconds: float
+    what: str
+    option: str
+    _end: float
+
+    def __init__(self, seconds: float, what: str = "the handshake", option: str = "") -> None:
+        self._set(seconds=seconds, what=what, option=option, _end=time.monotonic() + seconds)
+
+    def left(self) -> float:
+        """Seconds left (negative once passed)."""
+        return self._end - time.monotonic()
+
+    def expired(self) -> bool:
+        """Whether the deadline has passed."""
+        return self.left() <= 0
+
+    def error(self) -> PeerError:
+        """The error to raise once the deadline has passed."""
+        suffix = f" ({self.option})" if self.option else ""
+        return PeerError(f"{self.what} did not complete within {self.seconds:g} s{suffix}")
 
 
 @dataclass(frozen=True)
-class TlsInfo:
-    """What was negotiated: TLS version and cipher (``None`` fields without TLS)."""
+class TlsInfo(Immutable):
+    """What was negotiated: TLS version, cipher and the SHA-256 fingerprint of the peer's
+    certificate (``None`` fields without TLS)."""
 
     version: str | None
     cipher: str | None
+    peer_cert_sha256: bytes | None = None
+
+
+def _tls_info(sock: socket.socket) -> TlsInfo:
+    if not isinstance(sock, ssl.SSLSocket):
+        return TlsInfo(None, None)
+    cipher = sock.cipher()
+    der = sock.getpeercert(binary_form=True)
+    return TlsInfo(
+        sock.version(),
+        cipher[0] if cipher else None,
+        hashlib.sha256(der).digest() if der else None,
+    )
 
 
 class Connection:
     """A framed connection to the peer; see the module docstring.
 
-    ``sock``: a connected (TLS-wrapped or plain) socket, handed over to this object;
-    ``max_frame``: the largest frame accepted; ``idle_timeout``: seconds without any inbound
-    byte (while waiting for a frame) or without outbound progress before giving up.
+    :param sock: a connected (TLS-wrapped or plain) socket, handed over to this object.
+    :param max_frame: the largest MESSAGE frame body accepted.
+    :param idle_timeout: seconds without any inbound byte (while waiting for a frame) or
+        without outbound progress before giving up.
+    :param min_rate: minimum bytes per second at which a frame must arrive once started.
+    :param frame_grace: seconds every frame gets on top of ``size / min_rate``.
     """
 
-    def __init__(self, sock: socket.socket, *, max_frame: int, idle_timeout: float) -> None:
+    def __init__(
+        self,
+        sock: socket.socket,
+        *,
+        max_frame: int,
+        idle_timeout: float,
+        min_rate: float = DEFAULT_MIN_RATE,
+        frame_grace: float = FRAME_GRACE,
+    ) -> None:
         self._sock = sock
-        self._max_frame = max_frame
+        self._decoder = FrameDecoder(max_frame)
         self._idle = idle_timeout
+        self._min_rate = float(min_rate)
+        self._grace = float(frame_grace)
         self._tls = isinstance(sock, ssl.SSLSocket)
-        if isinstance(sock, ssl.SSLSocket):
-            cipher = sock.cipher()
-            self.tls_info = TlsInfo(sock.version(), cipher[0] if cipher else None)
-        else:
-            self.tls_info = TlsInfo(None, None)
+        self.tls_info = _tls_info(sock)
         sock.setblocking(False)
         self._lock = threading.Condition()
         self._outq: collections.deque[bytes] = collections.deque()
@@ -107,6 +258,7 @@ class Connection:
         self._error: PeerError | None = None
         self._eof = False
         self._closing = False
+        self._drain = _DRAIN_SECONDS
         self._clean_boundary = True
         self._last_rx = time.monotonic()
         self.bytes_sent = 0
@@ -130,11 +282,13 @@ class Connection:
             self.frames_sent += 1
         self._wake()
 
-    def recv(self) -> tuple[int, bytes]:
+    def recv(self, deadline: Deadline | None = None) -> tuple[int, bytes]:
         """Wait for the next frame; returns ``(kind, body)``.
 
-        Raises :class:`PeerAborted` for an ABORT frame, :class:`PeerError` when the peer
-        disconnected, stalled past the idle timeout, or sent bytes that are not valid frames.
+        :param deadline: give up when it passes (the handshake deadline).
+        :raises PeerAborted: for an ABORT frame.
+        :raises PeerError: when the peer disconnected, stalled past the idle timeout, sent a
+            frame too slowly, sent bytes that are not valid frames, or ``deadline`` passed.
         """
         waiting_since = time.monotonic()
         with self._lock:
@@ -144,17 +298,23 @@ class Connection:
                     self._inbox_bytes -= len(body)
                     self._wake()
                     if kind == FrameKind.ABORT:
-                        reason = _sanitize(body.decode("utf-8", "replace")) or "no reason given"
+                        reason = peer_text(body, _ABORT_REASON_CHARS) or "no reason given"
                         raise PeerAborted(f"the peer aborted: {reason}")
                     return kind, body
                 if self._error is not None:
                     raise self._error
                 if self._eof:
                     raise PeerError("the peer closed the connection")
-                idle = time.monotonic() - max(self._last_rx, waiting_since)
+                now = time.monotonic()
+                if deadline is not None and deadline.expired():
+                    raise deadline.error()
+                idle = now - max(self._last_rx, waiting_since)
                 if idle > self._idle:
                     raise PeerError(f"no data from the peer for {self._idle:g} s (idle timeout)")
-                self._lock.wait(min(1.0, self._idle - idle + 0.01))
+                wait = min(1.0, self._idle - idle + 0.01)
+                if deadline is not None:
+                    wait = min(wait, max(0.0, deadline.left()) + 0.01)
+                self._lock.wait(wait)
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every queued frame has been handed to the kernel; False on timeout or
@@ -168,15 +328,17 @@ class Connection:
                 self._lock.wait(min(left, 0.05))
         return True
 
-    def close(self, *, flush_timeout: float = 10.0) -> None:
-        """Send what is queued (bounded by ``flush_timeout``), half-close, drain briefly and
-        close the socket.  Safe to call more than once."""
+    def close(self, *, flush_timeout: float = 10.0, drain: float = _DRAIN_SECONDS) -> None:
+        """Send what is queued (bounded by ``flush_timeout``), half-close, drain for at most
+        ``drain`` seconds (so our last frame is not lost to a reset) and close the socket.
+        Safe to call more than once."""
         with self._lock:
             if self._closing:
                 return
             self._closing = True
+            self._drain = drain
         self._wake()
-        self._thread.join(flush_timeout + _DRAIN_SECONDS + 1.0)
+        self._thread.join(flush_timeout + drain + 1.0)
         if not self._thread.is_alive() and self._outq and self._clean_boundary:
             # The I/O loop stopped on a read-side error: best-effort blocking send of what is
             # queued (typically our ABORT) so the peer learns why we stop.
@@ -189,13 +351,14 @@ class Connection:
                 pass
         self._close_socket()
 
-    def abort(self, reason: str) -> None:
+    def abort(self, reason: str, *, flush_timeout: float = 3.0) -> None:
         """Send an ABORT frame with a one-line ``reason`` (no secrets), then close."""
+        body = peer_text(reason, 500).encode("utf-8")[:MAX_ABORT_BYTES]
         try:
-            self.send(FrameKind.ABORT, _sanitize(reason, 500).encode("utf-8"))
+            self.send(FrameKind.ABORT, body)
         except PeerError:
             pass
-        self.close(flush_timeout=3.0)
+        self.close(flush_timeout=flush_timeout)
 
     # -- I/O thread ------------------------------------------------------------------
     def _wake(self) -> None:
@@ -216,18 +379,30 @@ class Connection:
         except PeerError as exc:
             self._fail(exc)
         except (OSError, ValueError) as exc:  # pragma: no cover - unexpected socket failure
-            self._fail(PeerError(f"network error: {_describe_oserror(exc)}"))
+            self._fail(PeerError(f"network error: {describe_oserror(exc)}"))
         finally:
             with self._lock:
                 self._lock.notify_all()
 
+    def _check_rate(self, now: float, started: float) -> None:
+        need = self._decoder.frame_size or _HEADER.size
+        allowed = self._grace + need / self._min_rate
+        elapsed = now - started
+        if elapsed > allowed:
+            raise PeerError(
+                f"the peer is sending too slowly: {self._decoder.buffered} of {need} bytes of a "
+                f"frame in {elapsed:.0f} s (minimum rate {self._min_rate:g} B/s after "
+                f"{self._grace:g} s; --min-rate)"
+            )
+
     def _loop(self) -> None:
         sock = self._sock
-        rbuf = bytearray()
         wbuf = b""
         wpos = 0
         last_tx_progress = time.monotonic()
         flush_deadline: float | None = None
+        frame_started: float | None = None  # reading-time clock of the incomplete frame
+        paused_at: float | None = None
         while True:
             with self._lock:
                 closing = self._closing
@@ -244,6 +419,13 @@ class Connection:
                     and len(self._inbox) < _INBOX_FRAMES
                     and self._inbox_bytes < _INBOX_BYTES
                 )
+            now = time.monotonic()
+            if not reading and paused_at is None:
+                paused_at = now
+            elif reading and paused_at is not None:
+                if frame_started is not None:
+                    frame_started += now - paused_at  # our own back-pressure does not count
+                paused_at = None
             writing = wpos < len(wbuf)
             if closing and not writing:
                 self._half_close_and_drain()
@@ -261,7 +443,7 @@ class Connection:
                     n = 0
                 except (ConnectionError, ssl.SSLError, OSError) as exc:
                     raise PeerError(
-                        f"sending to the peer failed: {_describe_oserror(exc)}"
+                        f"sending to the peer failed: {describe_oserror(exc)}"
                     ) from None
                 if n:
                     wpos += n
@@ -273,19 +455,24 @@ class Connection:
                         f"the peer has not read our data for {self._idle:g} s (idle timeout)"
                     )
             if reading:
-                got = self._read_some(rbuf)
+                got = self._read_some()
                 if got:
                     progressed = True
-                    self._parse(rbuf)
+                    if self._decoder.buffered == 0:
+                        frame_started = None
+                    elif frame_started is None or got > self._decoder.buffered:
+                        frame_started = time.monotonic()  # a new frame began in this read
                 elif got is None:  # EOF
                     with self._lock:
-                        if rbuf:
+                        if self._decoder.buffered:
                             self._error = self._error or PeerError(
                                 "the peer closed the connection in the middle of a frame "
                                 "(truncated frame)"
                             )
                         self._eof = True
                         self._lock.notify_all()
+                if frame_started is not None and not self._eof:
+                    self._check_rate(time.monotonic(), frame_started)
             if progressed:
                 continue
             rlist: list[socket.socket] = [self._wake_r]
@@ -300,8 +487,8 @@ class Connection:
                 except BlockingIOError:
                     pass
 
-    def _read_some(self, rbuf: bytearray) -> int | None:
-        """Read what is available: number of bytes (0 if none), ``None`` on EOF."""
+    def _read_some(self) -> int | None:
+        """Read and decode what is available: bytes read (0 if none), ``None`` on EOF."""
         total = 0
         while total < 8 * _CHUNK:
             try:
@@ -312,42 +499,22 @@ class Connection:
                 return None if not total else total
             except (ConnectionError, ssl.SSLError, OSError) as exc:
                 raise PeerError(
-                    f"receiving from the peer failed: {_describe_oserror(exc)}"
+                    f"receiving from the peer failed: {describe_oserror(exc)}"
                 ) from None
             if not data:
                 return None if not total else total
-            rbuf += data
             total += len(data)
             self.bytes_received += len(data)
             self._last_rx = time.monotonic()
+            frames = self._decoder.feed(data)
+            if frames:
+                with self._lock:
+                    for kind, body in frames:
+                        self._inbox.append((kind, body))
+                        self._inbox_bytes += len(body)
+                        self.frames_received += 1
+                    self._lock.notify_all()
         return total
-
-    def _parse(self, rbuf: bytearray) -> None:
-        frames: list[tuple[int, bytes]] = []
-        pos = 0
-        while len(rbuf) - pos >= _HEADER.size:
-            magic, kind, length = _HEADER.unpack_from(rbuf, pos)
-            if magic != MAGIC or kind not in FrameKind.NAMES:
-                raise PeerError("the peer sent data that is not a fedcrypto psi frame (garbage)")
-            if length > self._max_frame:
-                raise PeerError(
-                    f"the peer sent a {FrameKind.NAMES[kind]} frame of {length} bytes, above the "
-                    f"limit of {self._max_frame} (--max-frame-size)"
-                )
-            if len(rbuf) - pos - _HEADER.size < length:
-                break
-            start = pos + _HEADER.size
-            frames.append((kind, bytes(rbuf[start : start + length])))
-            pos = start + length
-        if pos:
-            del rbuf[:pos]
-        if frames:
-            with self._lock:
-                for kind, body in frames:
-                    self._inbox.append((kind, body))
-                    self._inbox_bytes += len(body)
-                    self.frames_received += 1
-                self._lock.notify_all()
 
     def _half_close_and_drain(self) -> None:
         """Send FIN after our data, then read (and discard) until the peer closes too, so the
@@ -364,7 +531,7 @@ class Connection:
             return
         if self._eof:
             return
-        deadline = time.monotonic() + _DRAIN_SECONDS
+        deadline = time.monotonic() + self._drain
         while time.monotonic() < deadline:
             r, _, _ = select.select([self._sock], [], [], 0.2)
             if not r:
@@ -386,150 +553,51 @@ class Connection:
                 pass
 
 
-def _describe_oserror(exc: BaseException) -> str:
+_TLS_REASONS = {
+    "TLSV1_ALERT_UNKNOWN_CA": "the peer does not trust our certificate",
+    "SSLV3_ALERT_BAD_CERTIFICATE": "the peer rejected our certificate",
+    "SSLV3_ALERT_CERTIFICATE_UNKNOWN": "the peer rejected our certificate",
+    "TLSV13_ALERT_CERTIFICATE_REQUIRED": "the peer requires a certificate",
+    "PEER_DID_NOT_RETURN_A_CERTIFICATE": "the peer presented no certificate",
+    "WRONG_VERSION_NUMBER": "the peer does not speak TLS",
+    "HTTP_REQUEST": "the peer sent an HTTP request, not TLS",
+    "UNEXPECTED_EOF_WHILE_READING": "the peer closed the connection",
+}
+
+
+def describe_oserror(exc: BaseException) -> str:
+    """A short, sanitized, human description of a socket or TLS error."""
     if isinstance(exc, ssl.SSLError):
-        return f"TLS error ({exc.reason or exc.__class__.__name__})"
+        reason = exc.reason or exc.__class__.__name__
+        friendly = _TLS_REASONS.get(reason)
+        text = f"TLS error ({reason})" if friendly is None else f"{friendly} [TLS {reason}]"
+        return peer_text(text)
     if isinstance(exc, ConnectionResetError):
         return "connection reset by the peer"
     if isinstance(exc, BrokenPipeError):
         return "the peer closed the connection"
+    if isinstance(exc, TimeoutError):
+        return "timed out"
     if isinstance(exc, OSError) and exc.errno is not None:
         return os.strerror(exc.errno).lower()
-    return str(exc) or exc.__class__.__name__
-
-
-def _check_file(option: str, path: str) -> None:
-    if not os.path.isfile(path):
-        raise InvalidArgumentError(f"{option} {path}: no such file")
-
-
-def _base_context(purpose: int, cert: str, key: str, ca: str) -> ssl.SSLContext:
-    for option, path in (("--tls-cert", cert), ("--tls-key", key), ("--tls-ca", ca)):
-        _check_file(option, path)
-    ctx = ssl.SSLContext(purpose)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
-    try:
-        ctx.load_cert_chain(cert, key)
-    except ssl.SSLError as exc:
-        raise InvalidArgumentError(
-            f"--tls-cert/--tls-key: cannot load the certificate and key ({exc.reason})"
-        ) from None
-    try:
-        ctx.load_verify_locations(cafile=ca)
-    except ssl.SSLError as exc:
-        raise InvalidArgumentError(f"--tls-ca {ca}: cannot load ({exc.reason})") from None
-    ctx.verify_mode = ssl.CERT_REQUIRED
-    return ctx
-
-
-def server_context(cert: str, key: str, ca: str) -> ssl.SSLContext:
-    """TLS 1.3 server context that requires a client certificate signed by ``ca``."""
-    return _base_context(ssl.PROTOCOL_TLS_SERVER, cert, key, ca)
-
-
-def client_context(cert: str, key: str, ca: str) -> ssl.SSLContext:
-    """TLS 1.3 client context: presents ``cert``, verifies the server against ``ca`` and its
-    host name."""
-    ctx = _base_context(ssl.PROTOCOL_TLS_CLIENT, cert, key, ca)
-    ctx.check_hostname = True
-    return ctx
-
-
-def _tls_handshake(
-    sock: socket.socket, ctx: ssl.SSLContext, *, server: bool, hostname: str | None, timeout: float
-) -> socket.socket:
-    sock.settimeout(timeout)
-    try:
-        return ctx.wrap_socket(sock, server_side=server, server_hostname=hostname)
-    except ssl.SSLCertVerificationError as exc:
-        sock.close()
-        raise PeerError(
-            f"TLS: the peer's certificate was rejected ({exc.verify_message})"
-        ) from None
-    except ssl.SSLError as exc:
-        sock.close()
-        raise PeerError(f"TLS handshake failed ({exc.reason or exc.__class__.__name__})") from None
-    except (OSError, TimeoutError) as exc:
-        sock.close()
-        raise PeerError(f"TLS handshake failed: {_describe_oserror(exc)}") from None
-
-
-def listen_and_accept(
-    host: str,
-    port: int,
-    *,
-    ctx: ssl.SSLContext | None,
-    timeout: float,
-    port_file: str | None = None,
-    on_listening: object = None,
-) -> socket.socket:
-    """Bind ``host:port``, wait up to ``timeout`` seconds for one peer, complete TLS (when
-    ``ctx``) and return the connected socket; the listening socket is closed either way.
-
-    Raises InvalidArgumentError when the address cannot be bound (port in use, bad address)
-    and PeerError when no peer connects in time or TLS fails.
-    """
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except socket.gaierror as exc:
-        raise InvalidArgumentError(f"--host {host}: cannot resolve ({exc.strerror})") from None
-    family, _, _, _, addr = infos[0]
-    lsock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            lsock.bind(addr)
-        except OSError as exc:
-            why = (
-                "address already in use"
-                if exc.errno == errno.EADDRINUSE
-                else _describe_oserror(exc)
-            )
-            raise InvalidArgumentError(f"cannot listen on {host}:{port}: {why}") from None
-        lsock.listen(1)
-        bound = lsock.getsockname()[1]
-        if port_file:
-            tmp = f"{port_file}.tmp{os.getpid()}"
-            with open(tmp, "w", encoding="ascii") as fh:
-                fh.write(f"{bound}\n")
-            os.replace(tmp, port_file)
-        if callable(on_listening):
-            on_listening(host, bound)
-        lsock.settimeout(timeout)
-        try:
-            conn, _ = lsock.accept()
-        except TimeoutError:
-            raise PeerError(f"no peer connected within {timeout:g} s (--connect-timeout)") from None
-    finally:
-        lsock.close()
-    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    if ctx is None:
-        return conn
-    return _tls_handshake(conn, ctx, server=True, hostname=None, timeout=timeout)
+    return peer_text(str(exc) or exc.__class__.__name__)
 
 
 def parse_peer(text: str) -> tuple[str, int]:
     """Parse ``HOST:PORT`` (``[v6]:PORT`` for IPv6); raises InvalidArgumentError."""
     host, sep, port_s = text.rpartition(":")
     if not sep or not host or not port_s.isdigit() or not 0 < int(port_s) < 65536:
-        raise InvalidArgumentError(f"--peer {text!r}: expected HOST:PORT")
+        raise InvalidArgumentError(f"--peer {peer_text(text)!r}: expected HOST:PORT")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     return host, int(port_s)
 
 
-def connect(
-    host: str,
-    port: int,
-    *,
-    ctx: ssl.SSLContext | None,
-    timeout: float,
-    server_name: str | None = None,
-) -> socket.socket:
+def connect_tcp(host: str, port: int, *, timeout: float) -> socket.socket:
     """Connect to ``host:port``, retrying refused connections until ``timeout`` seconds have
-    passed (the listener may start a little later), then complete TLS when ``ctx``.
+    passed (the listener may start a little later).
 
-    Raises PeerError when the peer cannot be reached or TLS fails.
+    :raises PeerError: when the peer cannot be reached in time or the name does not resolve.
     """
     deadline = time.monotonic() + timeout
     last = "timed out"
@@ -541,17 +609,9 @@ def connect(
             sock = socket.create_connection((host, port), timeout=min(left, 10.0))
             break
         except socket.gaierror as exc:
-            raise PeerError(f"cannot resolve {host} ({exc.strerror})") from None
-        except (ConnectionRefusedError, TimeoutError, OSError) as exc:
-            last = _describe_oserror(exc)
+            raise PeerError(f"cannot resolve {peer_text(host)} ({exc.strerror})") from None
+        except OSError as exc:
+            last = describe_oserror(exc)
             time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    if ctx is None:
-        return sock
-    return _tls_handshake(
-        sock,
-        ctx,
-        server=False,
-        hostname=server_name or host,
-        timeout=max(1.0, deadline - time.monotonic()),
-    )
+    return sock

@@ -2,7 +2,9 @@
 
 On a terminal one bar is redrawn in place (at most 10 times a second); when stderr is not a
 terminal only a line per finished phase is written, so logs stay readable.  ``quiet``
-silences everything (errors are still printed by the driver).
+silences progress and summaries; errors and warnings (rejected connection attempts) are
+always printed.  Every line goes through :func:`terminal_line`, so no control character can
+reach the terminal whatever a message carries.
 """
 
 from __future__ import annotations
@@ -12,9 +14,22 @@ import threading
 import time
 from typing import TextIO
 
-__all__ = ["Progress", "format_count", "format_bytes"]
+from ..._sanitize import peer_text
+
+__all__ = ["Progress", "format_count", "format_bytes", "terminal_line", "MAX_LINE_CHARS"]
 
 _BAR = 24
+#: Longest line the tool writes to stderr (longer messages are cut, with a marker).
+MAX_LINE_CHARS = 2000
+
+
+def terminal_line(text: str, limit: int = MAX_LINE_CHARS) -> str:
+    """``text`` unchanged when it is printable and short, else through
+    :func:`fedcrypto._sanitize.peer_text` (the last guard before the terminal: peer strings
+    are sanitized where they enter messages already)."""
+    if len(text) <= limit and text.isprintable():
+        return text
+    return peer_text(text, limit)
 
 
 def format_count(n: float) -> str:
@@ -131,11 +146,18 @@ class Progress:
 
     def info(self, text: str) -> None:
         """A one-line status message (suppressed by quiet)."""
-        if self._quiet:
-            return
+        if not self._quiet:
+            self._line_out(text)
+
+    def warn(self, text: str) -> None:
+        """A one-line warning, printed even when quiet (``fedcrypto psi: warning: ...``)."""
+        self._line_out(f"fedcrypto psi: warning: {text}", label=False)
+
+    def _line_out(self, text: str, *, label: bool = True) -> None:
         with self._lock:
             if self._tty and self._drawn:
                 self._stream.write("\r\x1b[K")
                 self._drawn = False
-            self._stream.write(f"{self._label}{text}\n")
+            prefix = self._label if label else ""
+            self._stream.write(terminal_line(f"{prefix}{text}") + "\n")
             self._stream.flush()

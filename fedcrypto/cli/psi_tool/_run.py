@@ -1,9 +1,15 @@
 """The driver: input -> network -> handshake -> PSI party loop -> output, with one-line errors.
 
-Exit codes: 0 success, 1 protocol / crypto / peer error, 2 usage or input error.  Every error
-is printed as one line ``fedcrypto psi: error: ...`` (``FEDCRYPTO_DEBUG=1`` adds the
-traceback); when a peer is connected it receives an ABORT frame with the reason, so the other
-side ends too.  Output and report files are only renamed into place after success.
+Exit codes (by error type, see :mod:`._errors`): 0 success; 1 the peer sent something wrong,
+the connection failed, or this side failed; 2 this side's input or options; 130 interrupted.
+Every error is printed as one line ``fedcrypto psi: error: ...`` (``FEDCRYPTO_DEBUG=1`` adds
+the traceback); when a peer is connected it receives an ABORT frame with the reason, so the
+other side ends too.  Output and report files are only renamed into place after success.
+
+The listener keeps accepting connections until one peer is admitted (TLS handshake and
+certificate check, or in plaintext mode a well-formed first frame) or ``--connect-timeout``
+passes; rejected attempts are logged one sanitized line each (rate-limited) and counted in
+the report (see :mod:`._listen`).
 """
 
 from __future__ import annotations
@@ -13,69 +19,62 @@ import contextlib
 import os
 import platform
 import signal
+import socket
 import ssl
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from ... import __version__, backend_info, psi
 from ...exceptions import (
-    FedCryptoError,
     InputFormatError,
     InvalidArgumentError,
+    LocalProtocolError,
     PeerError,
-    ProtocolError,
-    SerializationError,
+    RemoteProtocolError,
 )
-from ._handshake import HELLO_VERSION, Hello, reveal_to_canonical, run_handshake
+from ._errors import EXIT_OK, classify
+from ._handshake import (
+    HELLO_VERSION,
+    HandshakeResult,
+    Hello,
+    confirm_handshake,
+    exchange_hellos,
+    reveal_to_canonical,
+    run_handshake,
+)
 from ._input import InputData, InputSpec, load_input, parse_delimiter, parse_normalize
+from ._listen import RejectionLog, accept_peer
 from ._net import (
     Connection,
+    Deadline,
     FrameKind,
     PeerAborted,
-    client_context,
-    connect,
-    listen_and_accept,
+    connect_tcp,
     parse_peer,
-    server_context,
 )
 from ._output import check_output_path, write_intersection, write_report
-from ._progress import Progress, format_bytes
+from ._progress import Progress, format_bytes, terminal_line
+from ._tls import (
+    CertificateRejectedError,
+    PinMismatchError,
+    TlsConfig,
+    check_peer_certificate,
+    client_context,
+    format_fingerprint,
+    load_tls_config,
+    server_context,
+    tls_handshake,
+)
 
-__all__ = [
-    "run_listen",
-    "run_connect",
-    "run_local",
-    "drive",
-    "EXIT_OK",
-    "EXIT_PROTOCOL",
-    "EXIT_USAGE",
-]
+__all__ = ["run_listen", "run_connect", "run_local", "drive"]
 
-EXIT_OK, EXIT_PROTOCOL, EXIT_USAGE = 0, 1, 2
 PREFIX = "fedcrypto psi"
-
-
-class _Failure(Exception):
-    """Carries an exit code and a one-line message to the top of the driver."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def _psi() -> Any:
-    try:
-        from ... import psi
-    except ImportError as exc:  # pragma: no cover - only while the package is incomplete
-        raise _Failure(EXIT_PROTOCOL, f"the PSI protocols are unavailable ({exc})") from None
-    if not hasattr(psi, "create_party"):  # pragma: no cover
-        raise _Failure(EXIT_PROTOCOL, "the PSI protocols are unavailable in this build")
-    return psi
 
 
 def _input_spec(args: argparse.Namespace, path: str) -> InputSpec:
@@ -90,8 +89,8 @@ def _input_spec(args: argparse.Namespace, path: str) -> InputSpec:
     )
 
 
-def _settings(args: argparse.Namespace, role: str) -> Any:
-    psi = _psi()
+def _settings(args: argparse.Namespace, role: str) -> psi.PsiSettings:
+    """The PSI settings from the options (InvalidArgumentError / InvalidTypeError: exit 2)."""
     kwargs: dict[str, Any] = {
         "protocol": args.protocol,
         "group": args.group,
@@ -101,11 +100,8 @@ def _settings(args: argparse.Namespace, role: str) -> Any:
     }
     if args.memory_budget is not None:
         kwargs["memory_budget"] = args.memory_budget << 20
-    try:
-        settings = psi.PsiSettings(**kwargs)
-        settings.validate()
-    except (InvalidArgumentError, TypeError, ValueError) as exc:
-        raise _Failure(EXIT_USAGE, str(exc)) from None
+    settings = psi.PsiSettings(**kwargs)
+    settings.validate()
     return settings
 
 
@@ -133,44 +129,40 @@ def _describe_input(label: str, spec: InputSpec, data: InputData) -> str:
     return f"{label}{name}: " + ", ".join(parts)
 
 
-@dataclass
-class DriveStats:
-    """Timing of the party loop."""
-
-    started: float = field(default_factory=time.monotonic)
-    finished: float = 0.0
-
-
-def drive(conn: Connection, party: Any, decode: Callable[[bytes], Any]) -> Any:
+def drive(
+    conn: Connection, party: psi.PsiParty, decode: Callable[[bytes], psi.PsiMessage]
+) -> psi.PsiResult:
     """Run ``party`` to completion over ``conn``; returns its PsiResult.
 
     Sends the messages ``start``/``handle`` return, feeds every MESSAGE frame to ``handle``,
-    then exchanges DONE frames.  Raises ProtocolError on an unexpected frame, and whatever
-    the party or ``decode`` raise on bad messages.
+    then exchanges DONE frames.
+
+    :raises RemoteProtocolError: an unexpected frame; and whatever ``decode`` (the door for
+        the peer's bytes) or the party raise on bad messages.
     """
     for msg in party.start():
         conn.send(FrameKind.MESSAGE, msg.to_bytes())
     while not party.done:
         kind, body = conn.recv()
         if kind == FrameKind.DONE:
-            raise ProtocolError(
+            raise RemoteProtocolError(
                 "the peer says it has finished, but this side expected more messages"
             )
         if kind != FrameKind.MESSAGE:
-            raise ProtocolError(f"unexpected {FrameKind.NAMES[kind]} frame during the PSI")
+            raise RemoteProtocolError(f"unexpected {FrameKind.NAMES[kind]} frame during the PSI")
         for msg in party.handle(decode(body)):
             conn.send(FrameKind.MESSAGE, msg.to_bytes())
     result = party.result()
     conn.send(FrameKind.DONE, b"")
     kind, _ = conn.recv()
     if kind != FrameKind.DONE:
-        raise ProtocolError(f"unexpected {FrameKind.NAMES[kind]} frame after this side finished")
+        raise RemoteProtocolError(
+            f"unexpected {FrameKind.NAMES[kind]} frame after this side finished"
+        )
     return result
 
 
-def _versions(psi: Any, peer_tool: str | None) -> dict[str, Any]:
-    from ... import __version__, backend_info
-
+def _versions(peer_tool: str | None) -> dict[str, Any]:
     return {
         "fedcrypto": __version__,
         "psi_protocol": psi.PROTOCOL_VERSION,
@@ -183,7 +175,7 @@ def _versions(psi: Any, peer_tool: str | None) -> dict[str, Any]:
 
 
 def _error_line(message: str) -> None:
-    sys.stderr.write(f"{PREFIX}: error: {message}\n")
+    sys.stderr.write(terminal_line(f"{PREFIX}: error: {message}") + "\n")
     sys.stderr.flush()
 
 
@@ -203,71 +195,25 @@ def _sigterm_as_interrupt() -> Any:
 def _guarded(
     body: Callable[[list[Connection], list[Callable[[], None]]], int], progress: Progress
 ) -> int:
-    """Run ``body`` turning every failure into one stderr line, an exit code, and an ABORT
-    frame for a connected peer."""
+    """Run ``body``; turn any failure into one stderr line, an exit code and (when a peer is
+    connected) an ABORT frame, all chosen by the error's type (:func:`._errors.classify`)."""
     holder: list[Connection] = []
     closers: list[Callable[[], None]] = []
     previous = _sigterm_as_interrupt()
-    debug = os.environ.get("FEDCRYPTO_DEBUG") == "1"
-
-    def abort(reason: str) -> None:
-        if holder:
-            holder[0].abort(reason)
-
     try:
         return body(holder, closers)
-    except _Failure as exc:
-        progress.finish()
-        abort(f"it stopped: {exc}")
-        _error_line(str(exc))
-        return exc.code
-    except PeerAborted as exc:
+    except (Exception, KeyboardInterrupt) as exc:
+        outcome = classify(exc)
         progress.finish()
         if holder:
-            holder[0].close(flush_timeout=1.0)
-        _error_line(str(exc))
-        return EXIT_PROTOCOL
-    except (InputFormatError, InvalidArgumentError) as exc:
-        progress.finish()
-        if holder:  # raised by the protocol layer on peer data: a protocol failure
-            abort(f"it rejected our data: {exc}")
-            _error_line(str(exc))
-            return EXIT_PROTOCOL
-        _error_line(str(exc))
-        return EXIT_USAGE
-    except SerializationError as exc:
-        progress.finish()
-        abort(f"it could not parse our message: {exc}")
-        _error_line(f"malformed message from the peer: {exc}")
-        return EXIT_PROTOCOL
-    except FedCryptoError as exc:
-        progress.finish()
-        abort(
-            f"it gave up: {exc}" if isinstance(exc, PeerError) else f"it rejected our data: {exc}"
-        )
-        _error_line(str(exc))
-        return EXIT_PROTOCOL
-    except KeyboardInterrupt:
-        progress.finish()
-        abort("it was interrupted")
-        _error_line("interrupted")
-        return 130
-    except OSError as exc:
-        progress.finish()
-        abort("it failed with a local I/O error")
-        _error_line(f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
-        if debug:
+            if outcome.tell_peer is not None:
+                holder[0].abort(outcome.tell_peer)
+            else:
+                holder[0].close(flush_timeout=1.0)
+        _error_line(outcome.message)
+        if os.environ.get("FEDCRYPTO_DEBUG") == "1":
             traceback.print_exc()
-        return EXIT_PROTOCOL
-    except Exception as exc:  # noqa: BLE001 - last resort: one line, no traceback by default
-        progress.finish()
-        abort("it failed with an internal error")
-        _error_line(
-            f"internal error: {type(exc).__name__}: {exc} (set FEDCRYPTO_DEBUG=1 for details)"
-        )
-        if debug:
-            traceback.print_exc()
-        return EXIT_PROTOCOL
+        return outcome.code
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
@@ -282,23 +228,24 @@ def _finish(
     args: argparse.Namespace,
     *,
     role: str,
-    settings: Any,
+    settings: psi.PsiSettings,
     spec: InputSpec,
     data: InputData,
-    result: Any,
+    result: psi.PsiResult,
     peer_size: int,
     progress: Progress,
     elapsed: float,
     extra: dict[str, Any],
 ) -> int:
-    psi = _psi()
     learned = result.indices is not None
     lines = None
-    if learned:
+    if result.indices is not None:
         lines = write_intersection(
             args.output, data, np.asarray(result.indices, dtype=np.int64), args.output_format
         )
-    count = result.count if result.count is not None else (len(result.indices) if learned else None)
+    count = result.count
+    if count is None and result.indices is not None:
+        count = len(result.indices)
     if not args.quiet:
         what = (
             f"intersection: {count} of {len(data.keys)} IDs (peer: {peer_size})"
@@ -351,7 +298,7 @@ def _finish(
             "duration_s": round(elapsed, 4),
             "phase_seconds": {k: round(v, 4) for k, v in progress.phase_times.items()},
             "ids_per_second": round(len(data.keys) / elapsed, 1) if elapsed > 0 else None,
-            "versions": _versions(psi, extra.pop("peer_tool", None)),
+            "versions": _versions(extra.pop("peer_tool", None)),
         }
         report.update(extra)
         write_report(args.report, report)
@@ -360,16 +307,16 @@ def _finish(
 
 def _prepare(
     args: argparse.Namespace, role: str, progress: Progress, label: str = ""
-) -> tuple[Any, InputSpec, InputData]:
+) -> tuple[psi.PsiSettings, InputSpec, InputData]:
     if args.output == args.report and args.output not in (None, "-"):
-        raise _Failure(EXIT_USAGE, "--output and --report must be different files")
+        raise InvalidArgumentError("--output and --report must be different files")
     inputs = [args.input] + ([args.file_b] if getattr(args, "file_b", None) else [])
     for out in (args.output, args.report):
         if out in (None, "-") or not os.path.exists(out):
             continue
         for path in inputs:
             if path != "-" and os.path.exists(path) and os.path.samefile(out, path):
-                raise _Failure(EXIT_USAGE, f"{out}: refusing to overwrite an input file")
+                raise InvalidArgumentError(f"{out}: refusing to overwrite an input file")
     settings = _settings(args, role)
     spec = _input_spec(args, args.input)
     data = load_input(spec)
@@ -388,75 +335,188 @@ def _max_frame(args: argparse.Namespace) -> int:
     return max(16 << 20, int(args.batch_size) * 520 + (1 << 20))
 
 
-def _tls(args: argparse.Namespace, server: bool) -> ssl.SSLContext | None:
+def _tls_config(args: argparse.Namespace, server: bool) -> TlsConfig | None:
+    tls_options = (
+        args.tls_cert,
+        args.tls_key,
+        args.tls_ca,
+        args.tls_peer_cert,
+        args.tls_peer_fingerprint,
+    )
     if args.insecure_no_tls:
-        if any((args.tls_cert, args.tls_key, args.tls_ca)):
-            raise _Failure(EXIT_USAGE, "--insecure-no-tls cannot be combined with --tls-* options")
+        if any(tls_options):
+            raise InvalidArgumentError("--insecure-no-tls cannot be combined with --tls-* options")
         return None
-    missing = [
-        o
-        for o, v in (
-            ("--tls-cert", args.tls_cert),
-            ("--tls-key", args.tls_key),
-            ("--tls-ca", args.tls_ca),
+    return load_tls_config(
+        cert=args.tls_cert,
+        key=args.tls_key,
+        ca=args.tls_ca,
+        peer_cert=args.tls_peer_cert,
+        peer_fingerprint=args.tls_peer_fingerprint,
+        server=server,
+    )
+
+
+def _connection(args: argparse.Namespace, sock: socket.socket) -> Connection:
+    return Connection(
+        sock,
+        max_frame=_max_frame(args),
+        idle_timeout=args.idle_timeout,
+        min_rate=args.min_rate * 1024.0,
+    )
+
+
+def _handshake_deadline(args: argparse.Namespace) -> Deadline:
+    return Deadline(args.handshake_timeout, "the handshake", "--handshake-timeout")
+
+
+def _listen(
+    args: argparse.Namespace,
+    tls: TlsConfig | None,
+    hello: Hello,
+    progress: Progress,
+    holder: list[Connection],
+) -> tuple[Connection, HandshakeResult, str, int]:
+    """Accept peers until one is admitted, then complete the handshake with it."""
+    ctx = server_context(tls) if tls is not None else None
+
+    def announce(host: str, port: int) -> None:
+        mode = "PLAINTEXT, no TLS"
+        if tls is not None:
+            mode = "mutual TLS 1.3, " + (
+                "peer certificate pinned" if tls.mode == "pinned" else "peer CA " + str(tls.ca)
+            )
+        progress.info(f"listening on {host}:{port} ({mode})")
+
+    def admit_tls(
+        sock: socket.socket, deadline: Deadline, cancel: threading.Event
+    ) -> ssl.SSLSocket:
+        assert ctx is not None and tls is not None
+        try:
+            ssock = tls_handshake(
+                sock, ctx, server=True, server_hostname=None, deadline=deadline, cancel=cancel
+            )
+        except CertificateRejectedError as exc:
+            if tls.pin is None:
+                raise
+            raise CertificateRejectedError(
+                f"its certificate is not the pinned one (this side expects SHA-256 "
+                f"{format_fingerprint(tls.pin)}): {exc}"
+            ) from None
+        try:
+            check_peer_certificate(ssock, tls, peer="the connector")
+        except PeerError:
+            ssock.close()
+            raise
+        return ssock
+
+    def admit_plain(
+        sock: socket.socket, deadline: Deadline, cancel: threading.Event
+    ) -> tuple[Connection, Hello | PeerAborted]:
+        conn = _connection(args, sock)
+        try:
+            return conn, exchange_hellos(conn, hello, deadline=deadline)
+        except PeerAborted as exc:  # a peer speaking the protocol that gives up: it ends the run
+            return conn, exc
+        except BaseException:
+            conn.close(flush_timeout=0.5, drain=0.5)  # a rejected attempt: no long goodbye
+            raise
+
+    def discard(value: Any) -> None:
+        if isinstance(value, tuple):
+            value[0].close(flush_timeout=0.5, drain=0.5)
+        else:
+            value.close()
+
+    log = RejectionLog(progress.warn)
+    admitted = accept_peer(
+        args.host,
+        args.port,
+        admit=admit_tls if ctx is not None else admit_plain,
+        discard=discard,
+        connect_timeout=args.connect_timeout,
+        handshake_timeout=args.handshake_timeout,
+        on_reject=log,
+        port_file=args.port_file,
+        on_listening=announce,
+    )
+    log.flush()
+    if ctx is not None:
+        conn = _connection(args, admitted.value)
+        holder.append(conn)
+        hs = run_handshake(
+            conn, hello, max_peer_size=args.max_peer_size, deadline=admitted.deadline
         )
-        if not v
-    ]
-    if missing:
-        raise _Failure(
-            EXIT_USAGE,
-            f"mutual TLS needs {', '.join(missing)} (create test "
-            "certificates with `fedcrypto psi make-certs DIR`), or pass "
-            "--insecure-no-tls for plaintext",
+    else:
+        conn, first = admitted.value
+        holder.append(conn)
+        if isinstance(first, PeerAborted):
+            raise first
+        hs = confirm_handshake(
+            conn, hello, first, max_peer_size=args.max_peer_size, deadline=admitted.deadline
         )
-    make = server_context if server else client_context
-    return make(args.tls_cert, args.tls_key, args.tls_ca)
+    return conn, hs, admitted.address, admitted.rejected
+
+
+def _connect(
+    args: argparse.Namespace, tls: TlsConfig | None, *, timeout: float | None = None
+) -> tuple[socket.socket, Deadline, str]:
+    """Connect (retrying until --connect-timeout), then TLS and the certificate check, all
+    within the handshake deadline."""
+    host, port = parse_peer(args.peer)
+    sock = connect_tcp(host, port, timeout=args.connect_timeout if timeout is None else timeout)
+    deadline = _handshake_deadline(args)
+    if tls is not None:
+        name = (args.tls_server_name or host) if tls.mode == "ca" else None
+        ssock = tls_handshake(
+            sock, client_context(tls), server=False, server_hostname=name, deadline=deadline
+        )
+        try:
+            check_peer_certificate(ssock, tls, peer="the listener")
+        except PinMismatchError as exc:
+            # Tell the listener why (both fingerprints are public), nothing else: no HELLO
+            # goes to a listener this side does not recognise.
+            Connection(ssock, max_frame=1 << 16, idle_timeout=3.0).abort(
+                "it does not accept this side's certificate: it pinned SHA-256 "
+                f"{format_fingerprint(exc.expected)}, this side presented "
+                f"{format_fingerprint(exc.got)}"
+            )
+            raise
+        except PeerError:
+            ssock.close()
+            raise
+        sock = ssock
+    return sock, deadline, f"{host}:{port}"
+
+
+def _tls_report(conn: Connection, tls: TlsConfig | None) -> dict[str, Any] | None:
+    if tls is None:
+        return None
+    peer_fp = conn.tls_info.peer_cert_sha256
+    return {
+        "version": conn.tls_info.version,
+        "cipher": conn.tls_info.cipher,
+        "peer_verification": tls.mode,
+        "local_certificate_sha256": format_fingerprint(tls.local_fingerprint),
+        "peer_certificate_sha256": format_fingerprint(peer_fp) if peer_fp else None,
+    }
 
 
 def _run_network(args: argparse.Namespace, role: str) -> int:
     progress = Progress(quiet=args.quiet)
 
     def body(holder: list[Connection], closers: list[Callable[[], None]]) -> int:
-        from ... import __version__
-
-        psi = _psi()
-        ctx = _tls(args, server=(role == "listener"))
+        tls = _tls_config(args, server=(role == "listener"))
+        if tls is not None:
+            progress.info(
+                f"this side's certificate: SHA-256 {format_fingerprint(tls.local_fingerprint)}"
+            )
         try:
             settings, spec, data = _prepare(args, role, progress)
         except InputFormatError:
             if role == "connector":
-                _tell_peer_input_failed(args, ctx)
+                _tell_peer_input_failed(args, tls)
             raise
-        t0 = time.monotonic()
-        if role == "listener":
-
-            def announce(host: str, port: int) -> None:
-                progress.info(
-                    f"listening on {host}:{port} "
-                    f"({'mutual TLS 1.3' if ctx else 'PLAINTEXT, no TLS'})"
-                )
-
-            sock = listen_and_accept(
-                args.host,
-                args.port,
-                ctx=ctx,
-                timeout=args.connect_timeout,
-                port_file=args.port_file,
-                on_listening=announce,
-            )
-            peer_name = "{}:{}".format(*sock.getpeername()[:2])
-        else:
-            host, port = parse_peer(args.peer)
-            sock = connect(
-                host, port, ctx=ctx, timeout=args.connect_timeout, server_name=args.tls_server_name
-            )
-            peer_name = f"{host}:{port}"
-        conn = Connection(sock, max_frame=_max_frame(args), idle_timeout=args.idle_timeout)
-        holder.append(conn)
-        progress.info(
-            f"connected to {peer_name}"
-            + (f" ({conn.tls_info.version}, {conn.tls_info.cipher})" if ctx else " (plaintext)")
-        )
         hello = Hello.build(
             role=role,
             tool_version=__version__,
@@ -465,7 +525,24 @@ def _run_network(args: argparse.Namespace, role: str) -> int:
             input_settings=_input_settings(spec, data),
             set_size=len(data.keys),
         )
-        hs = run_handshake(conn, hello, max_peer_size=args.max_peer_size)
+        t0 = time.monotonic()
+        rejected: int | None = None
+        if role == "listener":
+            conn, hs, peer_name, rejected = _listen(args, tls, hello, progress, holder)
+        else:
+            sock, deadline, peer_name = _connect(args, tls)
+            conn = _connection(args, sock)
+            holder.append(conn)
+            hs = run_handshake(conn, hello, max_peer_size=args.max_peer_size, deadline=deadline)
+        detail = " (plaintext)"
+        if tls is not None:
+            fp = conn.tls_info.peer_cert_sha256
+            detail = (
+                f" ({conn.tls_info.version}, {conn.tls_info.cipher}; peer certificate "
+                f"{'pinned' if tls.mode == 'pinned' else 'signed by the CA'}, SHA-256 "
+                f"{format_fingerprint(fp) if fp else '?'})"
+            )
+        progress.info(f"connected to {peer_name}{detail}")
         progress.reset_clock()
         party = psi.create_party(
             settings,
@@ -478,25 +555,25 @@ def _run_network(args: argparse.Namespace, role: str) -> int:
         )
         closers.append(party.close)
 
-        def decode(body_: bytes) -> Any:
+        def decode(body_: bytes) -> psi.PsiMessage:
             return psi.decode_message(body_, settings, hs.session_id)
 
         result = drive(conn, party, decode)
         progress.finish()
         conn.close()
         elapsed = time.monotonic() - t0
-        extra = {
+        extra: dict[str, Any] = {
             "peer": peer_name,
             "bytes_sent": conn.bytes_sent,
             "bytes_received": conn.bytes_received,
             "frames_sent": conn.frames_sent,
             "frames_received": conn.frames_received,
-            "tls": (
-                {"version": conn.tls_info.version, "cipher": conn.tls_info.cipher} if ctx else None
-            ),
+            "tls": _tls_report(conn, tls),
             "session_id": hs.session_id.hex(),
             "peer_tool": hs.peer_tool_version,
         }
+        if rejected is not None:
+            extra["rejected_connections"] = rejected
         return _finish(
             args,
             role=role,
@@ -513,19 +590,12 @@ def _run_network(args: argparse.Namespace, role: str) -> int:
     return _guarded(body, progress)
 
 
-def _tell_peer_input_failed(args: argparse.Namespace, ctx: ssl.SSLContext | None) -> None:
+def _tell_peer_input_failed(args: argparse.Namespace, tls: TlsConfig | None) -> None:
     """Best effort, a few seconds at most: connect and send an ABORT frame so a waiting
     listener ends at once instead of at its connect timeout.  No path or value is sent."""
     try:
-        host, port = parse_peer(args.peer)
-        sock = connect(
-            host,
-            port,
-            ctx=ctx,
-            timeout=min(3.0, args.connect_timeout),
-            server_name=args.tls_server_name,
-        )
-    except FedCryptoError:
+        sock, _, _ = _connect(args, tls, timeout=min(3.0, args.connect_timeout))
+    except Exception:  # noqa: BLE001 - best effort: the input error is what gets reported
         return
     Connection(sock, max_frame=1 << 16, idle_timeout=3.0).abort(
         "it stopped: its input file is unusable"
@@ -548,14 +618,13 @@ def run_local(args: argparse.Namespace) -> int:
     progress = Progress(quiet=args.quiet)
 
     def body(holder: list[Connection], closers: list[Callable[[], None]]) -> int:
-        psi = _psi()
         args.input = args.file_a
         settings, spec, data = _prepare(args, "listener", progress, label="A ")
         spec_b = _input_spec(args, args.file_b)
         data_b = load_input(spec_b)
         progress.info(_describe_input("B ", spec_b, data_b))
         if data_b.key_columns != data.key_columns:  # pragma: no cover - same options for both
-            raise _Failure(EXIT_USAGE, "A and B have different numbers of key columns")
+            raise InvalidArgumentError("A and B have different numbers of key columns")
         sid = os.urandom(32)
         t0 = time.monotonic()
         a = psi.create_party(
@@ -582,7 +651,7 @@ def run_local(args: argparse.Namespace) -> int:
         moved = 0
         while not (a.done and b.done):
             if not to_a and not to_b:
-                raise ProtocolError("the two local parties stalled (no messages in flight)")
+                raise LocalProtocolError("the two local parties stalled (no messages in flight)")
             batch_b, to_b = to_b, []
             for raw in batch_b:
                 moved += len(raw)
