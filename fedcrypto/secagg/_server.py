@@ -19,10 +19,12 @@ survivor ``u`` it reconstructs ``b_u`` and removes ``PRG(b_u)``.  All masks are
 AES-CTR keystreams accumulated in wrapping machine words (see ``_masking``).
 
 Every reconstructed secret is checked (the Shamir integrity check; a mask key must
-match its advertised public key).  When one fails, the server looks for a single
-unmasking response whose removal makes it pass (using every other share, checked for
-consistency), discards that response and carries on; when no single response explains
-the failure, the owner itself dealt bad shares (or several holders lied) and
+match its advertised public key).  When one fails, the server looks for the single
+share whose removal makes it pass (using every other share, checked for consistency)
+and sets it aside; a client caught with bad shares of two owners has its whole
+unmasking response set aside (``AggregationResult.discarded_responses``).  When no
+single share explains a failure, or one owner needs more than two set aside, that
+owner dealt inconsistent shares (or several holders lied) and
 :meth:`SecAggServer.aggregate` raises :class:`~fedcrypto.exceptions.RemoteProtocolError`
 naming it.  It never returns a sum with a mask left in.
 """
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+from collections import Counter
 from collections.abc import Container
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -93,9 +96,9 @@ class AggregationResult(Immutable):
         aggregate: ``sum of x_u over included clients mod 2^k`` (uint64, read-only).
         included: sorted ids of the clients whose inputs are in the sum (U3).
         modulus_bits: ``k``.
-        discarded_responses: sorted ids of clients whose unmasking responses held shares
-            that broke a reconstruction and were set aside (their inputs are still in
-            the sum; their shares were not used).
+        discarded_responses: sorted ids of clients whose unmasking responses were set
+            aside because they held bad shares of two or more owners (their inputs are
+            still in the sum; their shares were not used).
     """
 
     aggregate: npt.NDArray[np.uint64]
@@ -438,19 +441,16 @@ class SecAggServer:
         self._responses[m.sender] = m
 
     def _share_sets(
-        self, owners: list[int], kind: str, every: bool, skip: int | None
+        self, owners: list[int], kind: str, every: bool, skip: frozenset[tuple[int, int]]
     ) -> list[list[Share]]:
         """Each owner's shares from the responses (the first ``t`` by sender id, or all
-        of them with ``every``), leaving out ``skip``'s response."""
+        of them with ``every``), leaving out the ``(owner, sender)`` pairs in ``skip``."""
         t = self._config.threshold
         want = set(owners)
         received: dict[int, list[tuple[int, bytes]]] = {o: [] for o in owners}
         for sender in sorted(self._responses):
-            if sender == skip:
-                continue
-            resp = self._responses[sender]
-            for o, raw in _items(resp, kind):
-                if o in want and (every or len(received[o]) < t):
+            for o, raw in _items(self._responses[sender], kind):
+                if o in want and (every or len(received[o]) < t) and (o, sender) not in skip:
                     received[o].append((sender, raw))
         sets: list[list[Share]] = []
         for o in owners:
@@ -477,7 +477,7 @@ class SecAggServer:
         )
 
     def _reconstruct(
-        self, owners: list[int], kind: str, verify: bool, skip: int | None
+        self, owners: list[int], kind: str, verify: bool, skip: frozenset[tuple[int, int]]
     ) -> list[bytes]:
         """Interpolate and check every owner's secret; raise ``_Unrecovered`` naming the
         owners whose secret fails (``_TooFewShares`` when one lacks shares)."""
@@ -503,56 +503,77 @@ class SecAggServer:
             raise _Unrecovered(bad)
         return secrets
 
-    def _find_culprit(self, owner: int, kind: str) -> int | None:
-        """The one responder whose removal lets ``owner``'s secret pass its checks, with
-        every remaining share verified for consistency, or ``None``."""
-        for r in sorted(self._responses):
-            resp = self._responses[r]
-            if not any(
-                o == owner for o, _ in (resp.mask_shares if kind == "mask" else resp.key_shares)
-            ):
-                continue
+    def _find_culprit(
+        self,
+        owner: int,
+        kind: str,
+        skip: frozenset[tuple[int, int]],
+        strikes: Counter[int],
+    ) -> int | None:
+        """The responder whose share of ``owner`` is the bad one: leaving it out lets the
+        secret pass its checks with every remaining share verified for consistency (a
+        wrong guess leaves the bad share in, which fails them).  ``None`` if no single
+        share explains the failure."""
+        candidates = [
+            r
+            for r in sorted(self._responses, key=lambda r: (-strikes[r], r))
+            if (owner, r) not in skip
+            and any(o == owner for o, _ in _items(self._responses[r], kind))
+        ]
+        for r in candidates:
             try:
-                self._reconstruct([owner], kind, True, r)
+                self._reconstruct([owner], kind, True, skip | {(owner, r)})
             except (_TooFewShares, _Unrecovered):
                 continue
             return r
         return None
 
-    def _too_few(self, exc: _TooFewShares, kind: str) -> Exception:
-        """The error for an owner left with fewer than ``t`` shares: the owner's fault
-        when holders that answered returned none (they could not decrypt its shares),
-        else too few holders answered."""
+    def _too_few(
+        self, exc: _TooFewShares, kind: str, skip: frozenset[tuple[int, int]]
+    ) -> Exception:
+        """The error for an owner left with fewer than ``t`` usable shares: the owner's
+        fault when holders that answered had none it could use (they could not decrypt
+        what it dealt, or what it dealt was inconsistent), else too few holders answered."""
         o, t = exc.owner, self._config.threshold
         holders = self._holder_positions(o)
-        silent = [
+        unusable = [
             r
             for r, resp in sorted(self._responses.items())
             if r in holders
             and r != o
-            and not any(
-                x == o for x, _ in (resp.mask_shares if kind == "mask" else resp.key_shares)
-            )
+            and ((o, r) in skip or not any(x == o for x, _ in _items(resp, kind)))
         ]
         what = "self-mask seed" if kind == "mask" else "mask key"
-        if silent:
+        if unusable:
             return RemoteProtocolError(
-                f"only {exc.count} shares of client {o}'s {what} (threshold {t}): holders "
-                f"{silent[:8]} returned none, so client {o} dealt shares they could not use"
+                f"only {exc.count} usable shares of client {o}'s {what} (threshold {t}): "
+                f"holders {unusable[:8]} had none, so client {o} dealt shares they could "
+                "not use"
             )
         return LocalProtocolError(
             f"only {exc.count} shares to recover client {o}'s {what}; threshold is {t}"
         )
 
-    def _recover(self, owners: list[int], kind: str, verify: bool) -> list[bytes]:
-        """Every owner's secret; sets aside a response that breaks a reconstruction."""
+    def _recover(
+        self, owners: list[int], kind: str, verify: bool, strikes: Counter[int]
+    ) -> list[bytes]:
+        """Every owner's secret.  A share that breaks a reconstruction is set aside; a
+        responder caught with bad shares of two owners has its whole response set aside
+        (``strikes`` counts them across both kinds of secret); an owner that needs more
+        than :data:`_MAX_BAD_SHARES` shares set aside dealt inconsistent shares."""
+        skip: set[tuple[int, int]] = set()
+        excluded: Counter[int] = Counter()
         while True:
+            frozen = frozenset(skip)
             try:
-                return self._reconstruct(owners, kind, verify, None)
+                return self._reconstruct(owners, kind, verify, frozen)
             except _TooFewShares as exc:
-                raise self._too_few(exc, kind) from None
+                raise self._too_few(exc, kind, frozen) from None
             except _Unrecovered as exc:
-                culprit = self._find_culprit(exc.owners[0], kind)
+                owner = exc.owners[0]
+                culprit = None
+                if excluded[owner] < _MAX_BAD_SHARES:
+                    culprit = self._find_culprit(owner, kind, frozen, strikes)
                 if culprit is None:
                     what = "self-mask seeds" if kind == "mask" else "mask keys"
                     raise RemoteProtocolError(
@@ -560,8 +581,14 @@ class SecAggServer:
                         f"{what}: they dealt inconsistent shares, or several holders returned "
                         "bad ones"
                     ) from None
-                del self._responses[culprit]
-                self._discarded.append(culprit)
+                excluded[owner] += 1
+                strikes[culprit] += 1
+                if strikes[culprit] >= 2:  # bad shares of two owners: it lied, drop it all
+                    del self._responses[culprit]
+                    self._discarded.append(culprit)
+                    skip = {(o, r) for o, r in skip if r != culprit}
+                else:
+                    skip.add((owner, culprit))
 
     def aggregate(
         self, *, workers: int | None = None, verify_shares: bool = False
@@ -599,8 +626,9 @@ class SecAggServer:
         assert self._unmask is not None
         survivors = list(self._unmask.survivors)
         dropped = list(self._unmask.dropped)
-        seeds = self._recover(survivors, "mask", verify_shares)
-        keys = self._recover(dropped, "key", verify_shares)
+        strikes: Counter[int] = Counter()
+        seeds = self._recover(survivors, "mask", verify_shares, strikes)
+        keys = self._recover(dropped, "key", verify_shares, strikes)
         survivor_set = set(survivors)
         self_jobs = list(zip(survivors, seeds, strict=True))
         pair_jobs: list[tuple[int, bytes, list[tuple[int, bytes]]]] = []
@@ -621,6 +649,9 @@ class SecAggServer:
             result, tuple(survivors), cfg.modulus_bits, tuple(sorted(self._discarded))
         )
 
+
+#: Most shares of one secret set aside before its owner is blamed for dealing them.
+_MAX_BAD_SHARES = 2
 
 _Job = tuple[list[tuple[int, bytes]], list[tuple[int, bytes, list[tuple[int, bytes]]]]]
 #: Below this many mask words to regenerate, forking is not worth it.
