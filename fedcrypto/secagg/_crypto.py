@@ -34,6 +34,7 @@ __all__ = [
     "X25519_LOW_ORDER",
     "x25519_key_problem",
     "load_public_key",
+    "ED25519_SMALL_ORDER",
     "check_verifying_key",
     "agree",
     "share_encryption_key",
@@ -104,62 +105,41 @@ def load_public_key(raw: bytes) -> X25519PublicKey:
     return X25519PublicKey.from_public_bytes(raw)
 
 
-# Ed25519 (RFC 8032): -x^2 + y^2 = 1 + d x^2 y^2 over GF(p).
-_ED_D = -121665 * pow(121666, -1, _P) % _P
-_SQRT_M1 = pow(2, (_P - 1) // 4, _P)
+def _ed25519_encodings(y: int) -> tuple[bytes, bytes]:
+    """The two encodings (sign bit clear and set) of the points with coordinate ``y``."""
+    return y.to_bytes(32, "little"), (y | 1 << 255).to_bytes(32, "little")
 
 
-def _ed25519_decode(raw: bytes) -> tuple[int, int] | None:
-    """RFC 8032 section 5.1.3 point decoding; ``None`` if ``raw`` encodes no point canonically."""
-    y = int.from_bytes(raw, "little")
-    sign = y >> 255
-    y &= (1 << 255) - 1
-    if y >= _P:
-        return None
-    u = (y * y - 1) % _P
-    v = (_ED_D * y * y + 1) % _P
-    x = u * pow(v, 3, _P) * pow(u * pow(v, 7, _P), (_P - 5) // 8, _P) % _P
-    vx2 = v * x * x % _P
-    if vx2 == (-u) % _P:
-        x = x * _SQRT_M1 % _P
-    elif vx2 != u:
-        return None
-    if x == 0 and sign:
-        return None
-    if x & 1 != sign:
-        x = _P - x
-    return x, y
-
-
-def _ed25519_small_order(x: int, y: int) -> bool:
-    """Whether ``8 * (x, y)`` is the neutral element (three doublings, RFC 8032 5.1.4)."""
-    px, py, pz = x, y, 1
-    for _ in range(3):
-        a, b = px * px % _P, py * py % _P
-        c = 2 * pz * pz % _P
-        h = (a + b) % _P
-        e = (h - (px + py) * (px + py)) % _P
-        g = (a - b) % _P
-        f = (c + g) % _P
-        px, py, pz = e * f % _P, g * h % _P, f * g % _P
-    return px == 0 and py == pz
+#: Every encoding of the eight Ed25519 points of small order (order 1, 2, 4 and 8), with
+#: both values of the sign bit (for x = 0 the set bit is itself non-canonical).  The two
+#: order-8 y-coordinates are the published ones (RFC 8032 curve; as in libsodium's list).
+ED25519_SMALL_ORDER = frozenset(
+    enc
+    for y in (
+        1,  # the neutral element
+        _P - 1,  # order 2
+        0,  # order 4 (x = +-sqrt(-1))
+        0x7A03AC9277FDC74EC6CC392CFA53202A0F67100D760B3CBA4FD84D3D706A17C7,  # order 8
+        0x05FC536D880238B13933C6D305ACDFD5F098EFF289F4C345B027B2C28F95E826,  # order 8
+    )
+    for enc in _ed25519_encodings(y)
+)
 
 
 def check_verifying_key(key: Ed25519PublicKey) -> None:
-    """Refuse an Ed25519 verifying key that is not a canonical point of large order.
+    """Refuse an Ed25519 verifying key with a non-canonical ``y`` or of small order.
 
-    A key of small order (or with a non-canonical encoding) lets its owner make
-    signatures that verify for many messages and identities; no honest key is one.
+    A key of small order lets its owner make signatures that verify for many messages
+    (and, under cofactored verification, for any key's owner to claim them); no honest
+    key is one.  (An encoding that is no curve point at all simply never verifies.)
 
     Raises:
-        InvalidGroupElementError: the key is not a canonically encoded curve point,
-            or has small order.
+        InvalidGroupElementError: ``y >= p``, or one of :data:`ED25519_SMALL_ORDER`.
     """
     raw = key.public_bytes(Encoding.Raw, PublicFormat.Raw)
-    point = _ed25519_decode(raw)
-    if point is None:
-        raise InvalidGroupElementError("Ed25519 verifying key is not a canonical curve point")
-    if _ed25519_small_order(*point):
+    if int.from_bytes(raw, "little") & ((1 << 255) - 1) >= _P:
+        raise InvalidGroupElementError("Ed25519 verifying key is not canonically encoded")
+    if raw in ED25519_SMALL_ORDER:
         raise InvalidGroupElementError("Ed25519 verifying key has small order")
 
 

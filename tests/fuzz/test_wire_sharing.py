@@ -188,7 +188,7 @@ def _mutation(draw: st.DrawFn, valid: bytes) -> bytes:
 
 
 SETTINGS = settings(
-    max_examples=80,
+    max_examples=60,
     deadline=None,
     derandomize=True,
     database=None,

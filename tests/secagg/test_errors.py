@@ -88,12 +88,56 @@ ED_SMALL_ORDER = [
     _u(0),  # order 4
     bytes.fromhex("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a"),  # order 8
     bytes.fromhex("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05"),  # order 8
+    (1 | (1 << 255)).to_bytes(32, "little"),  # the neutral element with the sign bit set
 ]
-ED_NON_CANONICAL = [
-    _u(P + 1),
-    (1 | (1 << 255)).to_bytes(32, "little"),
-    _u(2),
-]  # y >= p; x=0 with sign; no point
+ED_NON_CANONICAL = [_u(P + 1), _u(P + 3), _u((1 << 255) - 1)]  # y >= p
+
+
+def _ed_decode(raw: bytes) -> tuple[int, int] | None:
+    """RFC 8032 5.1.3 decoding, written out independently of the library."""
+    d = -121665 * pow(121666, -1, P) % P
+    y = int.from_bytes(raw, "little")
+    sign, y = y >> 255, y & ((1 << 255) - 1)
+    if y >= P:
+        return None
+    u, v = (y * y - 1) % P, (d * y * y + 1) % P
+    x = u * pow(v, 3, P) * pow(u * pow(v, 7, P), (P - 5) // 8, P) % P
+    if v * x * x % P == (-u) % P:
+        x = x * pow(2, (P - 1) // 4, P) % P
+    elif v * x * x % P != u:
+        return None
+    if x == 0 and sign:
+        return None
+    return (P - x if x & 1 != sign else x), y
+
+
+def _ed_times_8_is_neutral(x: int, y: int) -> bool:
+    d = -121665 * pow(121666, -1, P) % P
+    px, py = x, y
+    for _ in range(3):  # affine doubling on -x^2 + y^2 = 1 + d x^2 y^2
+        den = d * px * px * py * py % P
+        px, py = (
+            2 * px * py * pow(1 + den, -1, P) % P,
+            (py * py + px * px) * pow(1 - den, -1, P) % P,
+        )
+    return px == 0 and py == 1
+
+
+def test_small_order_list_is_the_whole_8_torsion() -> None:
+    from fedcrypto.secagg._crypto import ED25519_SMALL_ORDER
+
+    points = set()
+    for raw in ED25519_SMALL_ORDER:
+        point = _ed_decode(raw)
+        if point is None:  # x = 0 with the sign bit set: refused as non-canonical anyway
+            continue
+        assert _ed_times_8_is_neutral(*point)
+        points.add(point)
+    assert len(points) == 8  # the torsion subgroup has exactly 8 points: all are listed
+    for _ in range(50):
+        raw = Ed25519PrivateKey.generate().public_key().public_bytes(*RAW)
+        assert raw not in ED25519_SMALL_ORDER
+        assert not _ed_times_8_is_neutral(*_ed_decode(raw))  # type: ignore[misc]
 
 
 def _active_config(bad: bytes) -> SecAggConfig:
