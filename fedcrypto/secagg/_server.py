@@ -431,7 +431,11 @@ class SecAggServer:
             names = [o for o, _ in owners]
             if len(set(names)) != len(names) or not set(names) <= want:
                 raise RemoteProtocolError(f"client {m.sender} sent shares that were not requested")
-            if any(m.sender not in self._holder_positions(o) for o in names):
+            if cfg.degree is None:  # complete graph: every client of U1 holds every share
+                cannot_hold = bool(names) and m.sender not in self._holder_positions(names[0])
+            else:
+                cannot_hold = any(m.sender not in self._holder_positions(o) for o in names)
+            if cannot_hold:
                 raise RemoteProtocolError(f"client {m.sender} sent a share it cannot hold")
             if first_bad_share([raw for _, raw in owners]) is not None:
                 raise RemoteProtocolError(
@@ -452,20 +456,22 @@ class SecAggServer:
             for o, raw in _items(self._responses[sender], kind):
                 if o in want and (every or len(received[o]) < t) and (o, sender) not in skip:
                     received[o].append((sender, raw))
-        sets: list[list[Share]] = []
+        # One bulk Share.many call per share count (all owners share it in a complete
+        # graph), then cut back per owner: the per-call cost is paid once, not per owner.
+        groups: dict[int, list[tuple[int, int, bytes]]] = {}
         for o in owners:
             got = received[o]
             if len(got) < t:
                 raise _TooFewShares(o, len(got))
             position = self._holder_positions(o)
-            sets.append(
-                shares_from_wire(
-                    [(sender, position[sender], raw) for sender, raw in got],
-                    threshold=t,
-                    share_count=len(position),
-                )
+            groups.setdefault(len(position), []).extend(
+                (sender, position[sender], raw) for sender, raw in got
             )
-        return sets
+        built = {
+            count: iter(shares_from_wire(items, threshold=t, share_count=count))
+            for count, items in groups.items()
+        }
+        return [[next(built[len(self._holder_positions(o))]) for _ in received[o]] for o in owners]
 
     def _secret_ok(self, owner: int, kind: str, secret: bytes) -> bool:
         """A recovered mask key must match the public key its owner advertised."""
