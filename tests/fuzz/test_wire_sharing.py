@@ -107,6 +107,34 @@ def _samples() -> dict[str, tuple[ObjectType, bytes, Callable[[bytes], object]]]
             pairs[0].to_bytes(),
             TruncationPairShare.from_bytes,
         ),
+        # Zero-element shapes: one more dimension made huge must stay a SerializationError.
+        "additive-empty": (
+            ObjectType.ADDITIVE_SHARE,
+            additive_share(np.empty((3, 0), dtype=np.uint64), parties=2)[0].to_bytes(),
+            AdditiveShare.from_bytes,
+        ),
+        "triple-empty": (
+            ObjectType.BEAVER_TRIPLE_SHARE,
+            BeaverDealer(2).triples((0, 2))[0].to_bytes(),
+            TripleShare.from_bytes,
+        ),
+        "opening-empty": (
+            ObjectType.BEAVER_OPENING,
+            Opening(
+                op_id=bytes(16),
+                kind="beaver",
+                party=0,
+                parties=2,
+                domain=RING64,
+                arrays=(np.empty((2, 0), np.uint64), np.empty((2, 0), np.uint64)),
+            ).to_bytes(),
+            Opening.from_bytes,
+        ),
+        "truncation-pair-empty": (
+            ObjectType.TRUNCATION_PAIR_SHARE,
+            BeaverDealer(2).truncation_pairs((0,))[1].to_bytes(),
+            TruncationPairShare.from_bytes,
+        ),
     }
 
 
@@ -254,3 +282,19 @@ def test_memory_is_linear_in_the_input_for_large_encodings(primality: list[int])
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         assert peak <= 8 * len(data) + FIXED_ALLOWANCE, (peak, len(data))
+
+
+_U64_EDGES = [0, 1, (1 << 32) - 1, 1 << 32, 1 << 62, 1 << 63, (1 << 64) - 1]
+
+
+@pytest.mark.parametrize("name", [n for n in SAMPLES if "shamir" not in n])
+def test_every_u64_field_position_with_edge_values(name: str, primality: list[int]) -> None:
+    """Structured edge cases for the shape fields: each 8-byte window of the first 96
+    payload bytes set to 0, 1, 2^32 - 1, 2^32, 2^62, 2^63, 2^64 - 1 (zero-element shapes
+    with one huge dimension included)."""
+    _, valid, parse = SAMPLES[name]
+    for pos in range(32, min(len(valid) - 8, 32 + 96) + 1):
+        for value in _U64_EDGES:
+            data = bytearray(valid)
+            data[pos : pos + 8] = value.to_bytes(8, "big")
+            _check(parse, bytes(data), primality)
