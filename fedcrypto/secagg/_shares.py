@@ -43,11 +43,10 @@ def share_to_wire(share: Share) -> bytes:
 def first_bad_share(items: Sequence[bytes]) -> int | None:
     """Position of the first wire share that has the wrong length or a value outside the
     field, or ``None`` when all are well-formed (checked together with numpy)."""
-    for k, raw in enumerate(items):
-        if len(raw) != SHARE_WIRE_BYTES:
-            return k
     if not items:
         return None
+    if set(map(len, items)) != {SHARE_WIRE_BYTES}:
+        return next(k for k, raw in enumerate(items) if len(raw) != SHARE_WIRE_BYTES)
     values = np.frombuffer(b"".join(items), dtype=">u4").reshape(len(items), -1)
     bad = np.flatnonzero((values[:, _SPLIT_ID_BYTES // 4 :] >= SHAMIR_FIELD_PRIME).any(axis=1))
     return int(bad[0]) if bad.size else None
