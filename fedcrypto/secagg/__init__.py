@@ -11,13 +11,18 @@ else, even when clients drop out at any round (up to the threshold).
   headroom check; :func:`secagg_plus_parameters` — the documented SecAgg+ degree rule.
 * :func:`simulate` / :func:`simulate_round` — a whole round in process with dropouts.
 
-See ``docs/secagg.md`` for threat models, parameters, message flow and wire formats.
+Every message from a peer enters through one door (``from_bytes``, the server's
+``receive_*``, the client's round methods): what a peer got wrong raises
+:class:`~fedcrypto.exceptions.RemoteProtocolError` (or ``SerializationError`` for
+unparsable bytes) and only ever drops that peer; misuse by the local caller raises
+:class:`~fedcrypto.exceptions.LocalProtocolError`.  See ``docs/secagg.md`` for threat
+models, parameters, message flow, caps and wire formats.
 """
 
 from __future__ import annotations
 
 from ._client import SecAggClient
-from ._config import ROUNDS, SecAggConfig
+from ._config import MAX_CLIENTS, MAX_VECTOR_LENGTH, ROUNDS, SecAggConfig
 from ._graph import neighbor_map, secagg_plus_parameters
 from ._masking import MaskAccumulator
 from ._messages import (
@@ -36,6 +41,8 @@ from ._server import AggregationResult, SecAggServer
 from ._simulate import SimulationReport, simulate, simulate_round
 
 __all__ = [
+    "MAX_CLIENTS",
+    "MAX_VECTOR_LENGTH",
     "ROUNDS",
     "AdvertiseKeys",
     "AggregationResult",

@@ -1,16 +1,26 @@
 """The client side of Bonawitz et al. secure aggregation (CCS 2017, Fig. 4), sans-I/O.
 
 One method per round; each takes the server's message (object or bytes) and returns
-the client's reply.  Calling a round twice, out of order, or after an error raises
-:class:`~fedcrypto.exceptions.ProtocolError`: a client that has answered the
+the client's reply.  A message that arrives twice, out of order, or that the server
+got wrong raises :class:`~fedcrypto.exceptions.RemoteProtocolError` (malformed bytes:
+:class:`~fedcrypto.exceptions.SerializationError`); using the client after it aborted,
+or continuing with fewer than ``t`` peers, raises
+:class:`~fedcrypto.exceptions.LocalProtocolError`.  A client that has answered the
 unmasking request never answers another one, which is what stops a server from
 collecting both shares (self-mask seed and mask key) of the same client.
+
+Another client can never make this one fail: an entry of the key list with an invalid
+key (wrong length, non-canonical, small order, reused) or a bad signature is left out
+of this client's view of U1, and a share ciphertext that does not decrypt to valid
+shares is skipped (this client then holds no share of that peer's secrets; the server
+recovers them from the other holders or names the peer when it cannot).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+from collections import Counter
 from collections.abc import Mapping
 from typing import TypeVar
 
@@ -23,8 +33,10 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from ..exceptions import (
     FedCryptoError,
     InvalidArgumentError,
+    InvalidSignatureError,
     InvalidTypeError,
-    ProtocolError,
+    LocalProtocolError,
+    RemoteProtocolError,
 )
 from ..sharing import Share, shamir_split_many
 from ._config import SecAggConfig
@@ -36,6 +48,7 @@ from ._crypto import (
     share_encryption_key,
     sign,
     verify,
+    x25519_key_problem,
 )
 from ._masking import MaskAccumulator, pairwise_mask_key, self_mask_key
 from ._messages import (
@@ -67,7 +80,7 @@ def _coerce(msg: M | bytes, cls: type[M], session_id: bytes) -> M:
     if not isinstance(msg, cls):
         raise InvalidTypeError(f"expected {cls.__name__} or its bytes, got {type(msg).__name__}")
     if msg.session_id != session_id:
-        raise ProtocolError(f"{cls.__name__} belongs to another session")
+        raise RemoteProtocolError(f"{cls.__name__} belongs to another session")
     return msg
 
 
@@ -197,15 +210,16 @@ class SecAggClient:
         return self._id
 
     # -- helpers ----------------------------------------------------------------
-    def _enter(self, stage: int, name: str) -> None:
+    def _enter(self, stage: int, name: str, *, message: bool = True) -> None:
+        """Check the round; ``message``: the call delivers a server message (a message
+        in the wrong round is the server's doing; a bare call, the caller's)."""
         if self._stage == _FAILED:
-            raise ProtocolError("this client aborted the session after an earlier error")
+            raise LocalProtocolError("this client aborted the session after an earlier error")
         if self._stage != stage:
+            error = RemoteProtocolError if message else LocalProtocolError
             if self._stage > stage:
-                raise ProtocolError(
-                    f"{name}: round already answered (replayed or repeated request)"
-                )
-            raise ProtocolError(f"{name}: called out of order")
+                raise error(f"{name}: round already answered (replayed or repeated request)")
+            raise error(f"{name}: called out of order")
 
     def _sign(self, msg: M) -> M:
         if not self._config.active:
@@ -228,7 +242,7 @@ class SecAggClient:
     # -- round 0 ----------------------------------------------------------------
     def advertise_keys(self) -> AdvertiseKeys:
         """Round 0 (AdvertiseKeys): send fresh X25519 public keys ``c_u^PK`` and ``s_u^PK``."""
-        self._enter(_ADVERTISE, "advertise_keys")
+        self._enter(_ADVERTISE, "advertise_keys", message=False)
         raw = (Encoding.Raw, PublicFormat.Raw)
         msg = AdvertiseKeys(
             session_id=self._config.session_id,
@@ -246,57 +260,78 @@ class SecAggClient:
         Each holder ``v`` gets
         ``AES-GCM(HKDF(X25519(c_u, c_v)), u || v || share(s_u^SK) || share(b_u))``.
 
+        Entries this client cannot trust are left out of its view of U1 (they are
+        not share holders and not masked with): an unregistered or repeated client id,
+        an invalid X25519 key (wrong length, non-canonical encoding, small order), the
+        same key twice, a key that is one of this client's own, or (active) a bad
+        signature.  An honest server already drops such advertisements in round 0.
+
         Raises:
-            ProtocolError: fewer than ``t`` holders, duplicate or unknown clients, this
-                client's own keys altered, duplicated public keys.
-            InvalidSignatureError: an advertisement's signature fails (active).
+            RemoteProtocolError: the list omits or alters this client's own keys.
+            LocalProtocolError: fewer than ``t`` clients (or share holders) remain.
         """
         msg = _coerce(key_list, KeyList, self._config.session_id)
         return self._run(_SHARE, "share_keys", self._share_keys, msg)  # type: ignore[return-value]
 
+    def _accepted_peers(self, msg: KeyList) -> dict[int, AdvertiseKeys]:
+        """The other clients of the key list whose advertisements this client accepts."""
+        cfg = self._config
+        raw = (Encoding.Raw, PublicFormat.Raw)
+        my_enc = self._enc_key.public_key().public_bytes(*raw)
+        my_mask = self._mask_key.public_key().public_bytes(*raw)
+        mine = [e for e in msg.entries if e.sender == self._id]
+        if len(mine) != 1 or (mine[0].enc_public, mine[0].mask_public) != (my_enc, my_mask):
+            raise RemoteProtocolError("key list omits or alters this client's own keys")
+        own = {my_enc, my_mask}
+        count = Counter(e.sender for e in msg.entries)
+        candidates: dict[int, AdvertiseKeys] = {}
+        for e in msg.entries:
+            if e.sender == self._id or count[e.sender] != 1 or not cfg.is_registered(e.sender):
+                continue
+            if (
+                e.enc_public == e.mask_public
+                or x25519_key_problem(e.enc_public) is not None
+                or x25519_key_problem(e.mask_public) is not None
+                or e.enc_public in own
+                or e.mask_public in own
+            ):
+                continue
+            if cfg.active:
+                try:
+                    verify(
+                        cfg.verifying_keys[e.sender],
+                        e.signature,
+                        e.signed_transcript(),
+                        who=e.sender,
+                    )
+                except InvalidSignatureError:
+                    continue
+            candidates[e.sender] = e
+        uses = Counter(pk for e in candidates.values() for pk in (e.enc_public, e.mask_public))
+        return {
+            c: e
+            for c, e in candidates.items()
+            if uses[e.enc_public] == 1 and uses[e.mask_public] == 1
+        }
+
     def _share_keys(self, msg: KeyList) -> ShareKeys:
         cfg = self._config
-        ids = [e.sender for e in msg.entries]
-        if len(set(ids)) != len(ids):
-            raise ProtocolError("key list names a client twice")
-        publics: set[bytes] = set()
-        for e in msg.entries:
-            if not cfg.is_registered(e.sender):
-                raise ProtocolError("key list names an unregistered client")
-            if cfg.active:
-                verify(
-                    cfg.verifying_keys[e.sender], e.signature, e.signed_transcript(), who=e.sender
-                )
-            for pk in (e.enc_public, e.mask_public):
-                if pk in publics:
-                    raise ProtocolError("key list contains a repeated public key")
-                publics.add(pk)
-        mine = [e for e in msg.entries if e.sender == self._id]
-        raw = (Encoding.Raw, PublicFormat.Raw)
-        if (
-            len(mine) != 1
-            or mine[0].enc_public != self._enc_key.public_key().public_bytes(*raw)
-            or mine[0].mask_public != self._mask_key.public_key().public_bytes(*raw)
-        ):
-            raise ProtocolError("key list omits or alters this client's own keys")
-        u1 = tuple(sorted(ids))
+        peers = self._accepted_peers(msg)
+        u1 = tuple(sorted([*peers, self._id]))
         if len(u1) < cfg.threshold:
-            raise ProtocolError(
-                f"only {len(u1)} clients advertised keys, threshold is {cfg.threshold}"
+            raise LocalProtocolError(
+                f"only {len(u1)} clients advertised valid keys, threshold is {cfg.threshold}"
             )
         holders = self._holders(u1)
         if len(holders) < cfg.threshold:
-            raise ProtocolError(
+            raise LocalProtocolError(
                 f"only {len(holders)} share holders among the advertised clients, threshold is "
                 f"{cfg.threshold}"
             )
-        holder_set = set(holders)
-        for e in msg.entries:
-            if e.sender in holder_set:
-                self._keys[e.sender] = (
-                    load_public_key(e.enc_public),
-                    load_public_key(e.mask_public),
-                )
+        for v in holders:
+            if v != self._id:
+                e = peers[v]
+                self._keys[v] = (load_public_key(e.enc_public), load_public_key(e.mask_public))
         self._u1 = u1
         self._b_seed = os.urandom(_SEED_BYTES)
         sk_raw = self._mask_key.private_bytes_raw()
@@ -332,9 +367,15 @@ class SecAggClient:
             delivery: the ciphertexts addressed to this client (their senders form U2).
             values: integer vector of ``vector_length`` entries in ``[0, 2^k)``.
 
+        A ciphertext that does not authenticate, or decrypts to anything but two
+        valid shares addressed from its sender to this client, is skipped: the sender
+        stays in U2 (this client still masks with it, as every other client does) but
+        this client holds no share of its secrets.
+
         Raises:
-            ProtocolError: fewer than ``t`` holders left, a ciphertext from a client not in
-                U1 or not a neighbour, a bad ciphertext or share.
+            RemoteProtocolError: the delivery is addressed to another client, repeats a
+                sender, or holds a ciphertext from a client that is not a share holder.
+            LocalProtocolError: fewer than ``t`` holders left.
             InvalidArgumentError, InvalidTypeError: bad input vector.
         """
         msg = _coerce(delivery, ShareDelivery, self._config.session_id)
@@ -355,27 +396,30 @@ class SecAggClient:
     def _masked_input(self, msg: ShareDelivery, x: npt.NDArray[np.uint64]) -> MaskedInput:
         cfg = self._config
         if msg.receiver != self._id:
-            raise ProtocolError("share delivery is addressed to another client")
+            raise RemoteProtocolError("share delivery is addressed to another client")
         holders = set(self._holders(self._u1))
         senders = [s for s, _ in msg.ciphertexts]
         if len(set(senders)) != len(senders):
-            raise ProtocolError("share delivery repeats a sender")
-        for sender, ct in msg.ciphertexts:
-            if sender == self._id or sender not in holders:
-                raise ProtocolError(
-                    f"share delivery holds a ciphertext from client {sender}, not a neighbour in U1"
-                )
-            pt = decrypt_share(
-                self._gcm_keys[sender],
-                ct,
-                session_id=cfg.session_id,
-                sender=sender,
-                receiver=self._id,
+            raise RemoteProtocolError("share delivery repeats a sender")
+        if any(sender == self._id or sender not in holders for sender in senders):
+            raise RemoteProtocolError(
+                "share delivery holds a ciphertext from a client that is not a neighbour in U1"
             )
-            self._received[sender] = self._parse_plaintext(sender, pt)
+        for sender, ct in msg.ciphertexts:
+            try:
+                pt = decrypt_share(
+                    self._gcm_keys[sender],
+                    ct,
+                    session_id=cfg.session_id,
+                    sender=sender,
+                    receiver=self._id,
+                )
+                self._received[sender] = self._parse_plaintext(sender, pt)
+            except RemoteProtocolError:
+                continue  # that peer's shares are unusable here; the peer stays in U2
         u2 = frozenset(senders) | {self._id}
         if len(u2) < cfg.threshold:
-            raise ProtocolError(
+            raise LocalProtocolError(
                 f"only {len(u2)} share holders remain, threshold is {cfg.threshold}"
             )
         self._u2 = u2
@@ -410,10 +454,12 @@ class SecAggClient:
     def _parse_plaintext(self, sender: int, pt: bytes) -> tuple[Share, Share]:
         cfg = self._config
         if len(pt) != _PLAINTEXT_BYTES:
-            raise ProtocolError(f"malformed share plaintext from client {sender}")
+            raise RemoteProtocolError(f"malformed share plaintext from client {sender}")
         u, v = int.from_bytes(pt[:4], "big"), int.from_bytes(pt[4:8], "big")
         if u != sender or v != self._id:
-            raise ProtocolError(f"share plaintext from client {sender} names the wrong parties")
+            raise RemoteProtocolError(
+                f"share plaintext from client {sender} names the wrong parties"
+            )
         sender_holders, my_index = self._u1_holders(sender)
         params = {
             "index": my_index,
@@ -429,7 +475,8 @@ class SecAggClient:
         """Round 3 (ConsistencyCheck, active variant): sign the survivor list U3.
 
         Raises:
-            ProtocolError: U3 not within U2, without this client, or smaller than ``t``.
+            RemoteProtocolError: U3 not sorted, not within U2, or without this client.
+            LocalProtocolError: U3 smaller than ``t``.
         """
         msg = _coerce(request, ConsistencyRequest, self._config.session_id)
         return self._run(_CONSISTENCY, "consistency_check", self._consistency, msg)  # type: ignore[return-value]
@@ -437,18 +484,20 @@ class SecAggClient:
     def _check_survivors(self, survivors: tuple[int, ...]) -> None:
         cfg = self._config
         if list(survivors) != sorted(set(survivors)):
-            raise ProtocolError("survivor list must be sorted and without repeats")
+            raise RemoteProtocolError("survivor list must be sorted and without repeats")
         if self._id not in survivors:
-            raise ProtocolError("survivor list omits this client")
+            raise RemoteProtocolError("survivor list omits this client")
         if not all(cfg.is_registered(s) for s in survivors):
-            raise ProtocolError("survivor list names an unregistered client")
+            raise RemoteProtocolError("survivor list names an unregistered client")
         mine = self._holders(survivors)
         if any(s not in self._u2 for s in mine):
-            raise ProtocolError(
+            raise RemoteProtocolError(
                 "survivor list names a neighbour that did not share keys (not in U2)"
             )
         if len(survivors) < cfg.threshold or len(mine) < cfg.threshold:
-            raise ProtocolError(f"fewer than {cfg.threshold} survivors: too few to continue safely")
+            raise LocalProtocolError(
+                f"fewer than {cfg.threshold} survivors: too few to continue safely"
+            )
 
     def _consistency(self, msg: ConsistencyRequest) -> ConsistencyCheck:
         self._check_survivors(msg.survivors)
@@ -465,13 +514,15 @@ class SecAggClient:
     def unmask(self, request: UnmaskRequest | bytes) -> UnmaskResponse:
         """Round 4 (Unmasking): reveal ``b`` shares of survivors, ``s^SK`` of dropped ones.
 
-        Refuses (``ProtocolError``) any request that would let the server learn both
-        secrets of one client: a client named both survivor and dropped, a dropped client
-        that is in U3 as signed in the consistency round, a second unmasking request.
+        Refuses (``RemoteProtocolError``) any request that would let the server learn
+        both secrets of one client: a client named both survivor and dropped, a dropped
+        client that is in U3 as signed in the consistency round, a second unmasking
+        request.
 
         Raises:
-            ProtocolError: a forbidden or inconsistent request, fewer than ``t`` survivors.
+            RemoteProtocolError: a forbidden, repeated or inconsistent request.
             InvalidSignatureError: a consistency signature fails (active).
+            LocalProtocolError: fewer than ``t`` survivors (or signatures).
         """
         msg = _coerce(request, UnmaskRequest, self._config.session_id)
         return self._run(_UNMASK, "unmask", self._unmask, msg)  # type: ignore[return-value]
@@ -480,25 +531,27 @@ class SecAggClient:
         cfg = self._config
         survivors, dropped = msg.survivors, msg.dropped
         if set(survivors) & set(dropped):
-            raise ProtocolError(
+            raise RemoteProtocolError(
                 "unmasking request asks for both the self-mask share and the key share of the "
                 "same client: refused"
             )
         if list(dropped) != sorted(set(dropped)):
-            raise ProtocolError("dropped list must be sorted and without repeats")
+            raise RemoteProtocolError("dropped list must be sorted and without repeats")
         self._check_survivors(survivors)
         if not all(cfg.is_registered(d) for d in dropped):
-            raise ProtocolError("dropped list names an unregistered client")
+            raise RemoteProtocolError("dropped list names an unregistered client")
         if cfg.active:
             if survivors != self._survivors:
-                raise ProtocolError(
+                raise RemoteProtocolError(
                     "survivor list differs from the one signed in the consistency round"
                 )
             signers = [s for s, _ in msg.signatures]
             if len(set(signers)) != len(signers) or any(s not in survivors for s in signers):
-                raise ProtocolError("consistency signatures from clients outside U3 or repeated")
+                raise RemoteProtocolError(
+                    "consistency signatures from clients outside U3 or repeated"
+                )
             if len(signers) < cfg.threshold:
-                raise ProtocolError(
+                raise LocalProtocolError(
                     f"only {len(signers)} consistency signatures, threshold is {cfg.threshold}"
                 )
             for signer, sig in msg.signatures:

@@ -10,21 +10,39 @@ from types import MappingProxyType
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from ..exceptions import InvalidArgumentError, InvalidTypeError, SerializationError
+from .._immutable import Immutable
+from ..exceptions import (
+    InvalidArgumentError,
+    InvalidGroupElementError,
+    InvalidTypeError,
+    SerializationError,
+)
 from ..serialization import ObjectType, Reader, Writer, pack, param_id, unpack
-from ._graph import neighbor_map
+from ._crypto import check_verifying_key
+from ._graph import HararyGraph
 from ._masking import word_dtype
 
-__all__ = ["SecAggConfig", "ROUNDS", "SESSION_ID_BYTES", "MAX_CLIENT_ID"]
+__all__ = [
+    "SecAggConfig",
+    "ROUNDS",
+    "SESSION_ID_BYTES",
+    "MAX_CLIENT_ID",
+    "MAX_CLIENTS",
+    "MAX_VECTOR_LENGTH",
+]
 
 SESSION_ID_BYTES = 32
 MAX_CLIENT_ID = (1 << 32) - 1
+#: Most clients one session may register.
+MAX_CLIENTS = 1 << 20
+#: Longest input vector (entries).
+MAX_VECTOR_LENGTH = 1 << 31
 #: Round names, in protocol order (also the keys of ``simulate(dropouts=...)``).
 ROUNDS = ("advertise_keys", "share_keys", "masked_input", "consistency", "unmasking")
 
 
 @dataclass(frozen=True, eq=False)
-class SecAggConfig:
+class SecAggConfig(Immutable):
     """Everything the parties of one session agree on before it starts.
 
     Build it with :meth:`create`.  The session id must be fresh and unpredictable
@@ -52,7 +70,7 @@ class SecAggConfig:
     active: bool = False
     verifying_keys: Mapping[int, Ed25519PublicKey] = field(default_factory=dict)
     degree: int | None = None
-    _neighbors: Mapping[int, frozenset[int]] = field(default_factory=dict, repr=False)
+    _graph: HararyGraph | None = field(default=None, repr=False)
     _id_set: frozenset[int] = field(default_factory=frozenset, repr=False)
 
     @classmethod
@@ -77,20 +95,31 @@ class SecAggConfig:
         from two disjoint groups.  ``unsafe_allow_low_threshold=True`` only lowers the
         bound to ``t >= 2`` (for experiments; it voids the security argument).
 
+        Caps: at most :data:`MAX_CLIENTS` clients, ids below 2^32, vectors of at most
+        :data:`MAX_VECTOR_LENGTH` entries.  In active mode every verifying key must be a
+        canonically encoded Ed25519 point of large order.
+
         Raises:
-            InvalidArgumentError: bad ids, threshold, modulus, degree, session id or
-                missing verifying keys in active mode.
+            InvalidArgumentError: bad ids, threshold, modulus, degree, session id,
+                missing or invalid (small-order, non-canonical) verifying keys in active
+                mode, or a size beyond the caps.
             InvalidTypeError: a verifying key of the wrong type.
         """
         ids = tuple(sorted(int(c) for c in client_ids))
         n = len(ids)
         if n < 2:
             raise InvalidArgumentError("secure aggregation needs at least 2 clients")
+        if n > MAX_CLIENTS:
+            raise InvalidArgumentError(f"at most {MAX_CLIENTS} clients per session")
         if len(set(ids)) != n or ids[0] < 0 or ids[-1] > MAX_CLIENT_ID:
             raise InvalidArgumentError("client ids must be distinct integers in [0, 2^32)")
         word_dtype(modulus_bits)  # validates 1..64
-        if not isinstance(vector_length, int) or not 1 <= vector_length <= (1 << 31):
-            raise InvalidArgumentError("vector_length must be between 1 and 2^31")
+        if (
+            not isinstance(vector_length, int)
+            or isinstance(vector_length, bool)
+            or not 1 <= vector_length <= MAX_VECTOR_LENGTH
+        ):
+            raise InvalidArgumentError(f"vector_length must be between 1 and {MAX_VECTOR_LENGTH}")
         if session_id is None:
             session_id = os.urandom(SESSION_ID_BYTES)
         if not isinstance(session_id, bytes) or len(session_id) != SESSION_ID_BYTES:
@@ -103,7 +132,7 @@ class SecAggConfig:
             elif degree % 2:
                 raise InvalidArgumentError("SecAgg+ degree must be even (Harary graph) or >= n - 1")
         holders = n if degree is None else degree + 1
-        if not isinstance(threshold, int) or threshold > holders:
+        if not isinstance(threshold, int) or isinstance(threshold, bool) or threshold > holders:
             raise InvalidArgumentError(f"threshold must be an integer <= {holders} (share holders)")
         low = 2 if unsafe_allow_low_threshold else holders // 2 + 1
         if threshold < low:
@@ -121,8 +150,12 @@ class SecAggConfig:
                 key = verifying_keys[c]
                 if not isinstance(key, Ed25519PublicKey):
                     raise InvalidTypeError("verifying keys must be Ed25519PublicKey objects")
+                try:
+                    check_verifying_key(key)
+                except InvalidGroupElementError as exc:
+                    raise InvalidArgumentError(f"verifying key of client {c}: {exc}") from None
                 keys[c] = key
-        nmap = neighbor_map(ids, degree, session_id)
+        graph = None if degree is None else HararyGraph(ids, degree, session_id)
         return cls(
             session_id=session_id,
             client_ids=ids,
@@ -132,7 +165,7 @@ class SecAggConfig:
             active=bool(active),
             verifying_keys=MappingProxyType(keys),
             degree=degree,
-            _neighbors=MappingProxyType(nmap),
+            _graph=graph,
             _id_set=frozenset(ids),
         )
 
@@ -162,8 +195,9 @@ class SecAggConfig:
         is listed, the threshold and client count are what it expects).
 
         Raises:
-            SerializationError: malformed bytes.
-            InvalidArgumentError: parameters that :meth:`create` refuses.
+            SerializationError: malformed bytes, or parameters that :meth:`create`
+                refuses (bad ids, threshold, modulus, degree, sizes beyond the caps,
+                invalid verifying keys).
         """
         env = unpack(data, ObjectType.SECAGG_CONFIG)
         r = Reader(env.payload)
@@ -174,8 +208,10 @@ class SecAggConfig:
         if flags & ~3:
             raise SerializationError("unknown configuration flags")
         length, threshold, degree, n = r.u32(), r.u32(), r.u32(), r.u32()
-        if n * 4 > r.remaining():
-            raise SerializationError("truncated client list")
+        if n > MAX_CLIENTS:
+            raise SerializationError(f"more than {MAX_CLIENTS} clients")
+        if n * (4 + (32 if flags & 1 else 0)) != r.remaining():
+            raise SerializationError("client list does not match the payload length")
         ids = [r.u32() for _ in range(n)]
         keys: dict[int, Ed25519PublicKey] | None = None
         if flags & 1:
@@ -188,17 +224,20 @@ class SecAggConfig:
         r.finish()
         if bool(flags & 2) != (degree != 0):
             raise SerializationError("SecAgg+ flag and degree disagree")
-        return cls.create(
-            ids,
-            threshold=threshold,
-            vector_length=length,
-            modulus_bits=k,
-            active=bool(flags & 1),
-            verifying_keys=keys,
-            degree=degree or None,
-            session_id=sid,
-            unsafe_allow_low_threshold=unsafe_allow_low_threshold,
-        )
+        try:
+            return cls.create(
+                ids,
+                threshold=threshold,
+                vector_length=length,
+                modulus_bits=k,
+                active=bool(flags & 1),
+                verifying_keys=keys,
+                degree=degree or None,
+                session_id=sid,
+                unsafe_allow_low_threshold=unsafe_allow_low_threshold,
+            )
+        except (InvalidArgumentError, InvalidTypeError) as exc:
+            raise SerializationError(f"unacceptable session parameters: {exc}") from None
 
     @property
     def param(self) -> bytes:
@@ -215,8 +254,16 @@ class SecAggConfig:
         return client in self._id_set
 
     def neighbors(self, client: int) -> frozenset[int]:
-        """The clients ``client`` masks with and shares to (never itself)."""
-        return self._neighbors[client]
+        """The clients ``client`` masks with and shares to (never itself).
+
+        Raises:
+            KeyError: ``client`` is not registered.
+        """
+        if self._graph is None:
+            if client not in self._id_set:
+                raise KeyError(client)
+            return self._id_set - {client}
+        return self._graph.neighbors(client)
 
     def holders(self, client: int, among: Iterable[int]) -> tuple[int, ...]:
         """Sorted share holders of ``client``: itself and its neighbours, restricted to ``among``.
@@ -225,7 +272,7 @@ class SecAggConfig:
         """
         if self.degree is None:  # complete graph: everyone in ``among`` holds a share
             return tuple(sorted(set(among)))
-        pool = self._neighbors[client] | {client}
+        pool = self.neighbors(client) | {client}
         among_set = among if isinstance(among, (set, frozenset)) else set(among)
         return tuple(sorted(c for c in pool if c in among_set))
 

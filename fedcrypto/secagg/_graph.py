@@ -35,10 +35,11 @@ import numpy as np
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from .._immutable import Immutable
 from .._random import VectorRNG
 from ..exceptions import InvalidArgumentError
 
-__all__ = ["secagg_plus_parameters", "neighbor_map"]
+__all__ = ["secagg_plus_parameters", "neighbor_map", "HararyGraph"]
 
 
 def secagg_plus_parameters(num_clients: int) -> tuple[int, int]:
@@ -65,6 +66,35 @@ def _permutation(session_id: bytes, n: int) -> list[int]:
     return [int(i) for i in np.argsort(keys, kind="stable")]
 
 
+class HararyGraph(Immutable):
+    """The SecAgg+ graph in ``O(n)`` memory: the clients in permutation order.
+
+    :meth:`neighbors` computes a client's ``k`` neighbours on demand (``O(k)``), so a
+    session of ``n`` clients never stores ``n * k`` ids (a peer-supplied configuration
+    could otherwise cost memory quadratic in its size).
+    """
+
+    __slots__ = ("_order", "_position", "_half")
+    _order: tuple[int, ...]
+    _position: dict[int, int]
+    _half: int
+
+    def __init__(self, client_ids: Sequence[int], degree: int, session_id: bytes) -> None:
+        ids = sorted(client_ids)
+        n = len(ids)
+        if degree < 2 or degree % 2 or degree >= n - 1:
+            raise InvalidArgumentError("a Harary graph needs an even degree 2 <= k < n - 1")
+        order = tuple(ids[i] for i in _permutation(session_id, n))
+        self._set(
+            _order=order, _position={u: pos for pos, u in enumerate(order)}, _half=degree // 2
+        )
+
+    def neighbors(self, client: int) -> frozenset[int]:
+        """The ``k`` clients at distance ``1..k/2`` from ``client`` on the cycle."""
+        pos, n, order = self._position[client], len(self._order), self._order
+        return frozenset(order[(pos + d) % n] for d in range(-self._half, self._half + 1) if d)
+
+
 def neighbor_map(
     client_ids: Sequence[int], degree: int | None, session_id: bytes
 ) -> dict[int, frozenset[int]]:
@@ -88,9 +118,5 @@ def neighbor_map(
         return {u: everyone - {u} for u in ids}
     if degree < 2 or degree % 2:
         raise InvalidArgumentError("SecAgg+ degree must be even and at least 2 (or >= n - 1)")
-    order = [ids[i] for i in _permutation(session_id, n)]
-    half = degree // 2
-    out: dict[int, frozenset[int]] = {}
-    for pos, u in enumerate(order):
-        out[u] = frozenset(order[(pos + d) % n] for d in range(-half, half + 1) if d)
-    return out
+    graph = HararyGraph(ids, degree, session_id)
+    return {u: graph.neighbors(u) for u in ids}

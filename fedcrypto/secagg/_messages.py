@@ -22,6 +22,7 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from .._immutable import Immutable
 from ..exceptions import SerializationError
 from ..serialization import ObjectType, Reader, Writer, pack, param_id, unpack
 from ._crypto import KEY_BYTES, transcript
@@ -89,7 +90,7 @@ def _read_pairs(r: Reader, max_len: int) -> tuple[tuple[int, bytes], ...]:
 
 
 @dataclass(frozen=True)
-class Message:
+class Message(Immutable):
     """Base of all round messages: the session id every message is bound to."""
 
     TYPE: ClassVar[ObjectType]

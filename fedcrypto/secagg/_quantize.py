@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from .._immutable import Immutable
 from .._random import VectorRNG
 from ..exceptions import EncodingError, EncodingOverflowError, InvalidArgumentError
 
@@ -51,7 +52,7 @@ def check_headroom(*, clip: float, scale: float, modulus_bits: int, num_clients:
 
 
 @dataclass(frozen=True)
-class Quantizer:
+class Quantizer(Immutable):
     """Float vectors <-> ``Z_{2^k}`` with clipping, stochastic rounding and a headroom guarantee.
 
     Build with :meth:`create` (explicit scale) or :meth:`for_clients` (largest safe scale).

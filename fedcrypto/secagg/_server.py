@@ -2,21 +2,38 @@
 
 For each round the server ``receive_*``s the clients' messages (objects or bytes;
 each is validated: session, round, registered sender who took part in the previous
-round, no repeat, signature in active mode) and then closes the round with the
-method that builds the next broadcast.  Closing a round with fewer than ``t``
-clients raises :class:`~fedcrypto.exceptions.ProtocolError`.
+round, no repeat, signature in active mode, and the round's own content: valid and
+unique public keys, share ciphertexts of the exact size addressed to exactly the
+sender's holders, masked inputs of the right length and range, well-formed requested
+shares the sender can hold) and then closes the round with the method that builds the
+next broadcast.  ``receive_*`` is the door where client data enters: anything wrong
+raises :class:`~fedcrypto.exceptions.RemoteProtocolError` (or a subclass) and leaves the
+server's state unchanged, so a bad message only ever drops its sender.  Closing a round
+with fewer than ``t`` clients, or calling the methods out of order, raises
+:class:`~fedcrypto.exceptions.LocalProtocolError`.
 
 Dropout recovery (round 4): for each client ``v`` in U2 that sent no masked input,
 the server reconstructs its mask key ``s_v^SK`` from ``t`` shares and regenerates
 the pairwise masks ``PRG(s_{u,v})`` for every surviving neighbour ``u``; for every
 survivor ``u`` it reconstructs ``b_u`` and removes ``PRG(b_u)``.  All masks are
 AES-CTR keystreams accumulated in wrapping machine words (see ``_masking``).
+
+Every reconstructed secret is checked (the Shamir integrity check; a mask key must
+match its advertised public key).  When one fails, the server looks for the single
+share whose removal makes it pass (using every other share, checked for consistency)
+and sets it aside; a client caught with bad shares of two owners has its whole
+unmasking response set aside (``AggregationResult.discarded_responses``).  When no
+single share explains a failure, or one owner needs more than two set aside, that
+owner dealt inconsistent shares (or several holders lied) and
+:meth:`SecAggServer.aggregate` raises :class:`~fedcrypto.exceptions.RemoteProtocolError`
+naming it.  It never returns a sum with a mask left in.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
+from collections import Counter
 from collections.abc import Container
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -28,16 +45,25 @@ import numpy.typing as npt
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from .._immutable import Immutable
 from ..exceptions import (
     FedCryptoError,
     InvalidArgumentError,
+    InvalidGroupElementError,
     InvalidTypeError,
-    ProtocolError,
+    LocalProtocolError,
+    RemoteProtocolError,
     SerializationError,
 )
-from ..sharing import Share, shamir_combine_many
+from ..sharing import Share, shamir_combine, shamir_combine_many
 from ._config import SecAggConfig
-from ._crypto import agree, load_public_key, verify
+from ._crypto import (
+    SHARE_CIPHERTEXT_BYTES,
+    agree,
+    load_public_key,
+    verify,
+    x25519_key_problem,
+)
 from ._masking import MaskAccumulator, pairwise_mask_key, self_mask_key
 from ._messages import (
     AdvertiseKeys,
@@ -52,7 +78,7 @@ from ._messages import (
     UnmaskResponse,
     consistency_transcript,
 )
-from ._shares import shares_from_wire
+from ._shares import SHARE_WIRE_BYTES, first_bad_share, shares_from_wire
 
 __all__ = ["SecAggServer", "AggregationResult"]
 
@@ -63,18 +89,38 @@ _ROUND_NAMES = ("advertise_keys", "share_keys", "masked_input", "consistency", "
 
 
 @dataclass(frozen=True, eq=False)
-class AggregationResult:
+class AggregationResult(Immutable):
     """The outcome of a session.
 
     Attributes:
         aggregate: ``sum of x_u over included clients mod 2^k`` (uint64, read-only).
         included: sorted ids of the clients whose inputs are in the sum (U3).
         modulus_bits: ``k``.
+        discarded_responses: sorted ids of clients whose unmasking responses were set
+            aside because they held bad shares of two or more owners (their inputs are
+            still in the sum; their shares were not used).
     """
 
     aggregate: npt.NDArray[np.uint64]
     included: tuple[int, ...]
     modulus_bits: int
+    discarded_responses: tuple[int, ...] = ()
+
+
+class _TooFewShares(Exception):
+    """Internal: an owner has fewer than ``t`` shares."""
+
+    def __init__(self, owner: int, count: int) -> None:
+        super().__init__(owner, count)
+        self.owner, self.count = owner, count
+
+
+class _Unrecovered(Exception):
+    """Internal: these owners' secrets failed their checks."""
+
+    def __init__(self, owners: list[int]) -> None:
+        super().__init__(owners)
+        self.owners = owners
 
 
 class SecAggServer:
@@ -96,8 +142,11 @@ class SecAggServer:
         "_adverts",
         "_config",
         "_consistency",
+        "_discarded",
         "_inputs",
         "_mask_publics",
+        "_positions",
+        "_public_keys",
         "_responses",
         "_shares",
         "_stage",
@@ -120,6 +169,9 @@ class SecAggServer:
         self._u3: tuple[int, ...] = ()
         self._u3_set: frozenset[int] = frozenset()
         self._unmask: UnmaskRequest | None = None
+        self._public_keys: set[bytes] = set()  # every X25519 key accepted in round 0
+        self._positions: dict[int | None, dict[int, int]] = {}
+        self._discarded: list[int] = []
 
     def __repr__(self) -> str:
         return f"SecAggServer(round={_ROUND_NAMES[self._stage]}, {self._config!r})"
@@ -151,31 +203,31 @@ class SecAggServer:
             try:
                 msg = cls.from_bytes(bytes(msg), session_id=cfg.session_id)
             except SerializationError as exc:
-                raise ProtocolError(f"malformed {cls.__name__}: {exc}") from None
+                raise RemoteProtocolError(f"malformed {cls.__name__}: {exc}") from None
         elif not isinstance(msg, cls):
             raise InvalidTypeError(
                 f"expected {cls.__name__} or its bytes, got {type(msg).__name__}"
             )
         elif msg.session_id != cfg.session_id:
-            raise ProtocolError(f"{cls.__name__} belongs to another session")
+            raise RemoteProtocolError(f"{cls.__name__} belongs to another session")
         if self._stage != stage:
-            raise ProtocolError(
+            raise RemoteProtocolError(
                 f"{cls.__name__} arrived while collecting {self.round}: late, early or replayed"
             )
         sender: int = msg.sender  # type: ignore[attr-defined]
         if sender not in previous:
-            raise ProtocolError(
+            raise RemoteProtocolError(
                 f"{cls.__name__} from client {sender}, which is not in the previous round's set"
             )
         if sender in seen:
-            raise ProtocolError(f"repeated {cls.__name__} from client {sender} (replay)")
+            raise RemoteProtocolError(f"repeated {cls.__name__} from client {sender} (replay)")
         if cfg.active and not isinstance(msg, ConsistencyCheck):
             verify(cfg.verifying_keys[sender], msg.signature, msg.signed_transcript(), who=sender)  # type: ignore[attr-defined]
         return msg
 
     def _need(self, count: int, what: str) -> None:
         if count < self._config.threshold:
-            raise ProtocolError(
+            raise LocalProtocolError(
                 f"only {count} clients {what}; "
                 f"at least threshold = {self._config.threshold} are needed"
             )
@@ -184,24 +236,37 @@ class SecAggServer:
     def receive_advertise_keys(self, msg: AdvertiseKeys | bytes) -> None:
         """Collect a client's AdvertiseKeys (round 0).
 
+        Both X25519 keys must be valid (32 bytes, canonical, not of small order: see
+        :func:`~fedcrypto.secagg._crypto.x25519_key_problem`), distinct, and not already
+        advertised by another client; otherwise the client is left out of U1 and every
+        honest client can still complete the round.
+
         Raises:
-            ProtocolError: wrong round, unknown or repeated sender, bad key encoding.
+            RemoteProtocolError: wrong round, unknown or repeated sender, malformed
+                bytes, the two keys equal, a key another client already advertised.
+            InvalidGroupElementError: an invalid key (a ``RemoteProtocolError``).
             InvalidSignatureError: bad signature (active).
         """
         m = self._accept(msg, AdvertiseKeys, _ADVERTISE, self._config.client_set, self._adverts)
-        try:
-            mask_pk = load_public_key(m.mask_public)
-            load_public_key(m.enc_public)
-        except FedCryptoError as exc:
-            raise ProtocolError(f"bad public key from client {m.sender}: {exc}") from None
-        self._mask_publics[m.sender] = mask_pk
+        for pk in (m.enc_public, m.mask_public):
+            problem = x25519_key_problem(pk)
+            if problem is not None:
+                raise InvalidGroupElementError(f"client {m.sender}: {problem}")
+        if m.enc_public == m.mask_public:
+            raise RemoteProtocolError(f"client {m.sender} advertised the same key twice")
+        if m.enc_public in self._public_keys or m.mask_public in self._public_keys:
+            raise RemoteProtocolError(
+                f"client {m.sender} advertised a public key another client already uses"
+            )
+        self._mask_publics[m.sender] = load_public_key(m.mask_public)
+        self._public_keys.update((m.enc_public, m.mask_public))
         self._adverts[m.sender] = m
 
     def key_list(self) -> KeyList:
         """Close round 0: the list of U1's advertisements, to broadcast to every client in U1.
 
         Raises:
-            ProtocolError: fewer than ``t`` clients advertised keys, or called twice.
+            LocalProtocolError: fewer than ``t`` clients advertised keys, or called twice.
         """
         self._close(_ADVERTISE)
         self._need(len(self._adverts), "advertised keys")
@@ -212,7 +277,7 @@ class SecAggServer:
 
     def _close(self, stage: int) -> None:
         if self._stage != stage:
-            raise ProtocolError(
+            raise LocalProtocolError(
                 f"cannot close {_ROUND_NAMES[stage]}: the server is at {self.round}"
             )
 
@@ -221,15 +286,21 @@ class SecAggServer:
         """Collect a client's encrypted shares (round 1).
 
         Raises:
-            ProtocolError: wrong round, sender not in U1, repeated, or ciphertexts not
-                addressed to exactly the sender's share holders in U1.
+            RemoteProtocolError: wrong round, sender not in U1, repeated, ciphertexts not
+                addressed to exactly the sender's share holders in U1, or not of the
+                exact ciphertext size.
         """
         m = self._accept(msg, ShareKeys, _SHARE, self._adverts, self._shares)
         receivers = [r for r, _ in m.ciphertexts]
         expected = set(self._config.holders(m.sender, tuple(self._adverts))) - {m.sender}
         if len(set(receivers)) != len(receivers) or set(receivers) != expected:
-            raise ProtocolError(
+            raise RemoteProtocolError(
                 f"client {m.sender} did not address exactly its share holders in U1"
+            )
+        if any(len(ct) != SHARE_CIPHERTEXT_BYTES for _, ct in m.ciphertexts):
+            raise RemoteProtocolError(
+                f"client {m.sender} sent share ciphertexts that are not "
+                f"{SHARE_CIPHERTEXT_BYTES} bytes"
             )
         self._shares[m.sender] = m
 
@@ -237,7 +308,7 @@ class SecAggServer:
         """Close round 1: for each client in U2, the ciphertexts addressed to it.
 
         Raises:
-            ProtocolError: fewer than ``t`` clients sent shares.
+            LocalProtocolError: fewer than ``t`` clients sent shares, or out of order.
         """
         self._close(_SHARE)
         self._need(len(self._shares), "shared their keys")
@@ -255,16 +326,23 @@ class SecAggServer:
         """Collect a client's masked input (round 2).
 
         Raises:
-            ProtocolError: wrong round, sender not in U2, repeated, wrong modulus or length.
+            RemoteProtocolError: wrong round, sender not in U2, repeated, wrong modulus,
+                length or range.
         """
         m = self._accept(msg, MaskedInput, _MASK, self._shares, self._inputs)
         cfg = self._config
-        if m.modulus_bits != cfg.modulus_bits or m.vector.shape != (cfg.vector_length,):
-            raise ProtocolError(
+        vec = m.vector
+        if (
+            m.modulus_bits != cfg.modulus_bits
+            or not isinstance(vec, np.ndarray)
+            or vec.dtype != np.uint64
+            or vec.shape != (cfg.vector_length,)
+        ):
+            raise RemoteProtocolError(
                 f"masked input from client {m.sender} has the wrong modulus or length"
             )
-        if cfg.modulus_bits < 64 and m.vector.size and int(m.vector.max()) >> cfg.modulus_bits:
-            raise ProtocolError(f"masked input from client {m.sender} is out of range")
+        if cfg.modulus_bits < 64 and vec.size and int(vec.max()) >> cfg.modulus_bits:
+            raise RemoteProtocolError(f"masked input from client {m.sender} is out of range")
         self._inputs[m.sender] = m
 
     def _close_inputs(self) -> tuple[int, ...]:
@@ -278,10 +356,10 @@ class SecAggServer:
         """Close round 2 (active variant): the survivor list U3 for clients to sign.
 
         Raises:
-            ProtocolError: not the active variant, or fewer than ``t`` masked inputs.
+            LocalProtocolError: not the active variant, or fewer than ``t`` masked inputs.
         """
         if not self._config.active:
-            raise ProtocolError("the consistency round exists only in the active variant")
+            raise LocalProtocolError("the consistency round exists only in the active variant")
         u3 = self._close_inputs()
         self._stage = _CONSISTENCY
         return ConsistencyRequest(self._config.session_id, u3)
@@ -290,7 +368,7 @@ class SecAggServer:
         """Collect a client's signature over U3 (round 3, active).
 
         Raises:
-            ProtocolError: wrong round, sender not in U3, repeated.
+            RemoteProtocolError: wrong round, sender not in U3, repeated.
             InvalidSignatureError: the signature does not cover this session's U3.
         """
         m = self._accept(msg, ConsistencyCheck, _CONSISTENCY, self._u3_set, self._consistency)
@@ -308,7 +386,8 @@ class SecAggServer:
         ``s^SK`` shares of the dropped clients U2 minus U3.
 
         Raises:
-            ProtocolError: fewer than ``t`` masked inputs (or consistency signatures).
+            LocalProtocolError: fewer than ``t`` masked inputs (or consistency
+                signatures), or out of order.
         """
         cfg = self._config
         if cfg.active:
@@ -324,12 +403,24 @@ class SecAggServer:
         return self._unmask
 
     # -- round 4 -----------------------------------------------------------------
+    def _holder_positions(self, owner: int) -> dict[int, int]:
+        """``{holder: share index}`` of ``owner``'s share holders in U1."""
+        key = None if self._config.degree is None else owner
+        if key not in self._positions:
+            holders = self._config.holders(owner, tuple(sorted(self._adverts)))
+            self._positions[key] = {h: i + 1 for i, h in enumerate(holders)}
+        return self._positions[key]
+
     def receive_unmask_response(self, msg: UnmaskResponse | bytes) -> None:
         """Collect a client's shares (round 4).
 
+        Every share must be requested (survivors' ``b``, dropped clients' ``s^SK``), from
+        an owner the sender holds a share of, at most once per owner, and well-formed
+        (60 bytes, values in the field); otherwise the whole response is refused.
+
         Raises:
-            ProtocolError: wrong round, sender outside U3 (U4 when active), repeated,
-                shares of owners not requested, malformed shares.
+            RemoteProtocolError: wrong round, sender outside U3 (U4 when active),
+                repeated, shares not requested or not held, malformed shares.
         """
         cfg = self._config
         allowed: Container[int] = self._consistency if cfg.active else self._u3_set
@@ -339,50 +430,171 @@ class SecAggServer:
         for owners, want in ((m.mask_shares, survivors), (m.key_shares, dropped)):
             names = [o for o, _ in owners]
             if len(set(names)) != len(names) or not set(names) <= want:
-                raise ProtocolError(f"client {m.sender} sent shares that were not requested")
+                raise RemoteProtocolError(f"client {m.sender} sent shares that were not requested")
+            if cfg.degree is None:  # complete graph: every client of U1 holds every share
+                cannot_hold = bool(names) and m.sender not in self._holder_positions(names[0])
+            else:
+                cannot_hold = any(m.sender not in self._holder_positions(o) for o in names)
+            if cannot_hold:
+                raise RemoteProtocolError(f"client {m.sender} sent a share it cannot hold")
+            if first_bad_share([raw for _, raw in owners]) is not None:
+                raise RemoteProtocolError(
+                    f"client {m.sender} sent a malformed share (not {SHARE_WIRE_BYTES} bytes "
+                    "or values outside the field)"
+                )
         self._responses[m.sender] = m
 
-    def _combine(self, owners: list[int], kind: str, verify: bool) -> list[bytes]:
-        """Rebuild the first ``t`` shares received for each owner (all of them when
-        ``verify``) and interpolate them all."""
-        cfg = self._config
-        t = cfg.threshold
+    def _share_sets(
+        self, owners: list[int], kind: str, every: bool, skip: frozenset[tuple[int, int]]
+    ) -> list[list[Share]]:
+        """Each owner's shares from the responses (the first ``t`` by sender id, or all
+        of them with ``every``), leaving out the ``(owner, sender)`` pairs in ``skip``."""
+        t = self._config.threshold
         want = set(owners)
         received: dict[int, list[tuple[int, bytes]]] = {o: [] for o in owners}
         for sender in sorted(self._responses):
-            resp = self._responses[sender]
-            for o, raw in resp.mask_shares if kind == "mask" else resp.key_shares:
-                if o in want and (verify or len(received[o]) < t):
+            for o, raw in _items(self._responses[sender], kind):
+                if o in want and (every or len(received[o]) < t) and (o, sender) not in skip:
                     received[o].append((sender, raw))
-        u1 = tuple(sorted(self._adverts))
-        cache: dict[int | None, dict[int, int]] = {}
-        sets: list[list[Share]] = []
+        # One bulk Share.many call per share count (all owners share it in a complete
+        # graph), then cut back per owner: the per-call cost is paid once, not per owner.
+        groups: dict[int, list[tuple[int, int, bytes]]] = {}
         for o in owners:
             got = received[o]
             if len(got) < t:
-                raise ProtocolError(
-                    f"only {len(got)} shares to recover client {o}'s {kind} secret; "
-                    f"threshold is {t}"
-                )
-            key = None if cfg.degree is None else o
-            if key not in cache:
-                holders = cfg.holders(o, u1)
-                cache[key] = {h: i + 1 for i, h in enumerate(holders)}
-            position = cache[key]
-            count = len(position)
-            for sender, _ in got:
-                if sender not in position:
-                    raise ProtocolError(f"client {sender} sent a share it cannot hold")
-            shares = shares_from_wire(
-                [(sender, position[sender], raw) for sender, raw in got],
-                threshold=t,
-                share_count=count,
+                raise _TooFewShares(o, len(got))
+            position = self._holder_positions(o)
+            groups.setdefault(len(position), []).extend(
+                (sender, position[sender], raw) for sender, raw in got
             )
-            sets.append(shares)
+        built = {
+            count: iter(shares_from_wire(items, threshold=t, share_count=count))
+            for count, items in groups.items()
+        }
+        return [[next(built[len(self._holder_positions(o))]) for _ in received[o]] for o in owners]
+
+    def _secret_ok(self, owner: int, kind: str, secret: bytes) -> bool:
+        """A recovered mask key must match the public key its owner advertised."""
+        if kind == "mask":
+            return True  # the Shamir integrity check already ran
+        public = X25519PrivateKey.from_private_bytes(secret).public_key()
+        return public.public_bytes(Encoding.Raw, PublicFormat.Raw) == (
+            self._adverts[owner].mask_public
+        )
+
+    def _reconstruct(
+        self, owners: list[int], kind: str, verify: bool, skip: frozenset[tuple[int, int]]
+    ) -> list[bytes]:
+        """Interpolate and check every owner's secret; raise ``_Unrecovered`` naming the
+        owners whose secret fails (``_TooFewShares`` when one lacks shares)."""
+        sets = self._share_sets(owners, kind, verify, skip)
         try:
-            return shamir_combine_many(sets, verify=verify)
-        except (FedCryptoError, ValueError) as exc:
-            raise ProtocolError(f"share reconstruction failed: {exc}") from None
+            secrets = shamir_combine_many(sets, verify=verify)
+        except (FedCryptoError, ValueError):
+            # Find which owners fail: one at a time (only after a failure).
+            bad = []
+            for o, shares in zip(owners, sets, strict=True):
+                try:
+                    secret = shamir_combine(shares, verify=verify)
+                except (FedCryptoError, ValueError):
+                    bad.append(o)
+                    continue
+                if not self._secret_ok(o, kind, secret):
+                    bad.append(o)
+            raise _Unrecovered(bad) from None
+        bad = [
+            o for o, sec in zip(owners, secrets, strict=True) if not self._secret_ok(o, kind, sec)
+        ]
+        if bad:
+            raise _Unrecovered(bad)
+        return secrets
+
+    def _find_culprit(
+        self,
+        owner: int,
+        kind: str,
+        skip: frozenset[tuple[int, int]],
+        strikes: Counter[int],
+    ) -> int | None:
+        """The responder whose share of ``owner`` is the bad one: leaving it out lets the
+        secret pass its checks with every remaining share verified for consistency (a
+        wrong guess leaves the bad share in, which fails them).  ``None`` if no single
+        share explains the failure."""
+        candidates = [
+            r
+            for r in sorted(self._responses, key=lambda r: (-strikes[r], r))
+            if (owner, r) not in skip
+            and any(o == owner for o, _ in _items(self._responses[r], kind))
+        ]
+        for r in candidates:
+            try:
+                self._reconstruct([owner], kind, True, skip | {(owner, r)})
+            except (_TooFewShares, _Unrecovered):
+                continue
+            return r
+        return None
+
+    def _too_few(
+        self, exc: _TooFewShares, kind: str, skip: frozenset[tuple[int, int]]
+    ) -> Exception:
+        """The error for an owner left with fewer than ``t`` usable shares: the owner's
+        fault when holders that answered had none it could use (they could not decrypt
+        what it dealt, or what it dealt was inconsistent), else too few holders answered."""
+        o, t = exc.owner, self._config.threshold
+        holders = self._holder_positions(o)
+        unusable = [
+            r
+            for r, resp in sorted(self._responses.items())
+            if r in holders
+            and r != o
+            and ((o, r) in skip or not any(x == o for x, _ in _items(resp, kind)))
+        ]
+        what = "self-mask seed" if kind == "mask" else "mask key"
+        if unusable:
+            return RemoteProtocolError(
+                f"only {exc.count} usable shares of client {o}'s {what} (threshold {t}): "
+                f"holders {unusable[:8]} had none, so client {o} dealt shares they could "
+                "not use"
+            )
+        return LocalProtocolError(
+            f"only {exc.count} shares to recover client {o}'s {what}; threshold is {t}"
+        )
+
+    def _recover(
+        self, owners: list[int], kind: str, verify: bool, strikes: Counter[int]
+    ) -> list[bytes]:
+        """Every owner's secret.  A share that breaks a reconstruction is set aside; a
+        responder caught with bad shares of two owners has its whole response set aside
+        (``strikes`` counts them across both kinds of secret); an owner that needs more
+        than :data:`_MAX_BAD_SHARES` shares set aside dealt inconsistent shares."""
+        skip: set[tuple[int, int]] = set()
+        excluded: Counter[int] = Counter()
+        while True:
+            frozen = frozenset(skip)
+            try:
+                return self._reconstruct(owners, kind, verify, frozen)
+            except _TooFewShares as exc:
+                raise self._too_few(exc, kind, frozen) from None
+            except _Unrecovered as exc:
+                owner = exc.owners[0]
+                culprit = None
+                if excluded[owner] < _MAX_BAD_SHARES:
+                    culprit = self._find_culprit(owner, kind, frozen, strikes)
+                if culprit is None:
+                    what = "self-mask seeds" if kind == "mask" else "mask keys"
+                    raise RemoteProtocolError(
+                        f"the shares of client(s) {exc.owners[:8]} do not reconstruct their "
+                        f"{what}: they dealt inconsistent shares, or several holders returned "
+                        "bad ones"
+                    ) from None
+                excluded[owner] += 1
+                strikes[culprit] += 1
+                if strikes[culprit] >= 2:  # bad shares of two owners: it lied, drop it all
+                    del self._responses[culprit]
+                    self._discarded.append(culprit)
+                    skip = {(o, r) for o, r in skip if r != culprit}
+                else:
+                    skip.add((owner, culprit))
 
     def aggregate(
         self, *, workers: int | None = None, verify_shares: bool = False
@@ -399,13 +611,20 @@ class SecAggServer:
                 else 1.  Workers are forked children of this process; the recovered
                 secrets reach them through a local pipe and they exit at once.
             verify_shares: use every share received, not just ``t``, and check that they
-                all lie on one polynomial: a client that dealt or returned an inconsistent
-                share is then detected for certain (``ProtocolError``) whenever more than
-                ``t`` holders answered.  Costs one share parse per received share.
+                all lie on one polynomial: a bad share is then found even when it would
+                not change the result, and its sender's response is set aside.  Costs
+                one share parse per received share.
+
+        Returns:
+            The sum, the clients in it, and the responses set aside because their shares
+            broke a reconstruction (``discarded_responses``).
 
         Raises:
-            ProtocolError: fewer than ``t`` responses, too few shares for some client,
-                a reconstructed key that does not match its advertised public key.
+            LocalProtocolError: out of order, fewer than ``t`` responses, or too few
+                holders answered to recover some client's secret.
+            RemoteProtocolError: some client's secret cannot be recovered because it
+                dealt bad shares, or several holders returned bad ones (the error names
+                the clients).
         """
         self._close(_UNMASK)
         self._need(len(self._responses), "answered the unmasking request")
@@ -413,18 +632,13 @@ class SecAggServer:
         assert self._unmask is not None
         survivors = list(self._unmask.survivors)
         dropped = list(self._unmask.dropped)
-        seeds = self._combine(survivors, "mask", verify_shares)
-        keys = self._combine(dropped, "key", verify_shares)
+        strikes: Counter[int] = Counter()
+        seeds = self._recover(survivors, "mask", verify_shares, strikes)
+        keys = self._recover(dropped, "key", verify_shares, strikes)
         survivor_set = set(survivors)
         self_jobs = list(zip(survivors, seeds, strict=True))
         pair_jobs: list[tuple[int, bytes, list[tuple[int, bytes]]]] = []
         for v, raw in zip(dropped, keys, strict=True):
-            sk = X25519PrivateKey.from_private_bytes(raw)
-            advertised = self._adverts[v].mask_public
-            if sk.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw) != advertised:
-                raise ProtocolError(
-                    f"recovered mask key of client {v} does not match its public key"
-                )
             peers = [
                 (u, self._adverts[u].mask_public) for u in sorted(cfg.neighbors(v) & survivor_set)
             ]
@@ -437,12 +651,22 @@ class SecAggServer:
         self._stage = _DONE
         result = acc.result()
         result.setflags(write=False)
-        return AggregationResult(result, tuple(survivors), cfg.modulus_bits)
+        return AggregationResult(
+            result, tuple(survivors), cfg.modulus_bits, tuple(sorted(self._discarded))
+        )
 
+
+#: Most shares of one secret set aside before its owner is blamed for dealing them.
+_MAX_BAD_SHARES = 2
 
 _Job = tuple[list[tuple[int, bytes]], list[tuple[int, bytes, list[tuple[int, bytes]]]]]
 #: Below this many mask words to regenerate, forking is not worth it.
 _PARALLEL_MIN_WORDS = 1 << 25
+
+
+def _items(resp: UnmaskResponse, kind: str) -> tuple[tuple[int, bytes], ...]:
+    """The ``(owner, share)`` pairs of one kind in a response."""
+    return resp.mask_shares if kind == "mask" else resp.key_shares
 
 
 def _recover_masks(

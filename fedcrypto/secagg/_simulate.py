@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from .._immutable import Immutable
 from ..exceptions import InvalidArgumentError, InvalidTypeError
 from ._client import SecAggClient
 from ._config import ROUNDS, SecAggConfig
@@ -24,7 +25,7 @@ __all__ = ["simulate", "simulate_round", "SimulationReport"]
 
 
 @dataclass(frozen=True, eq=False)
-class SimulationReport:
+class SimulationReport(Immutable):
     """Outcome and costs of one simulated round.
 
     Attributes:

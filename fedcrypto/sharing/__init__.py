@@ -16,6 +16,15 @@
   fixed-point truncation (local for 2 parties, dealer-assisted and exact to 1 ulp for
   any number); :func:`run_multiplication` and :func:`secure_multiply` run it in process.
 
+Sizes from outside are capped before anything is allocated: shapes (:data:`MAX_NDIM`,
+:data:`MAX_DIMENSION`, :data:`MAX_ELEMENTS`), party counts (:data:`MAX_PARTIES`), share
+counts (:data:`MAX_SHARES`) and field primes (:data:`MAX_FIELD_BITS`; a prime read from
+the wire is tested at most once per distinct value, and not at all when ``from_bytes``
+is given the expected ``domain``).  A peer's bad message raises
+:class:`~fedcrypto.exceptions.SerializationError` (bytes) or
+:class:`~fedcrypto.exceptions.RemoteProtocolError` (protocol); misuse of a protocol
+object by its own caller raises :class:`~fedcrypto.exceptions.LocalProtocolError`.
+
 All randomness comes from the AES-CTR generator :class:`fedcrypto._random.VectorRNG`
 (unbiased rejection sampling).  See ``docs/sharing.md`` for the threat model, parameters,
 message flow and wire formats.
@@ -31,20 +40,13 @@ from ._additive import (
     reconstruct_fixed_point,
     share_fixed_point,
 )
-from ._beaver import (
-    BeaverDealer,
-    BeaverMultiplication,
-    BeaverParty,
-    DealerTruncation,
-    Opening,
-    TripleShare,
-    TruncationPairShare,
-    run_multiplication,
-    secure_multiply,
-    truncate_local,
-)
-from ._domain import RING64, Domain, PrimeField, Ring64
+from ._arrays import MAX_DIMENSION, MAX_ELEMENTS, MAX_NDIM
+from ._beaver import BeaverMultiplication, BeaverParty, DealerTruncation, truncate_local
+from ._beaver_values import Opening, TripleShare, TruncationPairShare
+from ._dealer import BeaverDealer
+from ._domain import FIELD_CACHE_SIZE, MAX_FIELD_BITS, RING64, Domain, PrimeField, Ring64
 from ._fixedpoint import DEFAULT_FRAC_BITS, FixedPoint
+from ._runner import run_multiplication, secure_multiply
 from ._shamir import (
     MAX_SHARES,
     SHAMIR_FIELD_PRIME,
@@ -57,6 +59,11 @@ from ._shamir import (
 
 __all__ = [
     "DEFAULT_FRAC_BITS",
+    "FIELD_CACHE_SIZE",
+    "MAX_DIMENSION",
+    "MAX_ELEMENTS",
+    "MAX_FIELD_BITS",
+    "MAX_NDIM",
     "MAX_PARTIES",
     "MAX_SHARES",
     "RING64",

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .._immutable import Immutable
 from .._random import VectorRNG
 from ..exceptions import (
     InvalidArgumentError,
@@ -28,6 +29,17 @@ from ..exceptions import (
     SerializationError,
 )
 from ..serialization import ObjectType, Reader, Writer, pack, unpack
+from ._arrays import (
+    MAX_PARTIES,
+    check_parties,
+    check_party,
+    check_shape,
+    element_count,
+    expect_elements,
+    read_shapes,
+    readonly,
+    write_shape,
+)
 from ._domain import RING64, Domain, domain_from_reader
 from ._fixedpoint import FixedPoint
 
@@ -41,48 +53,9 @@ __all__ = [
 ]
 
 Elements = npt.NDArray[Any]
-#: Largest number of parties.
-MAX_PARTIES = 65535
-_MAX_NDIM = 8
 
 
-def check_parties(parties: object) -> int:
-    """Validate a party count (2..65535)."""
-    if not isinstance(parties, int) or isinstance(parties, bool):
-        raise InvalidTypeError("parties must be an int")
-    if not 2 <= parties <= MAX_PARTIES:
-        raise InvalidArgumentError(f"parties must be between 2 and {MAX_PARTIES}")
-    return parties
-
-
-def readonly(a: Elements) -> Elements:
-    """Mark an array read-only (shares are immutable) and return it."""
-    a.flags.writeable = False
-    return a
-
-
-def write_shape(w: Writer, shape: tuple[int, ...]) -> None:
-    """Write ``u8 ndim`` then ``u64`` per dimension."""
-    w.u8(len(shape))
-    for d in shape:
-        w.u64(d)
-
-
-def read_shape(r: Reader, max_elements: int) -> tuple[int, ...]:
-    """Read a shape written by :func:`write_shape`; refuse absurd sizes."""
-    ndim = r.u8()
-    if ndim > _MAX_NDIM:
-        raise SerializationError(f"too many dimensions ({ndim})")
-    shape = tuple(r.u64() for _ in range(ndim))
-    count = 1
-    for d in shape:
-        count *= d
-    if count > max_elements:
-        raise SerializationError("array larger than the payload")
-    return shape
-
-
-class AdditiveShare:
+class AdditiveShare(Immutable):
     """One party's additive share of a secret array.
 
     Attributes:
@@ -107,22 +80,17 @@ class AdditiveShare:
             InvalidTypeError, InvalidArgumentError: bad party numbers or values.
         """
         check_parties(parties)
-        if not isinstance(party, int) or isinstance(party, bool):
-            raise InvalidTypeError("party must be an int")
-        if not 0 <= party < parties:
-            raise InvalidArgumentError(f"party must be between 0 and {parties - 1}")
+        check_party(party, parties)
         if not isinstance(domain, Domain):
             raise InvalidTypeError("domain must be RING64 or a PrimeField")
         vals = domain.validate(values, "share values")
-        if vals.ndim > _MAX_NDIM:
-            raise InvalidArgumentError(f"at most {_MAX_NDIM} dimensions")
-        _set_v(self, (domain, party, parties, readonly(vals.copy())))
+        check_shape(tuple(vals.shape), "share values")
+        self._set(_v=(domain, party, parties, readonly(vals.copy())))
 
     @classmethod
-    def _trusted(cls, values: Elements, party: int, parties: int, domain: Domain) -> AdditiveShare:
-        s = object.__new__(cls)
-        _set_v(s, (domain, party, parties, readonly(values)))
-        return s
+    def _of(cls, values: Elements, party: int, parties: int, domain: Domain) -> AdditiveShare:
+        """A share of values this package just computed (trusted: no re-validation)."""
+        return cls._trusted(_v=(domain, party, parties, readonly(values)))
 
     # ---- attributes ----
     @property
@@ -150,17 +118,11 @@ class AdditiveShare:
         """Shape of the shared array."""
         return tuple(self._v[3].shape)
 
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError("AdditiveShare is immutable")
-
     def __repr__(self) -> str:
         return (
             f"AdditiveShare(party={self.party}, parties={self.parties}, "
             f"shape={self.shape}, domain={self.domain!r})"
         )
-
-    def __reduce__(self) -> str | tuple[object, ...]:
-        raise TypeError("AdditiveShare holds secret material and cannot be pickled; use to_bytes()")
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, AdditiveShare):
@@ -201,7 +163,7 @@ class AdditiveShare:
         return self._wrap(self.domain.neg(self.values))
 
     def _wrap(self, values: Elements) -> AdditiveShare:
-        return AdditiveShare._trusted(values, self.party, self.parties, self.domain)
+        return AdditiveShare._of(values, self.party, self.parties, self.domain)
 
     def _public(self, value: object) -> Elements:
         c = self.domain.from_ints(value)
@@ -267,32 +229,35 @@ class AdditiveShare:
 
         Args:
             data: bytes from :meth:`to_bytes`.
-            domain: if given, the share must belong to this domain.
+            domain: if given, the share must belong to this domain; the domain header is
+                then compared with it instead of re-proving the field prime.  Pin the
+                domain for bytes from a peer.
 
         Raises:
-            SerializationError: malformed data, wrong domain, bad party numbers,
-                elements out of range.
+            SerializationError: malformed data, wrong domain, bad party numbers, a shape
+                beyond the caps or that does not match the payload length, elements out
+                of range.
         """
+        if domain is not None and not isinstance(domain, Domain):
+            raise InvalidTypeError("domain must be RING64 or a PrimeField")
         env = unpack(
             data,
             ObjectType.ADDITIVE_SHARE,
             expected_param=None if domain is None else domain.param_id,
         )
         r = Reader(env.payload)
-        dom = domain_from_reader(r)
+        dom = domain_from_reader(r, domain)
         if env.param_id != dom.param_id:
             raise SerializationError("parameter id does not match the share domain")
         party, parties = r.u16(), r.u16()
         if not (2 <= parties and party < parties):
             raise SerializationError("invalid party numbers")
-        shape = read_shape(r, r.remaining())
-        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        (shape,) = read_shapes(r, 1)
+        count = element_count(shape)
+        expect_elements(r, count, dom.element_bytes)
         values = dom.read(r, count).reshape(shape)
         r.finish()
-        return cls._trusted(values, party, parties, dom)
-
-
-_set_v = AdditiveShare._v.__set__  # type: ignore[attr-defined,misc]
+        return cls._of(values, party, parties, dom)
 
 
 def additive_share(
@@ -317,8 +282,7 @@ def additive_share(
     if not isinstance(domain, Domain):
         raise InvalidTypeError("domain must be RING64 or a PrimeField")
     x = _as_elements(values, domain)
-    if x.ndim > _MAX_NDIM:
-        raise InvalidArgumentError(f"at most {_MAX_NDIM} dimensions")
+    check_shape(tuple(x.shape), "values")
     rng = VectorRNG()
     shape = tuple(x.shape)
     out: list[AdditiveShare] = []
@@ -326,8 +290,8 @@ def additive_share(
     for i in range(parties - 1):
         r = domain.random(rng, shape)
         last = domain.sub(last, r) if i == 0 else domain.sub_into(last, r)
-        out.append(AdditiveShare._trusted(r, i, parties, domain))
-    out.append(AdditiveShare._trusted(last, parties - 1, parties, domain))
+        out.append(AdditiveShare._of(r, i, parties, domain))
+    out.append(AdditiveShare._of(last, parties - 1, parties, domain))
     return out
 
 

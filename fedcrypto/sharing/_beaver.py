@@ -1,5 +1,13 @@
 """Beaver-triple multiplication of additively shared values, with fixed-point truncation.
 
+The protocol state machines; the values they exchange live in :mod:`._beaver_values`,
+the dealer in :mod:`._dealer`, the in-process runner in :mod:`._runner`.
+
+Errors: a message that a peer got wrong (a missing, duplicate, foreign, malformed or
+altered opening) raises :class:`~fedcrypto.exceptions.RemoteProtocolError` from
+``receive``; calling the methods out of order, reading a result too early or reusing a
+triple raises :class:`~fedcrypto.exceptions.LocalProtocolError`.
+
 Threat model: ``n`` semi-honest parties and a trusted dealer (a third party that does
 not collude with any party) who hands out correlated randomness before the inputs are
 known.  Parties are sans-I/O state machines (:class:`BeaverMultiplication`): they take
@@ -36,574 +44,34 @@ fractional bits has ``2f``; it is divided by ``2**f``:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from .._random import VectorRNG, random_bytes
 from ..exceptions import (
     InvalidArgumentError,
     InvalidTypeError,
     KeyMismatchError,
-    ProtocolError,
-    SerializationError,
+    LocalProtocolError,
+    RemoteProtocolError,
 )
-from ..serialization import PARAM_ID_BYTES, ObjectType, Reader, Writer, pack, unpack
-from ._additive import (
-    AdditiveShare,
-    additive_share,
-    check_parties,
-    check_share_set,
-    read_shape,
-    readonly,
-    reconstruct_fixed_point,
-    write_shape,
-)
-from ._domain import RING64, Domain, Ring64, domain_from_reader
+from ._additive import AdditiveShare
+from ._arrays import check_parties, check_party
+from ._beaver_values import Opening, TripleShare, TruncationPairShare
+from ._domain import Ring64
 from ._fixedpoint import FixedPoint
 
 __all__ = [
-    "TripleShare",
-    "TruncationPairShare",
-    "Opening",
-    "BeaverDealer",
     "BeaverMultiplication",
     "BeaverParty",
     "DealerTruncation",
     "truncate_local",
-    "run_multiplication",
-    "secure_multiply",
 ]
 
 Elements = npt.NDArray[Any]
-_ID = PARAM_ID_BYTES
-_ELEMENTWISE, _MATRIX = 1, 2
-_KIND_NAMES = {_ELEMENTWISE: "elementwise", _MATRIX: "matrix"}
-_OPEN_BEAVER, _OPEN_TRUNC = 1, 2
 _U64 = np.uint64
-
-
-def _shape_tuple(shape: object, what: str) -> tuple[int, ...]:
-    if isinstance(shape, int) and not isinstance(shape, bool):
-        shape = (shape,)
-    if not isinstance(shape, tuple) or not all(
-        isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
-    ):
-        raise InvalidTypeError(f"{what} must be a tuple of non-negative ints")
-    return shape
-
-
-def _check_id(value: object, what: str) -> bytes:
-    if not isinstance(value, bytes) or len(value) != _ID:
-        raise InvalidArgumentError(f"{what} must be {_ID} bytes")
-    return value
-
-
-class _Frozen:
-    __slots__ = ()
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"{type(self).__name__} is immutable")
-
-    def __reduce__(self) -> str | tuple[object, ...]:
-        raise TypeError(f"{type(self).__name__} cannot be pickled; use to_bytes()")
-
-
-def _set(obj: object, **fields: object) -> None:
-    for k, v in fields.items():
-        object.__setattr__(obj, k, v)
-
-
-# --------------------------------------------------------------------------- values
-
-
-class TripleShare(_Frozen):
-    """Party ``party``'s share of a Beaver triple ``(a, b, c)``.
-
-    ``kind`` is ``"elementwise"`` (``c = a * b``, all of one shape) or ``"matrix"``
-    (``c = a @ b`` with ``a`` of shape ``(m, k)`` and ``b`` of shape ``(k, n)``).
-    ``triple_id`` (16 random bytes, the same for all parties) binds the openings of
-    the multiplication that consumes it.  Secret material: not shown in ``repr``, not
-    picklable.  Use each triple for exactly one multiplication.
-    """
-
-    __slots__ = ("triple_id", "kind", "party", "parties", "domain", "a", "b", "c")
-    triple_id: bytes
-    kind: str
-    party: int
-    parties: int
-    domain: Domain
-    a: Elements
-    b: Elements
-    c: Elements
-
-    def __init__(
-        self,
-        *,
-        triple_id: bytes,
-        kind: str,
-        party: int,
-        parties: int,
-        domain: Domain,
-        a: Elements,
-        b: Elements,
-        c: Elements,
-    ) -> None:
-        """Build a triple share (validated).  Normally produced by :class:`BeaverDealer`."""
-        check_parties(parties)
-        if not isinstance(party, int) or isinstance(party, bool) or not 0 <= party < parties:
-            raise InvalidArgumentError("party out of range")
-        if kind not in ("elementwise", "matrix"):
-            raise InvalidArgumentError("kind must be 'elementwise' or 'matrix'")
-        if not isinstance(domain, Domain):
-            raise InvalidTypeError("domain must be RING64 or a PrimeField")
-        a = domain.validate(a, "a")
-        b = domain.validate(b, "b")
-        c = domain.validate(c, "c")
-        if kind == "elementwise":
-            if not a.shape == b.shape == c.shape:
-                raise InvalidArgumentError("elementwise triple arrays must have one shape")
-        elif not (
-            a.ndim == b.ndim == c.ndim == 2
-            and a.shape[1] == b.shape[0]
-            and c.shape == (a.shape[0], b.shape[1])
-        ):
-            raise InvalidArgumentError("matrix triple shapes must be (m, k), (k, n), (m, n)")
-        _set(
-            self,
-            triple_id=_check_id(triple_id, "triple_id"),
-            kind=kind,
-            party=party,
-            parties=parties,
-            domain=domain,
-            a=readonly(a.copy()),
-            b=readonly(b.copy()),
-            c=readonly(c.copy()),
-        )
-
-    def __repr__(self) -> str:
-        return (
-            f"TripleShare(kind={self.kind!r}, party={self.party}, parties={self.parties}, "
-            f"a_shape={self.a.shape}, b_shape={self.b.shape}, domain={self.domain!r})"
-        )
-
-    def to_bytes(self) -> bytes:
-        """Envelope ``BEAVER_TRIPLE_SHARE`` (param id = triple id).
-
-        Payload: domain header, ``u8 kind`` (1 elementwise, 2 matrix), ``u16 party``,
-        ``u16 parties``, the shapes of ``a``, ``b``, ``c`` (``u8 ndim`` + ``u64`` dims),
-        then the elements of ``a``, ``b``, ``c`` (fixed width, big-endian, C order).
-        """
-        w = Writer()
-        self.domain.write_header(w)
-        w.u8(_ELEMENTWISE if self.kind == "elementwise" else _MATRIX)
-        w.u16(self.party).u16(self.parties)
-        for arr in (self.a, self.b, self.c):
-            write_shape(w, arr.shape)
-        for arr in (self.a, self.b, self.c):
-            self.domain.write(w, arr.ravel())
-        return pack(ObjectType.BEAVER_TRIPLE_SHARE, w.getvalue(), param=self.triple_id)
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> TripleShare:
-        """Parse and validate a serialized triple share.
-
-        Raises:
-            SerializationError: anything malformed or inconsistent.
-        """
-        env = unpack(data, ObjectType.BEAVER_TRIPLE_SHARE)
-        r = Reader(env.payload)
-        dom = domain_from_reader(r)
-        kind = _KIND_NAMES.get(r.u8())
-        if kind is None:
-            raise SerializationError("unknown triple kind")
-        party, parties = r.u16(), r.u16()
-        shapes = [read_shape(r, r.remaining()) for _ in range(3)]
-        arrays = [dom.read(r, int(np.prod(s, dtype=np.int64))).reshape(s) for s in shapes]
-        r.finish()
-        try:
-            return cls(
-                triple_id=env.param_id,
-                kind=kind,
-                party=party,
-                parties=parties,
-                domain=dom,
-                a=arrays[0],
-                b=arrays[1],
-                c=arrays[2],
-            )
-        except (InvalidArgumentError, InvalidTypeError) as exc:
-            raise SerializationError(f"invalid triple share: {exc}") from None
-
-
-class TruncationPairShare(_Frozen):
-    """Party ``party``'s share of a dealer truncation pair (ring Z_2^64 only).
-
-    Holds shares of a uniform ``r``, of its top bit ``r_msb = r >> 63`` and of
-    ``r_trunc = (r mod 2**63) >> frac_bits``; see the module docs for the protocol.
-    Secret material: not shown in ``repr``, not picklable.  Use each pair once.
-    """
-
-    __slots__ = ("pair_id", "party", "parties", "frac_bits", "r", "r_msb", "r_trunc")
-    pair_id: bytes
-    party: int
-    parties: int
-    frac_bits: int
-    r: Elements
-    r_msb: Elements
-    r_trunc: Elements
-
-    def __init__(
-        self,
-        *,
-        pair_id: bytes,
-        party: int,
-        parties: int,
-        frac_bits: int,
-        r: Elements,
-        r_msb: Elements,
-        r_trunc: Elements,
-    ) -> None:
-        """Build a truncation pair share (validated).  Normally made by :class:`BeaverDealer`."""
-        check_parties(parties)
-        if not isinstance(party, int) or isinstance(party, bool) or not 0 <= party < parties:
-            raise InvalidArgumentError("party out of range")
-        if not isinstance(frac_bits, int) or not 0 < frac_bits <= 40:
-            raise InvalidArgumentError("frac_bits must be between 1 and 40")
-        arrs = [
-            RING64.validate(v, n) for v, n in ((r, "r"), (r_msb, "r_msb"), (r_trunc, "r_trunc"))
-        ]
-        if not arrs[0].shape == arrs[1].shape == arrs[2].shape:
-            raise InvalidArgumentError("truncation pair arrays must have one shape")
-        _set(
-            self,
-            pair_id=_check_id(pair_id, "pair_id"),
-            party=party,
-            parties=parties,
-            frac_bits=frac_bits,
-            r=readonly(arrs[0].copy()),
-            r_msb=readonly(arrs[1].copy()),
-            r_trunc=readonly(arrs[2].copy()),
-        )
-
-    def __repr__(self) -> str:
-        return (
-            f"TruncationPairShare(party={self.party}, parties={self.parties}, "
-            f"frac_bits={self.frac_bits}, shape={self.r.shape})"
-        )
-
-    def to_bytes(self) -> bytes:
-        """Envelope ``TRUNCATION_PAIR_SHARE`` (param id = pair id).
-
-        Payload: ``u16 party``, ``u16 parties``, ``u8 frac_bits``, shape (``u8 ndim`` +
-        ``u64`` dims), then ``r``, ``r_msb``, ``r_trunc`` as ``u64`` big-endian, C order.
-        """
-        w = Writer().u16(self.party).u16(self.parties).u8(self.frac_bits)
-        write_shape(w, self.r.shape)
-        for arr in (self.r, self.r_msb, self.r_trunc):
-            RING64.write(w, arr.ravel())
-        return pack(ObjectType.TRUNCATION_PAIR_SHARE, w.getvalue(), param=self.pair_id)
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> TruncationPairShare:
-        """Parse and validate a serialized truncation pair share.
-
-        Raises:
-            SerializationError: anything malformed or inconsistent.
-        """
-        env = unpack(data, ObjectType.TRUNCATION_PAIR_SHARE)
-        r = Reader(env.payload)
-        party, parties, f = r.u16(), r.u16(), r.u8()
-        shape = read_shape(r, r.remaining())
-        count = int(np.prod(shape, dtype=np.int64))
-        arrays = [RING64.read(r, count).reshape(shape) for _ in range(3)]
-        r.finish()
-        try:
-            return cls(
-                pair_id=env.param_id,
-                party=party,
-                parties=parties,
-                frac_bits=f,
-                r=arrays[0],
-                r_msb=arrays[1],
-                r_trunc=arrays[2],
-            )
-        except (InvalidArgumentError, InvalidTypeError) as exc:
-            raise SerializationError(f"invalid truncation pair share: {exc}") from None
-
-
-class Opening(_Frozen):
-    """A broadcast message: one party's masked values for a multiplication round.
-
-    ``kind`` is ``"beaver"`` (arrays ``(d_i, e_i)``) or ``"truncation"`` (array ``(c_i,)``);
-    ``op_id`` is the triple id (resp. truncation pair id) the round belongs to.  The
-    contents are uniformly random masks of the secrets, so they are public.
-    """
-
-    __slots__ = ("op_id", "kind", "party", "parties", "domain", "arrays")
-    op_id: bytes
-    kind: str
-    party: int
-    parties: int
-    domain: Domain
-    arrays: tuple[Elements, ...]
-
-    def __init__(
-        self,
-        *,
-        op_id: bytes,
-        kind: str,
-        party: int,
-        parties: int,
-        domain: Domain,
-        arrays: tuple[Elements, ...],
-    ) -> None:
-        """Build an opening message (validated)."""
-        check_parties(parties)
-        if not isinstance(party, int) or isinstance(party, bool) or not 0 <= party < parties:
-            raise InvalidArgumentError("party out of range")
-        want = {"beaver": 2, "truncation": 1}.get(kind)
-        if want is None:
-            raise InvalidArgumentError("kind must be 'beaver' or 'truncation'")
-        if not isinstance(domain, Domain):
-            raise InvalidTypeError("domain must be RING64 or a PrimeField")
-        if not isinstance(arrays, tuple) or len(arrays) != want:
-            raise InvalidArgumentError(f"a {kind} opening carries {want} arrays")
-        checked = tuple(readonly(domain.validate(a, "opening").copy()) for a in arrays)
-        _set(
-            self,
-            op_id=_check_id(op_id, "op_id"),
-            kind=kind,
-            party=party,
-            parties=parties,
-            domain=domain,
-            arrays=checked,
-        )
-
-    @classmethod
-    def _trusted(
-        cls,
-        op_id: bytes,
-        kind: str,
-        party: int,
-        parties: int,
-        domain: Domain,
-        arrays: tuple[Elements, ...],
-    ) -> Opening:
-        o = object.__new__(cls)
-        _set(
-            o,
-            op_id=op_id,
-            kind=kind,
-            party=party,
-            parties=parties,
-            domain=domain,
-            arrays=tuple(readonly(a) for a in arrays),
-        )
-        return o
-
-    def __repr__(self) -> str:
-        return (
-            f"Opening(kind={self.kind!r}, party={self.party}, parties={self.parties}, "
-            f"shapes={[a.shape for a in self.arrays]})"
-        )
-
-    def to_bytes(self) -> bytes:
-        """Envelope ``BEAVER_OPENING`` (param id = op id).
-
-        Payload: domain header, ``u8 kind`` (1 beaver, 2 truncation), ``u16 party``,
-        ``u16 parties``, ``u8 count``, each array's shape (``u8 ndim`` + ``u64`` dims),
-        then the elements of each array (fixed width, big-endian, C order).
-        """
-        w = Writer()
-        self.domain.write_header(w)
-        w.u8(_OPEN_BEAVER if self.kind == "beaver" else _OPEN_TRUNC)
-        w.u16(self.party).u16(self.parties).u8(len(self.arrays))
-        for a in self.arrays:
-            write_shape(w, a.shape)
-        for a in self.arrays:
-            self.domain.write(w, a.ravel())
-        return pack(ObjectType.BEAVER_OPENING, w.getvalue(), param=self.op_id)
-
-    @classmethod
-    def from_bytes(cls, data: bytes, *, expected_op_id: bytes | None = None) -> Opening:
-        """Parse and validate an opening message.
-
-        Raises:
-            SerializationError: anything malformed, or a different op id than expected.
-        """
-        env = unpack(data, ObjectType.BEAVER_OPENING, expected_param=expected_op_id)
-        r = Reader(env.payload)
-        dom = domain_from_reader(r)
-        kind = {_OPEN_BEAVER: "beaver", _OPEN_TRUNC: "truncation"}.get(r.u8())
-        if kind is None:
-            raise SerializationError("unknown opening kind")
-        party, parties, count = r.u16(), r.u16(), r.u8()
-        if count > 2:
-            raise SerializationError("too many arrays in an opening")
-        shapes = [read_shape(r, r.remaining()) for _ in range(count)]
-        arrays = tuple(dom.read(r, int(np.prod(s, dtype=np.int64))).reshape(s) for s in shapes)
-        r.finish()
-        try:
-            return cls(
-                op_id=env.param_id,
-                kind=kind,
-                party=party,
-                parties=parties,
-                domain=dom,
-                arrays=arrays,
-            )
-        except (InvalidArgumentError, InvalidTypeError) as exc:
-            raise SerializationError(f"invalid opening: {exc}") from None
-
-
-# --------------------------------------------------------------------------- dealer
-
-
-class BeaverDealer:
-    """Trusted dealer of correlated randomness (Beaver triples, truncation pairs).
-
-    The dealer sees the triples but never the inputs; it must not collude with any
-    party.  All randomness comes from a fresh AES-CTR :class:`VectorRNG`.
-
-    Args:
-        parties: ``n >= 2``.
-        domain: :data:`RING64` (default) or a :class:`PrimeField`.
-    """
-
-    __slots__ = ("_parties", "_domain", "_rng")
-
-    def __init__(self, parties: int, *, domain: Domain = RING64) -> None:
-        check_parties(parties)
-        if not isinstance(domain, Domain):
-            raise InvalidTypeError("domain must be RING64 or a PrimeField")
-        self._parties = parties
-        self._domain = domain
-        self._rng = VectorRNG()
-
-    def __repr__(self) -> str:
-        return f"BeaverDealer(parties={self._parties}, domain={self._domain!r})"
-
-    def __reduce__(self) -> str | tuple[object, ...]:
-        raise TypeError("BeaverDealer holds a secret generator and cannot be pickled")
-
-    @property
-    def parties(self) -> int:
-        """The number of parties."""
-        return self._parties
-
-    @property
-    def domain(self) -> Domain:
-        """The domain of the triples."""
-        return self._domain
-
-    def _random_shared(self, shape: tuple[int, ...]) -> tuple[Elements, list[Elements]]:
-        """Uniform shares of a uniform value: (value, shares)."""
-        dom = self._domain
-        shares = [dom.random(self._rng, shape) for _ in range(self._parties)]
-        value = dom.add(shares[0], shares[1])
-        for s in shares[2:]:
-            value = dom.add_into(value, s)
-        return value, shares
-
-    def _share(self, value: Elements) -> list[Elements]:
-        dom = self._domain
-        out = [dom.random(self._rng, value.shape) for _ in range(self._parties - 1)]
-        last = value
-        for i, s in enumerate(out):
-            last = dom.sub(last, s) if i == 0 else dom.sub_into(last, s)
-        out.append(last)
-        return out
-
-    def _triples(
-        self, kind: str, a_shape: tuple[int, ...], b_shape: tuple[int, ...]
-    ) -> list[TripleShare]:
-        dom = self._domain
-        a, a_sh = self._random_shared(a_shape)
-        b, b_sh = self._random_shared(b_shape)
-        c = dom.mul(a, b) if kind == "elementwise" else dom.matmul(a, b)
-        c_sh = self._share(c)
-        tid = random_bytes(_ID)
-        out = []
-        for i in range(self._parties):
-            t = object.__new__(TripleShare)
-            _set(
-                t,
-                triple_id=tid,
-                kind=kind,
-                party=i,
-                parties=self._parties,
-                domain=dom,
-                a=readonly(a_sh[i]),
-                b=readonly(b_sh[i]),
-                c=readonly(c_sh[i]),
-            )
-            out.append(t)
-        return out
-
-    def triples(self, shape: int | tuple[int, ...]) -> list[TripleShare]:
-        """Elementwise triples ``c = a * b`` of the given shape, one share per party.
-
-        Raises:
-            InvalidTypeError: bad shape.
-        """
-        s = _shape_tuple(shape, "shape")
-        return self._triples("elementwise", s, s)
-
-    def matrix_triples(
-        self, x_shape: tuple[int, int], y_shape: tuple[int, int]
-    ) -> list[TripleShare]:
-        """Matrix triples ``c = a @ b`` for multiplying an ``(m, k)`` by a ``(k, n)`` matrix.
-
-        Raises:
-            InvalidTypeError, InvalidArgumentError: shapes not 2-D or not compatible.
-        """
-        xs = _shape_tuple(x_shape, "x_shape")
-        ys = _shape_tuple(y_shape, "y_shape")
-        if len(xs) != 2 or len(ys) != 2 or xs[1] != ys[0]:
-            raise InvalidArgumentError("matrix triples need shapes (m, k) and (k, n)")
-        return self._triples("matrix", xs, ys)
-
-    def truncation_pairs(
-        self, shape: int | tuple[int, ...], *, frac_bits: int = 16
-    ) -> list[TruncationPairShare]:
-        """Shares of ``(r, r >> 63, (r mod 2**63) >> frac_bits)`` for dealer-assisted truncation.
-
-        Raises:
-            InvalidArgumentError: the dealer's domain is not Z_2^64, or bad ``frac_bits``.
-        """
-        if not isinstance(self._domain, Ring64):
-            raise InvalidArgumentError("truncation pairs exist for the ring Z_2^64 only")
-        if not isinstance(frac_bits, int) or isinstance(frac_bits, bool) or not 0 < frac_bits <= 40:
-            raise InvalidArgumentError("frac_bits must be between 1 and 40")
-        s = _shape_tuple(shape, "shape")
-        r, r_sh = self._random_shared(s)
-        msb = r >> _U64(63)
-        trunc = (r & _U64((1 << 63) - 1)) >> _U64(frac_bits)
-        msb_sh = self._share(msb)
-        trunc_sh = self._share(trunc)
-        pid = random_bytes(_ID)
-        out = []
-        for i in range(self._parties):
-            p = object.__new__(TruncationPairShare)
-            _set(
-                p,
-                pair_id=pid,
-                party=i,
-                parties=self._parties,
-                frac_bits=frac_bits,
-                r=readonly(r_sh[i]),
-                r_msb=readonly(msb_sh[i]),
-                r_trunc=readonly(trunc_sh[i]),
-            )
-            out.append(p)
-        return out
-
-
-# --------------------------------------------------------------------------- protocol
 
 
 def truncate_local(share: AdditiveShare, frac_bits: int) -> AdditiveShare:
@@ -622,7 +90,7 @@ def truncate_local(share: AdditiveShare, frac_bits: int) -> AdditiveShare:
         raise InvalidArgumentError("local truncation needs 2 parties over Z_2^64")
     if not isinstance(frac_bits, int) or isinstance(frac_bits, bool) or not 0 <= frac_bits <= 62:
         raise InvalidArgumentError("frac_bits must be between 0 and 62")
-    return AdditiveShare._trusted(
+    return AdditiveShare._of(
         _truncate_local_values(share.values, share.party, frac_bits), share.party, 2, share.domain
     )
 
@@ -647,28 +115,28 @@ def _collect(openings: Sequence[Opening], kind: str, op_id: bytes, mine: Opening
         if not isinstance(o, Opening):
             raise InvalidTypeError("openings must be Opening objects")
         if o.kind != kind:
-            raise ProtocolError(f"expected {kind} openings, got a {o.kind} opening")
+            raise RemoteProtocolError(f"expected {kind} openings, got a {o.kind} opening")
         if o.op_id != op_id:
-            raise ProtocolError("an opening belongs to a different multiplication")
+            raise RemoteProtocolError("an opening belongs to a different multiplication")
         if o.parties != mine.parties or o.domain != mine.domain:
-            raise ProtocolError("an opening has a different party count or domain")
+            raise RemoteProtocolError("an opening has a different party count or domain")
         if o.party in by_party:
-            raise ProtocolError(f"two openings from party {o.party}")
+            raise RemoteProtocolError(f"two openings from party {o.party}")
         by_party[o.party] = o
     if len(by_party) != mine.parties:
         missing = sorted(set(range(mine.parties)) - set(by_party))
-        raise ProtocolError(f"missing openings from parties {missing}")
+        raise RemoteProtocolError(f"missing openings from parties {missing}")
     own = by_party[mine.party]
     for got, want in zip(own.arrays, mine.arrays, strict=True):
         if got is want:  # delivered in memory: the very object this party sent
             continue
         if got.shape != want.shape or not np.array_equal(got, want):
-            raise ProtocolError("this party's own opening was altered")
+            raise RemoteProtocolError("this party's own opening was altered")
     ordered = [by_party[i] for i in range(mine.parties)]
     for o in ordered:
         for got, want in zip(o.arrays, mine.arrays, strict=True):
             if got.shape != want.shape:
-                raise ProtocolError(f"party {o.party} sent an opening of the wrong shape")
+                raise RemoteProtocolError(f"party {o.party} sent an opening of the wrong shape")
     return ordered
 
 
@@ -837,24 +305,24 @@ class BeaverMultiplication:
         """This party's share of the product.
 
         Raises:
-            ProtocolError: the protocol has not finished.
+            LocalProtocolError: the protocol has not finished.
         """
         if self._result is None:
-            raise ProtocolError("the multiplication has not finished")
+            raise LocalProtocolError("the multiplication has not finished")
         return self._result
 
     def open(self) -> Opening:
         """Round 1: this party's masked operands ``(x_i - a_i, y_i - b_i)`` to broadcast.
 
         Raises:
-            ProtocolError: called twice.
+            LocalProtocolError: called twice.
         """
         if self._state != _OPENED:
-            raise ProtocolError("open() was already called")
+            raise LocalProtocolError("open() was already called")
         t, dom = self._t, self._t.domain
         d = dom.sub(self._x.values, t.a)
         e = dom.sub(self._y.values, t.b)
-        self._mine = Opening._trusted(t.triple_id, "beaver", t.party, t.parties, dom, (d, e))
+        self._mine = Opening._of(t.triple_id, "beaver", t.party, t.parties, dom, (d, e))
         self._state = _WAIT_BEAVER
         return self._mine
 
@@ -875,14 +343,17 @@ class BeaverMultiplication:
             broadcast when dealer-assisted truncation needs another round.
 
         Raises:
-            ProtocolError: out of order, missing/duplicate/foreign/malformed openings.
+            LocalProtocolError: called before :meth:`open` or after the result is ready.
+            RemoteProtocolError: a missing, duplicate, foreign (other triple, party count
+                or domain), wrongly shaped or altered opening.
+            InvalidTypeError: ``openings`` is not a sequence of :class:`Opening`.
         """
         if self._state == _WAIT_BEAVER:
             return self._combine(openings)
         if self._state == _WAIT_TRUNC:
             self._finish_truncation(openings)
             return None
-        raise ProtocolError("receive() called out of order")
+        raise LocalProtocolError("receive() called out of order")
 
     def _combine(self, openings: Sequence[Opening]) -> Opening | None:
         t, dom = self._t, self._t.domain
@@ -917,7 +388,7 @@ class BeaverMultiplication:
             return None
         pair = self._pair
         c_i = _mask_for_truncation(z, t.party, pair)
-        self._mine = Opening._trusted(pair.pair_id, "truncation", t.party, t.parties, dom, (c_i,))
+        self._mine = Opening._of(pair.pair_id, "truncation", t.party, t.parties, dom, (c_i,))
         self._state = _WAIT_TRUNC
         return self._mine
 
@@ -929,7 +400,7 @@ class BeaverMultiplication:
 
     def _finish(self, z: Elements) -> None:
         t = self._t
-        self._result = AdditiveShare._trusted(z, t.party, t.parties, t.domain)
+        self._result = AdditiveShare._of(z, t.party, t.parties, t.domain)
         self._state = _DONE
         self._mine = None
 
@@ -976,13 +447,13 @@ class DealerTruncation:
         """The masked value ``z_i (+ 2**62) + r_i`` to broadcast.
 
         Raises:
-            ProtocolError: called twice.
+            LocalProtocolError: called twice.
         """
         if self._mine is not None or self._result is not None:
-            raise ProtocolError("open() was already called")
+            raise LocalProtocolError("open() was already called")
         s = self._share
         c_i = _mask_for_truncation(s.values.copy(), s.party, self._pair)
-        self._mine = Opening._trusted(
+        self._mine = Opening._of(
             self._pair.pair_id, "truncation", s.party, s.parties, s.domain, (c_i,)
         )
         return self._mine
@@ -991,13 +462,14 @@ class DealerTruncation:
         """Combine all parties' truncation openings (own included).
 
         Raises:
-            ProtocolError: out of order, or missing/duplicate/foreign/malformed openings.
+            LocalProtocolError: called before :meth:`open` or twice.
+            RemoteProtocolError: a missing, duplicate, foreign or malformed opening.
         """
         if self._mine is None:
-            raise ProtocolError("receive() called out of order")
+            raise LocalProtocolError("receive() called out of order")
         ordered = _collect(openings, "truncation", self._pair.pair_id, self._mine)
         s = self._share
-        self._result = AdditiveShare._trusted(
+        self._result = AdditiveShare._of(
             _truncated_share(ordered, s.party, self._pair), s.party, s.parties, s.domain
         )
         self._mine = None
@@ -1012,10 +484,10 @@ class DealerTruncation:
         """This party's share of the truncated value.
 
         Raises:
-            ProtocolError: the protocol has not finished.
+            LocalProtocolError: the protocol has not finished.
         """
         if self._result is None:
-            raise ProtocolError("the truncation has not finished")
+            raise LocalProtocolError("the truncation has not finished")
         return self._result
 
 
@@ -1033,8 +505,7 @@ class BeaverParty:
 
     def __init__(self, party: int, parties: int) -> None:
         check_parties(parties)
-        if not isinstance(party, int) or isinstance(party, bool) or not 0 <= party < parties:
-            raise InvalidArgumentError("party out of range")
+        check_party(party, parties)
         self._party, self._parties = party, parties
         self._used: set[bytes] = set()
 
@@ -1053,7 +524,7 @@ class BeaverParty:
         """Start a multiplication (see :class:`BeaverMultiplication`).
 
         Raises:
-            ProtocolError: the triple or truncation pair was already used by this party.
+            LocalProtocolError: the triple or truncation pair was already used by this party.
             KeyMismatchError: the triple belongs to another party.
         """
         if not isinstance(triple, TripleShare):
@@ -1064,127 +535,9 @@ class BeaverParty:
             [truncation_pair.pair_id] if truncation_pair is not None else []
         )
         if any(i in self._used for i in ids):
-            raise ProtocolError("refusing to reuse a Beaver triple or truncation pair")
+            raise LocalProtocolError("refusing to reuse a Beaver triple or truncation pair")
         op = BeaverMultiplication(
             x, y, triple, fixed_point=fixed_point, truncation_pair=truncation_pair
         )
         self._used.update(ids)
         return op
-
-
-# --------------------------------------------------------------------------- in-process runner
-
-
-def _deliver(msgs: list[Opening], serialize: bool) -> list[Opening]:
-    if not serialize:
-        return msgs
-    return [Opening.from_bytes(m.to_bytes(), expected_op_id=m.op_id) for m in msgs]
-
-
-def run_multiplication(
-    x_shares: Sequence[AdditiveShare],
-    y_shares: Sequence[AdditiveShare],
-    triples: Sequence[TripleShare],
-    *,
-    fixed_point: FixedPoint | None = None,
-    truncation_pairs: Sequence[TruncationPairShare] | None = None,
-    serialize: bool = False,
-    concurrent: bool = False,
-) -> list[AdditiveShare]:
-    """Run one Beaver multiplication among all parties in this process.
-
-    Each party is a :class:`BeaverMultiplication`; messages are broadcast in memory (or,
-    with ``serialize=True``, through their byte encoding, as a network would carry them).
-
-    Args:
-        x_shares, y_shares: every party's operand shares.
-        triples: every party's triple share (one triple).
-        fixed_point, truncation_pairs: as for :class:`BeaverMultiplication`.
-        serialize: pass every message through ``to_bytes`` / ``from_bytes``.
-        concurrent: run the parties' local steps in a thread pool (one thread per party,
-            as if on separate machines; numpy releases the GIL) instead of one after
-            the other.  Results are identical.
-
-    Returns:
-        Every party's share of the product (party order).
-
-    Raises:
-        Everything :class:`BeaverMultiplication` raises.
-    """
-    first = check_share_set(x_shares, "x_shares")
-    check_share_set(y_shares, "y_shares")
-    n = first.parties
-    xs = sorted(x_shares, key=lambda s: s.party)
-    ys = sorted(y_shares, key=lambda s: s.party)
-    ts = sorted(triples, key=lambda s: s.party)
-    ps = sorted(truncation_pairs, key=lambda s: s.party) if truncation_pairs is not None else None
-    if len(ts) != n or (ps is not None and len(ps) != n):
-        raise InvalidArgumentError("one triple (and truncation pair) per party is needed")
-    ops = [
-        BeaverMultiplication(
-            xs[i],
-            ys[i],
-            ts[i],
-            fixed_point=fixed_point,
-            truncation_pair=None if ps is None else ps[i],
-        )
-        for i in range(n)
-    ]
-    if concurrent:
-        with ThreadPoolExecutor(max_workers=n) as pool:
-            return _drive(ops, serialize, pool.map)
-    return _drive(ops, serialize, map)
-
-
-def _drive(
-    ops: list[BeaverMultiplication], serialize: bool, mapper: Callable[..., Iterable[Any]]
-) -> list[AdditiveShare]:
-    msgs = _deliver(list(mapper(lambda op: op.open(), ops)), serialize)
-    replies = list(mapper(lambda op: op.receive(msgs), ops))
-    if replies[0] is not None:
-        second = _deliver([m for m in replies if m is not None], serialize)
-        list(mapper(lambda op: op.receive(second), ops))
-    return [op.result for op in ops]
-
-
-def secure_multiply(
-    x: npt.ArrayLike,
-    y: npt.ArrayLike,
-    *,
-    parties: int = 2,
-    frac_bits: int = 16,
-    matrix: bool = False,
-    dealer_truncation: bool | None = None,
-) -> npt.NDArray[np.float64]:
-    """A full in-process computation: share two real arrays, multiply them, reveal.
-
-    Encodes ``x`` and ``y`` with ``frac_bits`` fractional bits in Z_2^64, shares them among
-    ``parties``, obtains a triple (and truncation pairs when needed) from a dealer, runs
-    the protocol with every message serialized, then reconstructs and decodes ``x * y``
-    (or ``x @ y`` with ``matrix=True``).
-
-    Args:
-        dealer_truncation: ``None`` picks local truncation for 2 parties and the dealer
-            method otherwise; ``True`` forces the dealer method.
-
-    Returns:
-        The product as floats (within the documented truncation error).
-    """
-    codec = FixedPoint(frac_bits)
-    xs = additive_share(codec.encode(x), parties=parties)
-    ys = additive_share(codec.encode(y), parties=parties)
-    dealer = BeaverDealer(parties)
-    if matrix:
-        if xs[0].values.ndim != 2 or ys[0].values.ndim != 2:
-            raise InvalidArgumentError("matrix products need 2-D operands")
-        triples = dealer.matrix_triples(xs[0].shape, ys[0].shape)  # type: ignore[arg-type]
-    else:
-        if xs[0].shape != ys[0].shape:
-            raise InvalidArgumentError("elementwise products need operands of one shape")
-        triples = dealer.triples(xs[0].shape)
-    use_dealer = parties > 2 if dealer_truncation is None else dealer_truncation
-    pairs = dealer.truncation_pairs(triples[0].c.shape, frac_bits=frac_bits) if use_dealer else None
-    product = run_multiplication(
-        xs, ys, triples, fixed_point=codec, truncation_pairs=pairs, serialize=True
-    )
-    return reconstruct_fixed_point(product, codec=codec)

@@ -8,22 +8,37 @@
 
 Domains are immutable value objects; two domains are equal when they have the same
 modulus.  Element arrays are validated (dtype, range) wherever they enter from outside.
+
+A prime field read from the wire costs at most one primality test per *distinct*
+prime: results are kept in a small bounded cache (:data:`FIELD_CACHE_SIZE` primes), and
+a parser given the expected domain (``domain=`` on ``from_bytes``) compares the prime
+with it instead of testing it at all.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from .._immutable import Immutable
 from .._random import VectorRNG
 from ..exceptions import InvalidArgumentError, InvalidTypeError, SerializationError
 from ..hazmat.modmath import is_probable_prime
 from ..serialization import Reader, Writer, param_id
 from . import _field
 
-__all__ = ["Domain", "Ring64", "PrimeField", "RING64", "domain_from_reader"]
+__all__ = [
+    "Domain",
+    "Ring64",
+    "PrimeField",
+    "RING64",
+    "MAX_FIELD_BITS",
+    "FIELD_CACHE_SIZE",
+    "domain_from_reader",
+]
 
 Elements = npt.NDArray[Any]
 
@@ -31,9 +46,17 @@ _KIND_RING64 = 1
 _KIND_FIELD = 2
 #: Largest prime accepted for a field domain (bits).
 MAX_FIELD_BITS = 4096
+#: How many distinct field moduli keep their primality verdict (least recently used first out).
+FIELD_CACHE_SIZE = 64
 
 
-class Domain:
+@functools.lru_cache(maxsize=FIELD_CACHE_SIZE)
+def _is_field_prime(p: int) -> bool:
+    """``is_probable_prime(p)``, remembered for the last few moduli (ints are immutable keys)."""
+    return is_probable_prime(p)
+
+
+class Domain(Immutable):
     """Base class of share domains (do not instantiate directly)."""
 
     __slots__ = ()
@@ -210,14 +233,12 @@ class PrimeField(Domain):
     def __init__(self, p: int) -> None:
         if not isinstance(p, int) or isinstance(p, bool):
             raise InvalidTypeError("the field modulus must be an int")
-        if p < 3 or p.bit_length() > MAX_FIELD_BITS or not is_probable_prime(p):
+        p = int(p)
+        if p < 3 or p.bit_length() > MAX_FIELD_BITS or not _is_field_prime(p):
             raise InvalidArgumentError(
                 f"the field modulus must be an odd prime of at most {MAX_FIELD_BITS} bits"
             )
-        object.__setattr__(self, "_p", p)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError("PrimeField is immutable")
+        self._set(_p=p)
 
     @property
     def modulus(self) -> int:  # type: ignore[override]
@@ -354,13 +375,31 @@ def _object_array(flat: list[int], shape: tuple[int, ...]) -> Elements:
 RING64 = Ring64()
 
 
-def domain_from_reader(r: Reader) -> Domain:
-    """Read a domain header written by :meth:`Domain.write_header`."""
+def domain_from_reader(r: Reader, expected: Domain | None = None) -> Domain:
+    """Read a domain header written by :meth:`Domain.write_header`.
+
+    Args:
+        r: the payload reader.
+        expected: the domain the caller expects (pinned).  The header must describe
+            exactly this domain, which is then returned as is: the prime is compared,
+            never re-tested.  Without it a field prime is tested for primality (at most
+            once per distinct prime, see :data:`FIELD_CACHE_SIZE`).
+
+    Raises:
+        SerializationError: unknown kind, a modulus that is not an acceptable prime, or
+            a domain other than ``expected``.
+    """
     kind = r.u8()
     if kind == _KIND_RING64:
+        if expected is not None and not isinstance(expected, Ring64):
+            raise SerializationError("expected a prime-field share, got one of Z_2^64")
         return RING64
     if kind == _KIND_FIELD:
         p = r.big(max_bits=MAX_FIELD_BITS)
+        if expected is not None:
+            if not isinstance(expected, PrimeField) or expected.modulus != p:
+                raise SerializationError("the share belongs to another domain than expected")
+            return expected
         try:
             return PrimeField(p)
         except InvalidArgumentError as exc:

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .._immutable import Immutable
 from ..exceptions import (
     EncodingError,
     EncodingOverflowError,
@@ -42,7 +43,7 @@ DEFAULT_FRAC_BITS = 16
 _BLOCK = 1 << 15
 
 
-class FixedPoint:
+class FixedPoint(Immutable):
     """Fixed-point codec with ``frac_bits`` fractional bits over a share domain.
 
     Args:
@@ -70,12 +71,7 @@ class FixedPoint:
         max_int = (1 << 63) - 1 if isinstance(domain, Ring64) else (domain.modulus - 1) // 2
         if max_int < 1 << frac_bits:
             raise InvalidArgumentError("the field is too small for this many fractional bits")
-        object.__setattr__(self, "_f", frac_bits)
-        object.__setattr__(self, "_domain", domain)
-        object.__setattr__(self, "_max_int", max_int)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError("FixedPoint is immutable")
+        self._set(_f=frac_bits, _domain=domain, _max_int=max_int)
 
     def __repr__(self) -> str:
         return f"FixedPoint(frac_bits={self._f}, domain={self._domain!r})"

@@ -30,6 +30,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .._immutable import Immutable
 from .._random import VectorRNG, random_bytes
 from ..exceptions import (
     InvalidArgumentError,
@@ -68,7 +69,7 @@ def _n_elements(secret_length: int) -> int:
     return -(-secret_length // _CHUNK)
 
 
-class Share:
+class Share(Immutable):
     """One share of a Shamir split of a byte string.
 
     Attributes:
@@ -82,7 +83,8 @@ class Share:
 
     Shares are immutable, compare in constant time on ``data``, refuse pickling and
     serialize with :meth:`to_bytes` / :meth:`from_bytes` through the fedcrypto envelope.
-    Build them with :func:`shamir_split`; the constructor validates every field.
+    Build them with :func:`shamir_split`; the constructor validates every field, and
+    :meth:`many` builds many shares of one scheme at once, validated in bulk.
 
     Raises:
         InvalidTypeError, InvalidArgumentError: on construction with bad fields.
@@ -137,7 +139,88 @@ class Share:
             raise InvalidArgumentError("share data length does not match the secret length")
         if m and max(struct.unpack(f">{m}I", data)) >= P31:
             raise InvalidArgumentError("share value outside the field")
-        _set_v(self, (index, threshold, share_count, split_id, secret_length, data))
+        self._set(_v=(index, threshold, share_count, split_id, secret_length, data))
+
+    @classmethod
+    def many(
+        cls,
+        indices: Sequence[int],
+        split_ids: Sequence[bytes],
+        data: Sequence[bytes],
+        *,
+        threshold: int,
+        share_count: int,
+        secret_length: int,
+    ) -> list[Share]:
+        """Build many shares with common parameters at once, validated in bulk.
+
+        The public fast path for protocols that receive shares by the thousand (the
+        secure-aggregation server rebuilds about 10^5 per round): the common parameters
+        are checked once, the per-share fields together with numpy (indices in
+        ``1..share_count``, 16-byte split ids, data of ``4 * ceil(secret_length / 3)``
+        bytes whose every u32 is below the field prime), and the shares are then built
+        without re-checking each one.  The result equals ``[Share(i, threshold,
+        share_count, s, secret_length, d) for i, s, d in zip(indices, split_ids, data)]``.
+
+        Args:
+            indices: each share's index.
+            split_ids: each share's 16-byte split id.
+            data: each share's values (big-endian u32 field elements).
+            threshold: ``t``, common to all shares.
+            share_count: ``n``, common to all shares.
+            secret_length: the secret length in bytes, common to all shares.
+
+        Returns:
+            The shares, in input order.
+
+        Raises:
+            InvalidTypeError: arguments of the wrong type (bytes are required for split
+                ids and data; ints for indices and parameters).
+            InvalidArgumentError: bad common parameters, sequences of different lengths,
+                or a bad share; the message names the position of the first bad share.
+        """
+        for name, v in (
+            ("threshold", threshold),
+            ("share_count", share_count),
+            ("secret_length", secret_length),
+        ):
+            if not isinstance(v, int) or isinstance(v, bool):
+                raise InvalidTypeError(f"{name} must be an int")
+        t, n, length = int(threshold), int(share_count), int(secret_length)
+        _check_params(t, n)
+        if length < 0:
+            raise InvalidArgumentError("secret_length must be non-negative")
+        count = len(indices)
+        if len(split_ids) != count or len(data) != count:
+            raise InvalidArgumentError("indices, split_ids and data must have the same length")
+        if count == 0:
+            return []
+        if not set(map(type, split_ids)) <= {bytes} or not set(map(type, data)) <= {bytes}:
+            raise InvalidTypeError("split ids and share data must be bytes")
+        idx = np.asarray(indices)
+        if idx.shape != (count,) or idx.dtype.kind not in "iu":
+            raise InvalidTypeError("indices must be a sequence of ints")
+        width = 4 * _n_elements(length)
+        sid_lens = np.fromiter(map(len, split_ids), dtype=np.int64, count=count)
+        data_lens = np.fromiter(map(len, data), dtype=np.int64, count=count)
+        bad = (idx < 1) | (idx > n) | (sid_lens != _SPLIT_ID_BYTES) | (data_lens != width)
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            raise InvalidArgumentError(
+                f"share {k}: index outside 1..{n}, split id not {_SPLIT_ID_BYTES} bytes, "
+                f"or data not {width} bytes"
+            )
+        if width:
+            values = np.frombuffer(b"".join(data), dtype=_ELEM_DTYPE).reshape(count, -1)
+            out_of_field = (values >= P31).any(axis=1)
+            if out_of_field.any():
+                k = int(np.flatnonzero(out_of_field)[0])
+                raise InvalidArgumentError(f"share {k}: value outside the field")
+        make = cls._trusted
+        return [
+            make(_v=(i, t, n, sid, length, d))
+            for i, sid, d in zip(idx.tolist(), split_ids, data, strict=True)
+        ]
 
     @property
     def index(self) -> int:
@@ -169,12 +252,6 @@ class Share:
         """The share values (u32 big-endian field elements; secret material)."""
         return self._v[5]
 
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError("Share is immutable")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError("Share is immutable")
-
     def __repr__(self) -> str:
         return (
             f"Share(index={self.index}, threshold={self.threshold}, "
@@ -196,9 +273,6 @@ class Share:
 
     def __hash__(self) -> int:
         return hash((self.split_id, self.index))
-
-    def __reduce__(self) -> str | tuple[object, ...]:
-        raise TypeError("Share holds secret material and cannot be pickled; use to_bytes()")
 
     def to_bytes(self) -> bytes:
         """Serialize in the fedcrypto envelope (type ``SHAMIR_SHARE``, parameter id = split id).
@@ -247,18 +321,6 @@ class Share:
             return cls(index, threshold, count, env.param_id, length, body)
         except (InvalidArgumentError, InvalidTypeError) as exc:
             raise SerializationError(f"invalid Shamir share: {exc}") from None
-
-
-_set_v = Share._v.__set__  # type: ignore[attr-defined,misc]
-
-
-def _new_share(
-    index: int, threshold: int, count: int, split_id: bytes, length: int, data: bytes
-) -> Share:
-    """Build a Share from trusted internal values without re-validating."""
-    s = object.__new__(Share)
-    _set_v(s, (index, threshold, count, split_id, length, data))
-    return s
 
 
 def _check_params(threshold: object, shares: object) -> None:
@@ -348,8 +410,9 @@ def shamir_split_many(
     total = sum(sizes)
     split_ids = [random_bytes(_SPLIT_ID_BYTES) for _ in secs]
     if total == 0:
+        make = Share._trusted
         return [
-            [_new_share(i, threshold, shares, sid, 0, b"") for i in range(1, shares + 1)]
+            [make(_v=(i, threshold, shares, sid, 0, b"")) for i in range(1, shares + 1)]
             for sid in split_ids
         ]
     coeffs = np.empty((threshold, total), dtype=np.uint64)
@@ -360,6 +423,7 @@ def shamir_split_many(
     values = _evaluate(coeffs, shares).astype(_ELEM_DTYPE)  # n x total, big-endian u32
     out: list[list[Share]] = []
     offset = 0
+    make = Share._trusted
     for k, sec in enumerate(secs):
         m = sizes[k]
         raw = np.ascontiguousarray(values[:, offset : offset + m]).tobytes()
@@ -369,7 +433,7 @@ def shamir_split_many(
         length = len(sec)
         out.append(
             [
-                _new_share(i + 1, threshold, shares, sid, length, raw[i * w : (i + 1) * w])
+                make(_v=(i + 1, threshold, shares, sid, length, raw[i * w : (i + 1) * w]))
                 for i in range(shares)
             ]
         )
