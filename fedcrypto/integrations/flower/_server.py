@@ -265,7 +265,10 @@ class ServerRound:
                 continue
             seen.add(nid)
             if reply.has_error():
-                self.drop(nid, f"error reply: {reply.error.reason}")
+                reason = str(reply.error.reason)
+                if "secaggplus" in reason:
+                    reason += " (the node runs Flower's secaggplus_mod: use fedcrypto's secagg_mod)"
+                self.drop(nid, f"error reply: {reason}")
                 continue
             try:
                 rec = get_config(reply.content, who=f"node {nid}")

@@ -146,7 +146,7 @@ class InProcessGrid(Grid):
             data = _wire(msg)
             self.messages_sent += 1
             self.bytes_to_nodes += len(data)
-            reply = self._deliver(_unwire(data))
+            reply = self._deliver(data)
             if reply is not None:
                 out = _wire(reply)
                 self.bytes_from_nodes += len(out)
@@ -170,7 +170,8 @@ class InProcessGrid(Grid):
         return self.pull_messages(self.push_messages(messages))
 
     # -- one node ------------------------------------------------------------------------
-    def _deliver(self, msg: Message) -> Message | None:
+    def _deliver(self, data: bytes) -> Message | None:
+        msg = _unwire(data)
         nid = int(msg.metadata.dst_node_id)
         if nid not in self._contexts or nid in self.offline:
             return None
@@ -189,7 +190,7 @@ class InProcessGrid(Grid):
             self._contexts[nid] = bytes(context_to_proto(ctx).SerializeToString())
         self.client_seconds[nid] += time.perf_counter() - t0
         if self.interceptor is not None:
-            reply = self.interceptor(nid, msg, reply)
+            reply = self.interceptor(nid, _unwire(data), reply)
         return reply
 
     def context(self, node_id: int) -> Context:
