@@ -65,6 +65,8 @@ class InProcessGrid(Grid):
         run_config: the run config every node sees.
         interceptor: fault injection (see :data:`Interceptor`).
         offline: node ids that never answer (timeouts).
+        gate: ``(node id, incoming message) -> bool``; ``False`` means the node is
+            offline for that message (it does not run and never answers).
 
     Attributes:
         client_seconds: node id -> wall seconds spent in its ClientApp.
@@ -81,8 +83,10 @@ class InProcessGrid(Grid):
         run_config: Mapping[str, Any] | None = None,
         interceptor: Interceptor | None = None,
         offline: Iterable[int] = (),
+        gate: Callable[[int, Message], bool] | None = None,
         run_id: int = 1,
     ) -> None:
+        self.gate = gate
         self.client_app = client_app
         self.interceptor = interceptor
         self.offline = set(offline)
@@ -174,6 +178,8 @@ class InProcessGrid(Grid):
         msg = _unwire(data)
         nid = int(msg.metadata.dst_node_id)
         if nid not in self._contexts or nid in self.offline:
+            return None
+        if self.gate is not None and not self.gate(nid, _unwire(data)):
             return None
         proto = ProtoContext()
         proto.ParseFromString(self._contexts[nid])
