@@ -57,7 +57,7 @@ _RESULTS: dict[str, dict[str, float]] = {}
 
 
 def _update(pid: int) -> np.ndarray:
-    return ((VectorRNG(bytes([pid % 256]) * 32).uniform(LENGTH) - 0.5)).astype(np.float32)
+    return (VectorRNG(bytes([pid % 256]) * 32).uniform(LENGTH) - 0.5).astype(np.float32)
 
 
 class _Client(NumPyClient):  # type: ignore[misc]
@@ -90,8 +90,8 @@ def _round(mod: Any, workflow: Any) -> dict[str, float]:
     logging.getLogger("flwr").setLevel(logging.WARNING)
     grid = InProcessGrid(_app(mod), NODES)
     dropped = set(grid.node_ids[:DROP])
-    grid.gate = lambda nid, msg: not (
-        nid in dropped and _stage(msg) in ("masked-input", "collect_masked_vectors", "unmask")
+    grid.gate = lambda nid, msg: (
+        not (nid in dropped and _stage(msg) in ("masked-input", "collect_masked_vectors", "unmask"))
     )
     strategy = FedAvg(
         fraction_fit=1.0,
@@ -153,7 +153,9 @@ def test_flower_secaggplus_round(benchmark: Any) -> None:
 
 
 def test_fedcrypto_secagg_round(benchmark: Any) -> None:
-    wf = SecAggWorkflow(num_shares=SHARES, reconstruction_threshold=THRESHOLD, max_weight=MAX_WEIGHT)
+    wf = SecAggWorkflow(
+        num_shares=SHARES, reconstruction_threshold=THRESHOLD, max_weight=MAX_WEIGHT
+    )
     res = benchmark.pedantic(lambda: _round(secagg_mod, wf), rounds=1, iterations=1)
     assert wf.reports[-1].error is None and len(wf.reports[-1].included) == NODES - DROP
     _info(benchmark, "fedcrypto", res)
@@ -173,4 +175,6 @@ def test_fedcrypto_secagg_round(benchmark: Any) -> None:
         )
         _RATIOS.append(line)
         print(line)
-    _RATIOS.append(f"flower round {NODES}x{LENGTH}, server: Flower / fedcrypto = {server_ratio:.2f}x")
+    _RATIOS.append(
+        f"flower round {NODES}x{LENGTH}, server: Flower / fedcrypto = {server_ratio:.2f}x"
+    )

@@ -136,7 +136,9 @@ def stage_of(msg: Message) -> str:
     return str(rec.get("stage")) if rec is not None else ""
 
 
-def drop_at(stage: str, victims: set[int]) -> Callable[[int, Message, Message | None], Message | None]:
+def drop_at(
+    stage: str, victims: set[int]
+) -> Callable[[int, Message, Message | None], Message | None]:
     """An interceptor that loses the victims' replies at ``stage`` (a timeout)."""
 
     def hook(nid: int, incoming: Message, reply: Message | None) -> Message | None:

@@ -11,6 +11,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import flower_apps  # noqa: E402
 from flwr.app import Context  # noqa: E402
 from flwr.common import ndarrays_to_parameters  # noqa: E402
 from flwr.server import Grid, LegacyContext, ServerApp, ServerConfig  # noqa: E402
@@ -19,13 +20,14 @@ from flwr.server.workflow import DefaultWorkflow  # noqa: E402
 from flwr.server.workflow.constant import MAIN_PARAMS_RECORD  # noqa: E402
 from flwr.simulation import run_simulation  # noqa: E402
 
-import flower_apps  # noqa: E402
 from fedcrypto.integrations.flower import SecAggWorkflow, secagg_mod  # noqa: E402
 
 N = 5
 client_app = flower_apps.legacy_client_app(secagg_mod, failing=frozenset({4}))
 server_app = ServerApp()
-workflow = SecAggWorkflow(num_shares=1.0, reconstruction_threshold=0.6, max_weight=100.0, timeout=120)
+workflow = SecAggWorkflow(
+    num_shares=1.0, reconstruction_threshold=0.6, max_weight=100.0, timeout=120
+)
 
 
 @server_app.main()
@@ -66,5 +68,8 @@ if __name__ == "__main__":
         server_app=server_app,
         client_app=client_app,
         num_supernodes=N,
-        backend_config={"client_resources": {"num_cpus": 1, "num_gpus": 0.0}, "init_args": {"num_cpus": 2}},
+        backend_config={
+            "client_resources": {"num_cpus": 1, "num_gpus": 0.0},
+            "init_args": {"num_cpus": 2},
+        },
     )

@@ -37,7 +37,9 @@ def test_paillier_fedavg_two_rounds(key_file: tuple[Path, paillier.PaillierPriva
         {"partition-id": i, "num-partitions": n, "fedcrypto-paillier-key": str(path)}
         for i in range(n)
     ]
-    grid = InProcessGrid(message_client_app(paillier_mod, failing=frozenset({3})), n, node_configs=configs)
+    grid = InProcessGrid(
+        message_client_app(paillier_mod, failing=frozenset({3})), n, node_configs=configs
+    )
     strategy = PaillierFedAvg(
         sk.public_key(),
         bits=32,

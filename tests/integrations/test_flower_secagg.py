@@ -124,7 +124,9 @@ def test_active_mode_refuses_a_key_outside_the_roster(tmp_path: Path) -> None:
 def test_weighted_average_over_two_rounds_and_state_is_sealed() -> None:
     n = 8
     key = "ab" * 32
-    configs = [{"partition-id": i, "num-partitions": n, "fedcrypto-state-key": key} for i in range(n)]
+    configs = [
+        {"partition-id": i, "num-partitions": n, "fedcrypto-state-key": key} for i in range(n)
+    ]
     grid = InProcessGrid(legacy_client_app(secagg_mod), n, node_configs=configs)
     wf = _workflow(num_shares=5, reconstruction_threshold=3)
     _, got = run_legacy(grid, wf, n, rounds=2)
@@ -211,7 +213,9 @@ def test_replayed_reply_from_an_earlier_stage_drops_the_node() -> None:
             kept["old"] = reply
         if st == "masked-input":  # answer with the advertise reply again
             out = RecordDict(dict(kept["old"].content.items()))
-            out[CONFIG_KEY] = ConfigRecord({"protocol": "fedcrypto-secagg/1", "stage": "masked-input"})
+            out[CONFIG_KEY] = ConfigRecord(
+                {"protocol": "fedcrypto-secagg/1", "stage": "masked-input"}
+            )
             return Message(out, reply_to=incoming)
         return reply
 
@@ -232,7 +236,9 @@ def test_too_few_nodes_aborts_the_round_without_crashing() -> None:
     assert all(not a.any() for a in got)  # the model was not touched
 
 
-def test_client_refuses_a_request_for_both_shares_of_a_peer(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_client_refuses_a_request_for_both_shares_of_a_peer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from fedcrypto.secagg import SecAggServer, UnmaskRequest
 
     original = SecAggServer.unmask_request
@@ -290,11 +296,15 @@ def test_cross_check_with_flowers_secaggplus_workflow() -> None:
     def lose(nid: int, incoming: Message, reply: Message | None) -> Message | None:
         rec = incoming.content.config_records.get("secaggplus_configs")
         stage = rec.get("stage") if rec is not None else None
-        return None if nid == flower_grid.node_ids[2] and stage == "collect_masked_vectors" else reply
+        return (
+            None if nid == flower_grid.node_ids[2] and stage == "collect_masked_vectors" else reply
+        )
 
     flower_grid.interceptor = lose
     _, theirs = run_legacy(
-        flower_grid, SecAggPlusWorkflow(num_shares=5, reconstruction_threshold=3, max_weight=MAX_W), n
+        flower_grid,
+        SecAggPlusWorkflow(num_shares=5, reconstruction_threshold=3, max_weight=MAX_W),
+        n,
     )
     pids = [p for p in range(n) if p != 2]
     exact = expected_mean(pids)

@@ -106,7 +106,9 @@ def secagg_mod(msg: Message, ctxt: Context, call_next: ClientAppCallable) -> Mes
         kind = "refused" if isinstance(exc, LocalProtocolError) else "failed"
         reason = f"fedcrypto secagg_mod {kind}: {type(exc).__name__}: {peer_text(str(exc))}"
         _log.warning("node %s: %s", msg.metadata.dst_node_id, reason)
-        return Message(Error(code=ErrorCode.CLIENT_APP_RAISED_EXCEPTION, reason=reason), reply_to=msg)
+        return Message(
+            Error(code=ErrorCode.CLIENT_APP_RAISED_EXCEPTION, reason=reason), reply_to=msg
+        )
     store.save()
     return Message(out, reply_to=msg)
 
@@ -241,7 +243,10 @@ def _continue(
 def _advertise(store: _Store, params: SessionParams, rec: ConfigRecord) -> RecordDict:
     """Stage 1: check the server's reveal, derive the session id, advertise keys."""
     server_nonce = rec.get("server-nonce")
-    if not isinstance(server_nonce, bytes) or commitment(server_nonce) != store.fields["commitment"]:
+    if (
+        not isinstance(server_nonce, bytes)
+        or commitment(server_nonce) != store.fields["commitment"]
+    ):
         raise RemoteProtocolError("the server's nonce does not match its commitment")
     raw_ids = rec.get("registered")
     if not isinstance(raw_ids, bytes):
@@ -333,7 +338,9 @@ def _update_of(content: RecordDict, params: SessionParams) -> tuple[list[Any], f
         try:
             fitres = compat.recorddict_to_fitres(content, keep_input=True)
         except Exception as exc:  # noqa: BLE001 - Flower raises anything on a bad FitRes
-            raise LocalProtocolError(f"the training reply is not a FitRes: {peer_text(exc)}") from None
+            raise LocalProtocolError(
+                f"the training reply is not a FitRes: {peer_text(exc)}"
+            ) from None
         return list(parameters_to_ndarrays(fitres.parameters)), fitres.num_examples
     arrays = list(content.array_records.values())
     metrics = list(content.metric_records.values())

@@ -71,7 +71,9 @@ def _read(path: Path) -> bytes:
             raise InputFormatError(f"key file {peer_text(str(path))} is too large")
         return path.read_bytes()
     except OSError as exc:
-        raise InputFormatError(f"cannot read key file {peer_text(str(path))}: {exc.strerror}") from None
+        raise InputFormatError(
+            f"cannot read key file {peer_text(str(path))}: {exc.strerror}"
+        ) from None
 
 
 def _key_dir(node_config: Mapping[str, object], run_config: Mapping[str, object]) -> Path | None:

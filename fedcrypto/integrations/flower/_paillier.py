@@ -126,7 +126,9 @@ def _put(content: RecordDict, payload: bytes) -> None:
 
 
 def _load_private_key(ctxt: Context) -> PaillierPrivateKey:
-    path = ctxt.node_config.get("fedcrypto-paillier-key", ctxt.run_config.get("fedcrypto-paillier-key"))
+    path = ctxt.node_config.get(
+        "fedcrypto-paillier-key", ctxt.run_config.get("fedcrypto-paillier-key")
+    )
     if path is None:
         raise InputFormatError(
             "paillier_mod needs the federation's Paillier private key: set node config "
@@ -265,10 +267,16 @@ class PaillierFedAvg(FedAvg):
         self._layout = _layout_bytes(keys, [np.asarray(a) for a in arrays.to_numpy_ndarrays()])
         rec["encrypted"] = False
         return RecordDict(
-            {self.arrayrecord_key: arrays, self.configrecord_key: config, CONFIG_KEY: ConfigRecord(rec)}
+            {
+                self.arrayrecord_key: arrays,
+                self.configrecord_key: config,
+                CONFIG_KEY: ConfigRecord(rec),
+            }
         )
 
-    def _messages(self, template: Iterable[Message], arrays: ArrayRecord, config: ConfigRecord) -> list[Message]:
+    def _messages(
+        self, template: Iterable[Message], arrays: ArrayRecord, config: ConfigRecord
+    ) -> list[Message]:
         out = []
         for m in template:
             out.append(
@@ -284,7 +292,9 @@ class PaillierFedAvg(FedAvg):
         self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
     ) -> Iterable[Message]:
         """FedAvg's sampling; the model travels encrypted after round 1."""
-        return self._messages(super().configure_train(server_round, arrays, config, grid), arrays, config)
+        return self._messages(
+            super().configure_train(server_round, arrays, config, grid), arrays, config
+        )
 
     def configure_evaluate(
         self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
@@ -307,7 +317,10 @@ class PaillierFedAvg(FedAvg):
                 continue
             try:
                 c = reply.content
-                if CONFIG_KEY not in c.config_records or c.config_records[CONFIG_KEY].get("protocol") != PROTOCOL:
+                if (
+                    CONFIG_KEY not in c.config_records
+                    or c.config_records[CONFIG_KEY].get("protocol") != PROTOCOL
+                ):
                     raise RemoteProtocolError("reply without fedcrypto's Paillier record")
                 metrics = list(c.metric_records.values())
                 if len(metrics) != 1 or self.weighted_by_key not in metrics[0]:
@@ -319,7 +332,9 @@ class PaillierFedAvg(FedAvg):
                     raise RemoteProtocolError("the weight must be a non-negative whole number")
                 pv = PackedVector.from_bytes(_payload(c), self.public_key)
                 if pv.weight != 1 or pv.scheme != self.scheme:
-                    raise RemoteProtocolError("the vector is not one fresh update under this scheme")
+                    raise RemoteProtocolError(
+                        "the vector is not one fresh update under this scheme"
+                    )
             except (FedCryptoError, KeyError, ValueError, TypeError) as exc:
                 _log.warning("dropping node %s: %s", nid, peer_text(str(exc)))
                 continue

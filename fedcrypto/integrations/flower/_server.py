@@ -13,6 +13,7 @@ import logging
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -242,15 +243,23 @@ class ServerRound:
             self.report.dropped[nid] = peer_text(reason)
             _log.info("secure aggregation: dropping node %s: %s", nid, self.report.dropped[nid])
 
-    def message(self, nid: int, stage: str, content: RecordDict | None = None, **fields: object) -> Message:
+    def message(
+        self,
+        nid: int,
+        stage: str,
+        content: RecordDict | None = None,
+        fields: dict[str, Any] | None = None,
+    ) -> Message:
         """A train message to ``nid`` carrying our record (and ``content``'s records)."""
         rd = RecordDict(dict(content.items())) if content is not None else RecordDict()
-        rd[CONFIG_KEY] = ConfigRecord({"protocol": PROTOCOL, "stage": stage, **fields})  # type: ignore[dict-item]
+        rd[CONFIG_KEY] = ConfigRecord({"protocol": PROTOCOL, "stage": stage, **(fields or {})})
         return Message(
             content=rd, dst_node_id=nid, message_type=MessageType.TRAIN, group_id=self.group_id
         )
 
-    def collect(self, stage: str, replies: Iterable[Message], asked: set[int]) -> dict[int, RecordDict]:
+    def collect(
+        self, stage: str, replies: Iterable[Message], asked: set[int]
+    ) -> dict[int, RecordDict]:
         """The valid replies of ``stage`` by node; everything else drops its node."""
         got: dict[int, RecordDict] = {}
         seen: set[int] = set()
@@ -290,7 +299,7 @@ class ServerRound:
         replies = self.grid.send_and_receive(messages, timeout=self.settings.timeout)
         return self.collect(stage, replies, asked)
 
-    def _feed(self, nid: int, content: RecordDict, parse: type, receive: object) -> object | None:
+    def _feed(self, nid: int, content: RecordDict, parse: type, receive: object) -> Any:
         """Parse a node's payload, check the claimed sender is that node, hand it over."""
         assert self.config is not None
         try:
@@ -307,7 +316,7 @@ class ServerRound:
     def setup_messages(self) -> list[Message]:
         """The setup message for every sampled node (parameters + nonce commitment)."""
         fields = {**self.params.to_record(), "commitment": commitment(self._nonce)}
-        return [self.message(nid, "setup", **fields) for nid in self.params.node_ids]
+        return [self.message(nid, "setup", fields=fields) for nid in self.params.node_ids]
 
     def receive_setup(self, replies: Iterable[Message]) -> None:
         """Record the nonces of the nodes that answered and fix the session.
@@ -368,14 +377,16 @@ class ServerRound:
         """Reveal the server nonce; collect AdvertiseKeys; close round 0 of the protocol."""
         assert self.server is not None and self.config is not None
         nodes = sorted(self.active)
-        fields: dict[str, object] = {
+        fields: dict[str, Any] = {
             "server-nonce": self._nonce,
             "registered": pack_ids([self.cid[n] for n in nodes], 4),
             "nonces": b"".join(self._client_nonces[n] for n in nodes),
         }
         if self.params.active:
             fields["verifying-keys"] = b"".join(self._verifying[n] for n in nodes)
-        got = self.exchange("advertise", [self.message(n, "advertise", **fields) for n in nodes])
+        got = self.exchange(
+            "advertise", [self.message(n, "advertise", fields=fields) for n in nodes]
+        )
         for nid, content in got.items():
             self._feed(nid, content, AdvertiseKeys, self.server.receive_advertise_keys)
         self._key_list = self.server.key_list().to_bytes()

@@ -153,9 +153,7 @@ class SecAggWorkflow:
             except FedCryptoError as exc:
                 if state.round is not None:
                     state.round.report.error = exc
-                _log.error(
-                    "fedcrypto secure aggregation halted: %s: %s", type(exc).__name__, exc
-                )
+                _log.error("fedcrypto secure aggregation halted: %s: %s", type(exc).__name__, exc)
                 return
             if not ok:
                 _log.info("fedcrypto secure aggregation halted")
@@ -236,9 +234,7 @@ class SecAggWorkflow:
         failures: list[BaseException] = [
             Exception(f"node {nid}: {why}") for nid, why in sorted(report.dropped.items())
         ]
-        _log.info(
-            "aggregate_fit: received %s results and %s failures", len(results), len(failures)
-        )
+        _log.info("aggregate_fit: received %s results and %s failures", len(results), len(failures))
         params_agg, metrics_agg = context.strategy.aggregate_fit(
             current_round,
             results,
@@ -354,7 +350,9 @@ class SecAggFedAvg(FedAvg):
         finally:
             self._contents = {}
         arrays = split_like(mean, self._templates)
-        record = ArrayRecord({k: Array(np.asarray(a)) for k, a in zip(self._keys, arrays, strict=True)})
+        record = ArrayRecord(
+            {k: Array(np.asarray(a)) for k, a in zip(self._keys, arrays, strict=True)}
+        )
         _log.info(
             "aggregate_train: %s nodes included, %s dropped",
             len(rnd.report.included),

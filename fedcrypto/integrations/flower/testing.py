@@ -189,7 +189,10 @@ class InProcessGrid(Grid):
             reply: Message | None = self.client_app(msg, ctx)
         except Exception as exc:  # noqa: BLE001 - Flower turns any ClientApp exception into an error reply
             reply = Message(
-                Error(code=ErrorCode.CLIENT_APP_RAISED_EXCEPTION, reason=f"{type(exc).__name__}: {exc}"),
+                Error(
+                    code=ErrorCode.CLIENT_APP_RAISED_EXCEPTION,
+                    reason=f"{type(exc).__name__}: {exc}",
+                ),
                 reply_to=msg,
             )
         else:
