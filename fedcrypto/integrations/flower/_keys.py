@@ -7,13 +7,15 @@
   bytes), for active mode.
 * ``fedcrypto-roster``: path of a file listing the federation's Ed25519 verifying keys
   (one 64-hex-digit key per line, ``#`` comments), for active mode.
-* ``fedcrypto-key-dir`` (run config, simulation only): a directory holding
-  ``node-<partition-id>.key`` and ``roster.txt``, for engines that cannot set a node
-  config per node.  A run config is visible to the server: it names a path, never a key.
+* ``fedcrypto-key-dir`` (node config, else the ``FEDCRYPTO_KEY_DIR`` environment variable,
+  else the run config): a directory holding ``node-<partition-id>.key`` and
+  ``roster.txt``, for engines that cannot set a node config per node (simulation).  A
+  run config is visible to the server: it names a path, never a key.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -77,7 +79,9 @@ def _read(path: Path) -> bytes:
 
 
 def _key_dir(node_config: Mapping[str, object], run_config: Mapping[str, object]) -> Path | None:
-    d = run_config.get("fedcrypto-key-dir")
+    d = node_config.get("fedcrypto-key-dir", os.environ.get("FEDCRYPTO_KEY_DIR"))
+    if d is None:
+        d = run_config.get("fedcrypto-key-dir")
     return None if d is None else Path(str(d))
 
 
@@ -96,7 +100,7 @@ def load_signing_key(
         if kdir is None or pid is None:
             raise InputFormatError(
                 "active secure aggregation needs this node's Ed25519 key: set node config "
-                "'fedcrypto-signing-key' (or run config 'fedcrypto-key-dir' in simulation)"
+                "'fedcrypto-signing-key' (or 'fedcrypto-key-dir' / FEDCRYPTO_KEY_DIR in simulation)"
             )
         path = kdir / f"node-{int(str(pid))}.key"
     data = _read(Path(str(path)))

@@ -19,6 +19,7 @@ server step, momentum...); weights and training metrics travel in clear.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -126,13 +127,14 @@ def _put(content: RecordDict, payload: bytes) -> None:
 
 
 def _load_private_key(ctxt: Context) -> PaillierPrivateKey:
-    path = ctxt.node_config.get(
-        "fedcrypto-paillier-key", ctxt.run_config.get("fedcrypto-paillier-key")
-    )
+    path = ctxt.node_config.get("fedcrypto-paillier-key", os.environ.get("FEDCRYPTO_PAILLIER_KEY"))
+    if path is None:
+        path = ctxt.run_config.get("fedcrypto-paillier-key")
     if path is None:
         raise InputFormatError(
             "paillier_mod needs the federation's Paillier private key: set node config "
-            "'fedcrypto-paillier-key' to the path of a file written by private_bytes()"
+            "'fedcrypto-paillier-key' (or the FEDCRYPTO_PAILLIER_KEY environment variable) "
+            "to the path of a file written by private_bytes()"
         )
     p = Path(str(path))
     try:
