@@ -54,7 +54,7 @@ from ._protocol import (
 
 __all__ = ["secagg_mod"]
 
-_log = logging.getLogger("fedcrypto.integrations.flower")
+_log = logging.getLogger("flwr.fedcrypto")  # shown by Flower's console handler
 _NEXT = {
     "setup": "advertise",
     "advertise": "share-keys",

@@ -39,7 +39,7 @@ from ...serialization import Reader, Writer
 
 __all__ = ["PaillierFedAvg", "paillier_mod", "decrypt_arrays"]
 
-_log = logging.getLogger("fedcrypto.integrations.flower")
+_log = logging.getLogger("flwr.fedcrypto")  # shown by Flower's console handler
 CONFIG_KEY = "fedcrypto.paillier"
 PAYLOAD_KEY = "fedcrypto.paillier.payload"
 PROTOCOL = "fedcrypto-paillier/1"

@@ -56,7 +56,7 @@ from ._protocol import (
 
 __all__ = ["SecAggSettings", "RoundReport", "ServerRound"]
 
-_log = logging.getLogger("fedcrypto.integrations.flower")
+_log = logging.getLogger("flwr.fedcrypto")  # shown by Flower's console handler
 
 
 @dataclass(frozen=True)
@@ -307,7 +307,7 @@ class ServerRound:
             if msg.sender != self.cid[nid]:
                 raise RemoteProtocolError(f"node {nid} sent a message in another client's name")
             receive(msg)  # type: ignore[operator]
-        except FedCryptoError as exc:
+        except (FedCryptoError, ValueError, TypeError) as exc:  # never let a peer crash us
             self.drop(nid, f"{type(exc).__name__}: {exc}")
             return None
         return msg

@@ -28,7 +28,7 @@ from ._server import RoundReport, SecAggSettings, ServerRound, split_like
 
 __all__ = ["SecAggWorkflow", "SecAggFedAvg", "WorkflowState"]
 
-_log = logging.getLogger("fedcrypto.integrations.flower")
+_log = logging.getLogger("flwr.fedcrypto")  # shown by Flower's console handler
 
 
 class WorkflowState:
