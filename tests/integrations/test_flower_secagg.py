@@ -137,6 +137,33 @@ def test_weighted_average_over_two_rounds_and_state_is_sealed() -> None:
     assert state["stage"] == "unmask"
 
 
+@pytest.mark.parametrize("operator_key", [True, False])
+def test_tampered_context_state_makes_the_node_refuse(operator_key: bool) -> None:
+    n = 6
+    configs = [{"partition-id": i, "num-partitions": n} for i in range(n)]
+    if operator_key:
+        for c in configs:
+            c["fedcrypto-state-key"] = "cd" * 32
+    grid = InProcessGrid(legacy_client_app(secagg_mod), n, node_configs=configs)
+    victim = grid.node_ids[5]
+
+    def tamper(nid: int, msg: Message) -> bool:
+        if nid == victim and stage_of(msg) == "share-keys":
+            ctx = grid.context(nid)
+            rec = ctx.state.config_records[STATE_KEY]
+            sealed = bytearray(rec["client"])  # type: ignore[arg-type]
+            sealed[-5] ^= 0x40
+            rec["client"] = bytes(sealed)
+            grid.set_context(nid, ctx)
+        return True
+
+    grid.gate = tamper
+    wf = _workflow()
+    _, got = run_legacy(grid, wf, n)
+    assert 5 not in _check(grid, wf, got, n)
+    assert "does not authenticate" in wf.reports[-1].dropped[victim]
+
+
 def test_training_that_raises_drops_the_node() -> None:
     n = 6
     grid = InProcessGrid(legacy_client_app(secagg_mod, failing=frozenset({4})), n)

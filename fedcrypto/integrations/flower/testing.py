@@ -202,6 +202,10 @@ class InProcessGrid(Grid):
             reply = self.interceptor(nid, _unwire(data), reply)
         return reply
 
+    def set_context(self, node_id: int, context: Context) -> None:
+        """Replace a node's stored Context (to simulate a corrupted or tampered store)."""
+        self._contexts[node_id] = bytes(context_to_proto(context).SerializeToString())
+
     def context(self, node_id: int) -> Context:
         """A copy of a node's stored Context (for assertions)."""
         proto = ProtoContext()
