@@ -34,13 +34,13 @@ and every id must be registered in the session.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from .._immutable import Immutable
+from .._random import random_bytes
 from ..exceptions import FedCryptoError, InvalidArgumentError, InvalidTypeError, SerializationError
 from ..serialization import ObjectType, Reader, Writer, pack, unpack
 from ..sharing import Share
@@ -130,7 +130,7 @@ def seal_state(state: ClientState, config: SecAggConfig, key: bytes) -> bytes:
     else:
         w.u8(1)
         _write_ids(w, state.survivors)
-    nonce = os.urandom(_NONCE_BYTES)
+    nonce = random_bytes(_NONCE_BYTES)
     sealed = AESGCM(k).encrypt(nonce, w.getvalue(), _ad(config, state.client_id))
     head = Writer().u8(_STATE_VERSION).u32(state.client_id).raw(nonce).getvalue()
     return pack(ObjectType.SECAGG_CLIENT_STATE, head + sealed, param=config.param)

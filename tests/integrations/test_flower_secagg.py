@@ -404,3 +404,38 @@ def test_missing_flwr_names_the_extra() -> None:
 @pytest.fixture(autouse=True)
 def _quiet_flower() -> None:
     logging.getLogger("flwr").setLevel(logging.WARNING)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"num_shares": 2},
+        {"num_shares": 0.0},
+        {"reconstruction_threshold": 1.5},
+        {"reconstruction_threshold": 9, "num_shares": 5},
+        {"modulus_range": 3 << 30},
+        {"modulus_range": 1 << 20},
+        {"max_weight": -1.0},
+        {"clipping_range": float("nan")},
+        {"timeout": 0},
+    ],
+)
+def test_bad_workflow_parameters_are_refused(kwargs: dict[str, object]) -> None:
+    from fedcrypto.exceptions import InvalidArgumentError
+
+    args: dict[str, object] = {"num_shares": 5, "reconstruction_threshold": 3}
+    args.update(kwargs)
+    with pytest.raises(InvalidArgumentError):
+        SecAggWorkflow(**args)  # type: ignore[arg-type]
+
+
+def test_sum_that_could_wrap_skips_the_round() -> None:
+    """Flower only warns when n * quantization_range may overflow the modulus; we refuse."""
+    n = 5
+    grid = InProcessGrid(legacy_client_app(secagg_mod), n)
+    wf = _workflow(quantization_range=1 << 30, modulus_range=1 << 32)
+    _, got = run_legacy(grid, wf, n)
+    from fedcrypto.exceptions import EncodingOverflowError
+
+    assert isinstance(wf.reports[-1].error, EncodingOverflowError)
+    assert all(not a.any() for a in got)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import struct
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -201,8 +202,6 @@ def paillier_mod(msg: Message, ctxt: Context, call_next: ClientAppCallable) -> M
 
 
 def _scheme(raw: bytes) -> PackingScheme:
-    import struct
-
     if len(raw) != 15:
         raise RemoteProtocolError("malformed packing scheme")
     bits, parties, alpha, z, rcode = struct.unpack(">BIdBB", raw)

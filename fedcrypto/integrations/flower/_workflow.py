@@ -184,14 +184,18 @@ class SecAggWorkflow:
         state.templates = list(parameters_to_ndarrays(parameters))
         length = 1 + sum(int(np.prod(t.shape, dtype=np.int64)) for t in state.templates)
         state.sampled_node_ids = set(state.nid_to_fitins)
-        state.round = ServerRound(
-            self.settings,
-            grid,
-            state.sampled_node_ids,
-            vector_length=length,
-            server_round=current_round,
-            reply_format="legacy",
-        )
+        try:
+            state.round = ServerRound(
+                self.settings,
+                grid,
+                state.sampled_node_ids,
+                vector_length=length,
+                server_round=current_round,
+                reply_format="legacy",
+            )
+        except FedCryptoError as exc:
+            self.reports.append(RoundReport(server_round=current_round, error=exc))
+            raise
         self.reports.append(state.round.report)
         replies = grid.send_and_receive(state.round.setup_messages(), timeout=self.timeout)
         state.round.receive_setup(replies)
