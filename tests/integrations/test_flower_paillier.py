@@ -88,3 +88,35 @@ def test_plain_train_message_is_refused_by_paillier_mod(
     )
     errors = [r.error.reason for r in grid.replies_seen if r.has_error()]
     assert len(errors) == n and all("plain update" in e for e in errors)
+
+
+def test_garbage_reply_is_dropped(key_file: tuple[Path, paillier.PaillierPrivateKey]) -> None:
+    from flwr.app import Message
+
+    path, sk = key_file
+    n = 4
+    configs = [
+        {"partition-id": i, "num-partitions": n, "fedcrypto-paillier-key": str(path)}
+        for i in range(n)
+    ]
+    grid = InProcessGrid(message_client_app(paillier_mod), n, node_configs=configs)
+    victim = grid.node_ids[2]
+
+    def hook(nid: int, incoming: Message, reply: Message | None) -> Message | None:
+        if nid == victim and reply is not None and incoming.metadata.message_type == "train":
+            reply.content[PAYLOAD_KEY] = ArrayRecord(
+                {"msg": Array(np.frombuffer(b"FCRY\x00\x01garbage" * 7, dtype=np.uint8))}
+            )
+        return reply
+
+    grid.interceptor = hook
+    strategy = PaillierFedAvg(
+        sk.public_key(), clipping_range=2.0, fraction_evaluate=0.0, min_available_nodes=n
+    )
+    init = ArrayRecord({f"w{i}": Array(np.zeros(s, np.float32)) for i, s in enumerate(SHAPES)})
+    strategy.start(grid=grid, initial_arrays=init, num_rounds=1)
+    agg, layout, total = strategy.aggregate_layout()
+    pids = [0, 1, 3]
+    assert agg is not None and layout is not None and total == sum(10 + 7 * p for p in pids)
+    got = decrypt_arrays(agg, layout, total, sk).to_numpy_ndarrays()
+    assert isclose_all(got, expected_mean(pids), strategy.scheme.error_bound(total) / total + 1e-6)
