@@ -9,6 +9,9 @@ process, but behaves like Flower's engines where it matters for correctness:
 * a ClientApp that raises yields an error reply and its ``Context`` changes are
   discarded, as in Flower's simulation engine.
 
+Like Flower's ServerApp process, constructing a grid records the run in Flower's process-wide
+``TaskIdentity`` (``Message()`` reads it).
+
 Faults are injected with ``offline`` (nodes that never answer, i.e. time out) and an
 ``interceptor`` that sees each node's incoming message and reply and may replace the
 reply or drop it.
