@@ -90,6 +90,7 @@ class ObjectType(enum.IntEnum):
     SECAGG_UNMASK_REQUEST = 0x0408
     SECAGG_UNMASK_RESPONSE = 0x0409
     SECAGG_CONFIG = 0x040A
+    SECAGG_CLIENT_STATE = 0x040B
 
 
 def param_id(*parts: bytes) -> bytes:

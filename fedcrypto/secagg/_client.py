@@ -37,6 +37,7 @@ from ..exceptions import (
     InvalidTypeError,
     LocalProtocolError,
     RemoteProtocolError,
+    SerializationError,
 )
 from ..sharing import Share, shamir_split_many
 from ._config import SecAggConfig
@@ -65,6 +66,7 @@ from ._messages import (
     consistency_transcript,
 )
 from ._shares import SHARE_WIRE_BYTES, share_from_wire, share_to_wire
+from ._state import ClientState, open_state, seal_state
 
 __all__ = ["SecAggClient"]
 
@@ -574,3 +576,104 @@ class SecAggClient:
                 session_id=cfg.session_id, sender=self._id, mask_shares=mask_out, key_shares=key_out
             )
         )
+
+    # -- state across messages (hosts that rebuild the client per message) ------------
+    def private_state_bytes(self, *, key: bytes) -> bytes:
+        """This client's whole private state, sealed, for a host that rebuilds clients.
+
+        Hosts like Flower create a fresh client object for every message; this is the
+        explicit way to carry a client from one message to the next (pickling stays
+        refused).  The output is **secret-bearing**: it holds the client's X25519 private
+        keys, its self-mask seed, the shares it holds for its peers and the pairwise
+        share-encryption keys.  It is sealed with AES-256-GCM under ``key`` (nonce from
+        the OS CSPRNG), bound to this session and client id, in the versioned envelope
+        ``SECAGG_CLIENT_STATE`` (layout in ``fedcrypto.secagg._state`` and
+        docs/secagg.md).  Keep ``key`` somewhere other than the bytes: whoever holds both
+        holds the secrets.  The seal detects any change; it cannot detect a *rollback*
+        to an older state sealed under the same key.
+
+        The session config and the long-term signing key are not included: pass them to
+        :meth:`from_private_state`.
+
+        Args:
+            key: 32 secret bytes (e.g. from ``os.urandom(32)``), the same for every state
+                of this client.
+
+        Returns:
+            The sealed envelope.
+
+        Raises:
+            InvalidArgumentError, InvalidTypeError: a key that is not 32 bytes.
+        """
+        state = ClientState(
+            client_id=self._id,
+            stage=self._stage,
+            enc_key=self._enc_key.private_bytes_raw(),
+            mask_key=self._mask_key.private_bytes_raw(),
+            b_seed=self._b_seed,
+            keys={
+                v: (
+                    enc.public_bytes(Encoding.Raw, PublicFormat.Raw),
+                    mask.public_bytes(Encoding.Raw, PublicFormat.Raw),
+                )
+                for v, (enc, mask) in self._keys.items()
+            },
+            u1=self._u1,
+            u2=self._u2,
+            own_shares=self._own_shares,
+            received=dict(self._received),
+            gcm_keys=dict(self._gcm_keys),
+            survivors=self._survivors,
+        )
+        return seal_state(state, self._config, key)
+
+    @classmethod
+    def from_private_state(
+        cls,
+        config: SecAggConfig,
+        data: bytes,
+        *,
+        key: bytes,
+        signing_key: Ed25519PrivateKey | None = None,
+    ) -> SecAggClient:
+        """Rebuild a client saved by :meth:`private_state_bytes`.
+
+        Args:
+            config: the session parameters (the state only loads into its own session).
+            data: the sealed state.
+            key: the 32-byte key it was sealed with.
+            signing_key: the client's long-term Ed25519 key (active mode), as for the
+                constructor.
+
+        Returns:
+            A client at exactly the round where the saved one stopped (a client that had
+            failed stays failed).
+
+        Raises:
+            SerializationError: malformed, tampered or foreign bytes, or a wrong key.
+            InvalidArgumentError, InvalidTypeError: bad config, key or signing key.
+        """
+        if not isinstance(config, SecAggConfig):
+            raise InvalidTypeError("config must be a SecAggConfig")
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise InvalidTypeError("data must be bytes")
+        st = open_state(bytes(data), config, key)
+        client = cls(config, st.client_id, signing_key=signing_key)
+        try:
+            client._enc_key = X25519PrivateKey.from_private_bytes(st.enc_key)
+            client._mask_key = X25519PrivateKey.from_private_bytes(st.mask_key)
+            client._keys = {
+                v: (load_public_key(enc), load_public_key(mask))
+                for v, (enc, mask) in st.keys.items()
+            }
+        except (FedCryptoError, ValueError):
+            raise SerializationError("client state holds an invalid X25519 key") from None
+        client._stage = st.stage
+        client._b_seed = st.b_seed
+        client._u1 = st.u1
+        client._u2 = st.u2
+        client._own_shares = st.own_shares
+        client._received = dict(st.received)
+        client._gcm_keys = dict(st.gcm_keys)
+        client._survivors = st.survivors
+        return client

@@ -1,0 +1,1 @@
+"""A complete Flower app with fedcrypto secure aggregation (see README.md)."""
