@@ -50,8 +50,9 @@ def test_psi_two_processes_tls(benchmark, protocol, group, n, wall_goal, mem_goa
     holder = {}
 
     def once():
-        holder["r"] = run_two_processes(n, n, n // 2, protocol=protocol, group=group, tls=True,
-                                        timeout=7200)
+        holder["r"] = run_two_processes(
+            n, n, n // 2, protocol=protocol, group=group, tls=True, timeout=7200
+        )
 
     benchmark.pedantic(once, rounds=1, iterations=1)
     result = holder["r"]
@@ -70,5 +71,7 @@ def test_psi_two_processes_tls(benchmark, protocol, group, n, wall_goal, mem_goa
         print(f"  goal wall <= {wall_goal:.0f} s: {verdict} ({result.wall_s:.1f} s)")
     if mem_goal is not None:
         verdict = "met" if peak <= mem_goal else "NOT met"
-        print(f"  goal peak memory <= {mem_goal / 2**30:.0f} GiB per party: {verdict} "
-              f"({peak / 2**20:.0f} MiB)")
+        print(
+            f"  goal peak memory <= {mem_goal / 2**30:.0f} GiB per party: {verdict} "
+            f"({peak / 2**20:.0f} MiB)"
+        )

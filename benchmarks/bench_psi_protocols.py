@@ -55,14 +55,14 @@ def test_phase_hash_to_curve25519(benchmark: pytest.FixtureRequest, n: int) -> N
 
 
 @pytest.mark.parametrize("n", [2000])
-def test_phase_x25519_mask(benchmark: pytest.FixtureRequest, report_ratio: Callable[..., float],
-                           n: int) -> None:
+def test_phase_x25519_mask(
+    benchmark: pytest.FixtureRequest, report_ratio: Callable[..., float], n: int
+) -> None:
     key = os.urandom(32)
     items = _ids(n)
     own = _ecdh.x25519_mask_own(items, key, DST)
     elems = [own[i : i + 32] for i in range(0, len(own), 32)]
-    benchmark.pedantic(_ecdh.x25519_mask_peer, args=(elems, key, TAG_KEY), rounds=3,
-                       iterations=1)
+    benchmark.pedantic(_ecdh.x25519_mask_peer, args=(elems, key, TAG_KEY), rounds=3, iterations=1)
     ours = benchmark.stats.stats.min / n
     _rate_line("masking peer's (curve check + X25519 + tag)", n, ours * n, "elements")
     sk = X25519PrivateKey.from_private_bytes(key)
@@ -74,19 +74,24 @@ def test_phase_x25519_mask(benchmark: pytest.FixtureRequest, report_ratio: Calla
     t0 = time.perf_counter()
     raw()
     peer = (time.perf_counter() - t0) / n
-    print(f"published SecretFlow ECDH: {SECRETFLOW_ECDH_PER_CORE:,} scalar mults/s/core; "
-          f"raw X25519 here: {1 / peer:,.0f}/s/core")
+    print(
+        f"published SecretFlow ECDH: {SECRETFLOW_ECDH_PER_CORE:,} scalar mults/s/core; "
+        f"raw X25519 here: {1 / peer:,.0f}/s/core"
+    )
     report_ratio("ECDH peer-element masking vs raw X25519 exchange", ours, peer)
-    report_ratio("ECDH peer-element masking vs published SecretFlow rate", ours,
-                 1 / SECRETFLOW_ECDH_PER_CORE)
+    report_ratio(
+        "ECDH peer-element masking vs published SecretFlow rate", ours, 1 / SECRETFLOW_ECDH_PER_CORE
+    )
     t0 = time.perf_counter()
     _ecdh.x25519_mask_own(items, key, DST)
     own_s = time.perf_counter() - t0
     _rate_line("masking own (hash_to_curve + X25519)", n, own_s)
     # one ID costs each party: own (h2c + mult) + the peer's element (check + mult + tag)
     per_id = own_s / n + ours
-    print(f"ECDH per party: {1 / per_id:,.0f} IDs/s/core "
-          f"(SecretFlow at 2 mults/ID: {SECRETFLOW_ECDH_PER_CORE / 2:,.0f} IDs/s/core)")
+    print(
+        f"ECDH per party: {1 / per_id:,.0f} IDs/s/core "
+        f"(SecretFlow at 2 mults/ID: {SECRETFLOW_ECDH_PER_CORE / 2:,.0f} IDs/s/core)"
+    )
 
 
 @pytest.mark.parametrize("n", [1000])
@@ -96,49 +101,61 @@ def test_phase_p256_mask(benchmark: pytest.FixtureRequest, n: int) -> None:
     own = _ecdh.p256_mask_own(items, key, DST)
     elems = [own[i : i + 32] for i in range(0, len(own), 32)]
     benchmark.pedantic(_ecdh.p256_mask_peer, args=(elems, key, TAG_KEY), rounds=2, iterations=1)
-    _rate_line("P-256 masking peer's (decompress + ECDH + tag)", n, benchmark.stats.stats.min,
-               "elements")
+    _rate_line(
+        "P-256 masking peer's (decompress + ECDH + tag)", n, benchmark.stats.stats.min, "elements"
+    )
     t0 = time.perf_counter()
     _ecdh.p256_mask_own(items, key, DST)
     _rate_line("P-256 masking own (hash_to_curve + ECDH)", n, time.perf_counter() - t0)
 
 
 @pytest.mark.parametrize("n", [300])
-def test_phase_dh_modp2048(benchmark: pytest.FixtureRequest, report_ratio: Callable[..., float],
-                           n: int) -> None:
+def test_phase_dh_modp2048(
+    benchmark: pytest.FixtureRequest, report_ratio: Callable[..., float], n: int
+) -> None:
     group = "modp2048"
     exp = _dh.new_exponent(group)
     items = _ids(n)
-    own = benchmark.pedantic(_dh.dh_mask_own, args=(items, exp, group, DST), rounds=2,
-                             iterations=1)
+    own = benchmark.pedantic(_dh.dh_mask_own, args=(items, exp, group, DST), rounds=2, iterations=1)
     ours = benchmark.stats.stats.min / n
     _rate_line("DH modp2048 masking own (hash + 256-bit exp)", n, ours * n)
     elems = [own[i : i + 256] for i in range(0, len(own), 256)]
     t0 = time.perf_counter()
     _dh.dh_mask_peer(elems, exp, group, TAG_KEY)
-    _rate_line("DH modp2048 masking peer's (Legendre check + exp + tag)", n,
-               time.perf_counter() - t0, "elements")
+    _rate_line(
+        "DH modp2048 masking peer's (Legendre check + exp + tag)",
+        n,
+        time.perf_counter() - t0,
+        "elements",
+    )
     p = gmpy2.mpz(DH_GROUPS[group].p)
     ys = [gmpy2.mpz(int.from_bytes(e, "big")) for e in elems]
     t0 = time.perf_counter()
     for y in ys:
         gmpy2.powmod_sec(y, exp, p)
-    report_ratio("DH own masking vs bare gmpy2.powmod_sec loop", ours,
-                 (time.perf_counter() - t0) / n)
+    report_ratio(
+        "DH own masking vs bare gmpy2.powmod_sec loop", ours, (time.perf_counter() - t0) / n
+    )
 
 
 @pytest.mark.parametrize("n, primes", [(200, 3), (200, 2)])
-def test_phase_rsa2048(benchmark: pytest.FixtureRequest, report_ratio: Callable[..., float],
-                       n: int, primes: int) -> None:
+def test_phase_rsa2048(
+    benchmark: pytest.FixtureRequest, report_ratio: Callable[..., float], n: int, primes: int
+) -> None:
     key = RsaBlindKey.generate(2048, primes=primes)
     pub = key.public()
     hashes = full_domain_hash(_ids(n), pub.n, DST)
     blinded, rs = blind(hashes, pub)
-    sigs = benchmark.pedantic(key.sign_many, args=(blinded,), kwargs={"threads": 1}, rounds=2,
-                              iterations=1)
+    sigs = benchmark.pedantic(
+        key.sign_many, args=(blinded,), kwargs={"threads": 1}, rounds=2, iterations=1
+    )
     ours = benchmark.stats.stats.min / n
-    _rate_line(f"RSA-2048 {primes}-prime blind signing (CRT, constant time, fault check)", n,
-               ours * n, "signatures")
+    _rate_line(
+        f"RSA-2048 {primes}-prime blind signing (CRT, constant time, fault check)",
+        n,
+        ours * n,
+        "signatures",
+    )
     t0 = time.perf_counter()
     unblind_and_verify(sigs, rs, hashes, pub)
     _rate_line("RSA-2048 client unblind + verify", n, time.perf_counter() - t0, "signatures")
@@ -151,8 +168,11 @@ def test_phase_rsa2048(benchmark: pytest.FixtureRequest, report_ratio: Callable[
     for b in blinded:
         gmpy2.powmod_sec(b % mp, dp, mp)
         gmpy2.powmod_sec(b % mq, dq, mq)
-    report_ratio(f"RSA {primes}-prime CRT signing vs bare gmpy2 2-prime powmod_sec loop", ours,
-                 (time.perf_counter() - t0) / n)
+    report_ratio(
+        f"RSA {primes}-prime CRT signing vs bare gmpy2 2-prime powmod_sec loop",
+        ours,
+        (time.perf_counter() - t0) / n,
+    )
 
 
 # ----------------------------------------------------------------------------- end to end
@@ -165,8 +185,9 @@ _E2E = [
 
 
 @pytest.mark.parametrize("protocol, group, n", _E2E)
-def test_end_to_end_in_process(benchmark: pytest.FixtureRequest, protocol: str, group: str,
-                               n: int) -> None:
+def test_end_to_end_in_process(
+    benchmark: pytest.FixtureRequest, protocol: str, group: str, n: int
+) -> None:
     a = _ids(n)
     b = _ids(n, start=n // 2)  # half overlapping
     s = PsiSettings(protocol=protocol, group=group, reveal="both")
@@ -174,6 +195,8 @@ def test_end_to_end_in_process(benchmark: pytest.FixtureRequest, protocol: str, 
     assert result[0].count == n - n // 2
     wall = benchmark.stats.stats.min
     cores = os.cpu_count() or 1
-    print(f"{protocol}/{group} {n:,} x {n:,} in process (both parties, {cores} cores): "
-          f"{wall:.1f} s wall, {2 * n / wall:,.0f} IDs/s total, "
-          f"{2 * n / wall / cores:,.0f} IDs/s/core")
+    print(
+        f"{protocol}/{group} {n:,} x {n:,} in process (both parties, {cores} cores): "
+        f"{wall:.1f} s wall, {2 * n / wall:,.0f} IDs/s total, "
+        f"{2 * n / wall / cores:,.0f} IDs/s/core"
+    )

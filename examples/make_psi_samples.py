@@ -65,8 +65,14 @@ def main() -> None:
             email = c["email"]
             if i % 10 == 0:  # messy formatting the normalizer must undo
                 email = f"  {email.upper()} "
-            w.writerow([c["customer_id"], email, f"{_h('spend', i) % 100000 / 100:.2f}",
-                        _h("visits", i) % 50])
+            w.writerow(
+                [
+                    c["customer_id"],
+                    email,
+                    f"{_h('spend', i) % 100000 / 100:.2f}",
+                    _h("visits", i) % 50,
+                ]
+            )
 
 
 if __name__ == "__main__":

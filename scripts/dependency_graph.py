@@ -81,8 +81,10 @@ def main() -> int:
         print(graph)
         return 0
     if embedded() != graph:
-        print("docs/architecture.md: the dependency graph is out of date; run\n"
-              "    python scripts/dependency_graph.py\nand paste its output between the markers.\n")
+        print(
+            "docs/architecture.md: the dependency graph is out of date; run\n"
+            "    python scripts/dependency_graph.py\nand paste its output between the markers.\n"
+        )
         print(graph)
         return 1
     return 0

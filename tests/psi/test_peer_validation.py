@@ -14,10 +14,10 @@ from fedcrypto.exceptions import (
     RemoteProtocolError,
     SerializationError,
 )
-from fedcrypto.psi import MaskedBatch, PsiSettings, RsaPublicKey, create_party, decode_message
 from fedcrypto.hazmat.groups import DH_GROUPS
-from fedcrypto.psi._ecdh import x25519_mask_peer
 from fedcrypto.hazmat.h2c import CURVE25519_P, P256_P, p256_decompress
+from fedcrypto.psi import MaskedBatch, PsiSettings, RsaPublicKey, create_party, decode_message
+from fedcrypto.psi._ecdh import x25519_mask_peer
 from fedcrypto.psi._messages import message_param
 from fedcrypto.serialization import ObjectType, Writer, pack
 
