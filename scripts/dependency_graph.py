@@ -75,15 +75,22 @@ def embedded() -> str | None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="compare with docs/architecture.md")
+    parser.add_argument("--write", action="store_true", help="update docs/architecture.md in place")
     args = parser.parse_args()
     graph = render(build_graph())
+    if args.write:
+        text = DOC.read_text(encoding="utf-8")
+        head, rest = text.split(BEGIN, 1)
+        tail = rest.split(END, 1)[1]
+        DOC.write_text(f"{head}{BEGIN}\n{graph}\n{END}{tail}", encoding="utf-8")
+        return 0
     if not args.check:
         print(graph)
         return 0
     if embedded() != graph:
         print(
             "docs/architecture.md: the dependency graph is out of date; run\n"
-            "    python scripts/dependency_graph.py\nand paste its output between the markers.\n"
+            "    python scripts/dependency_graph.py --write\n"
         )
         print(graph)
         return 1

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Quickstart, command 2: set everything up and run the test suite.
+# Quickstart, command 2: set everything up, check the house, then run the test suite.
+#   0. the house: ruff (lint + format), mypy --strict, the import contracts, stubtest of the native module;
 #   1. the whole suite with the native backend REQUIRED (FEDCRYPTO_BACKEND=native raises if it is missing);
 #   2. a guard that the native kernel is really the one in use;
 #   3. a fast subset again with the pure-Python backend (FEDCRYPTO_BACKEND=pure).
@@ -8,6 +9,13 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh || exit $?
 VPY=.venv/bin/python
+export PYTHONDONTWRITEBYTECODE=1
+
+step() {
+  local label=$1; shift
+  echo "==> $label: $*"
+  "$@" || { echo "ERROR: $label failed" >&2; exit 1; }
+}
 
 run_pytest() {
   local label=$1; shift
@@ -16,21 +24,25 @@ run_pytest() {
   local rc=$?
   if [ $rc -eq 5 ]; then
     echo "ERROR: pytest collected no tests for '$label'" >&2
-    return 1
+    exit 1
   fi
-  return $rc
+  [ $rc -eq 0 ] || { echo "ERROR: pytest ($label) failed with exit code $rc" >&2; exit 1; }
 }
 
-export PYTHONDONTWRITEBYTECODE=1
+step "ruff lint" .venv/bin/ruff check fedcrypto tests benchmarks scripts examples
+step "ruff format" .venv/bin/ruff format --check fedcrypto tests benchmarks scripts examples
+step "mypy" .venv/bin/mypy --strict fedcrypto
+step "import contracts" bash scripts/lint_imports.sh
+step "stubtest" env FEDCRYPTO_BACKEND=native $VPY -m mypy.stubtest fedcrypto._native --mypy-config-file pyproject.toml
+
 FEDCRYPTO_BACKEND=native $VPY -c '
 import fedcrypto, sys
 name = fedcrypto.backend_info()["name"]
 print("==> backend guard:", name)
 sys.exit(0 if name == "native" else "native backend required but %s is active" % name)' || exit 1
 
-FEDCRYPTO_BACKEND=native run_pytest "native backend" $VPY -m pytest -q -p no:cacheprovider "$@" || exit 1
+FEDCRYPTO_BACKEND=native run_pytest "native backend" $VPY -m pytest -q -p no:cacheprovider "$@"
 
 FEDCRYPTO_BACKEND=pure run_pytest "pure backend, fast subset" $VPY -m pytest -q -p no:cacheprovider \
-  -m "not slow" tests/foundation tests/backend tests/hazmat tests/property \
-  tests/paillier tests/sharing || exit 1
-echo "==> all test runs passed"
+  -m "not slow" tests/foundation tests/backend tests/hazmat tests/property tests/paillier tests/sharing
+echo "==> all checks and test runs passed"

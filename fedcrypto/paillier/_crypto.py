@@ -13,9 +13,9 @@ from typing import Literal
 
 import numpy as np
 
-from .._backend import get_backend
-from .._backend._limbs import (
+from .._backend import (
     LimbArray,
+    get_backend,
     int_to_limbs,
     ints_to_limbs,
     limbs_for_bits,

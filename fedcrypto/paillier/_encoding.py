@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .._backend._limbs import LimbArray, ints_to_limbs, limbs_to_ints
+from .._backend import LimbArray, ints_to_limbs, limbs_to_ints
 from .._immutable import Immutable
 from ..exceptions import (
     EncodingError,

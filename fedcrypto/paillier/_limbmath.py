@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._backend._limbs import LimbArray
+from .._backend import LimbArray
 
 __all__ = [
     "widen",

@@ -46,8 +46,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .._backend import get_backend
-from .._backend._limbs import LimbArray, int_to_limbs
+from .._backend import LimbArray, get_backend, int_to_limbs
 from .._immutable import Immutable
 from .._random import VectorRNG
 from ..exceptions import (

@@ -33,8 +33,7 @@ from typing import ClassVar, Generic, TypeVar, cast
 import numpy as np
 
 from .. import _random
-from .._backend import FixedBaseTable, get_backend
-from .._backend._limbs import LimbArray, int_to_limbs, width_of
+from .._backend import FixedBaseTable, LimbArray, get_backend, int_to_limbs, width_of
 from .._immutable import Immutable
 from ..exceptions import InvalidArgumentError, InvalidTypeError, KeyMismatchError
 from ..hazmat.modmath import is_probable_prime, powmod

@@ -7,7 +7,7 @@ import threading
 
 import numpy as np
 
-from .._backend._limbs import LimbArray
+from .._backend import LimbArray
 from .._immutable import Immutable
 from ..exceptions import InvalidArgumentError, InvalidTypeError
 from . import _crypto

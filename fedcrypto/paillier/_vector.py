@@ -12,8 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .._backend import get_backend
-from .._backend._limbs import LimbArray, int_to_limbs, ints_to_limbs, limbs_to_ints
+from .._backend import LimbArray, get_backend, int_to_limbs, ints_to_limbs, limbs_to_ints
 from .._immutable import Immutable
 from ..exceptions import (
     EncodingError,
