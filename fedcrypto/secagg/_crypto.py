@@ -266,4 +266,6 @@ def seed_commitment(seed: bytes, *, session_id: bytes, client: int) -> bytes:
 
 def seed_matches(seed: bytes, commitment: bytes, *, session_id: bytes, client: int) -> bool:
     """Whether ``seed`` opens ``commitment`` (compared in constant time)."""
-    return hmac.compare_digest(seed_commitment(seed, session_id=session_id, client=client), commitment)
+    return hmac.compare_digest(
+        seed_commitment(seed, session_id=session_id, client=client), commitment
+    )

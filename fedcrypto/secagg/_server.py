@@ -703,7 +703,6 @@ class SecAggServer:
 _MAX_BAD_SHARES = 2
 
 
-
 def _items(resp: UnmaskResponse, kind: str) -> tuple[tuple[int, bytes], ...]:
     """The ``(owner, share)`` pairs of one kind in a response."""
     return resp.mask_shares if kind == "mask" else resp.key_shares

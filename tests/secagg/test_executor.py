@@ -15,8 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from fedcrypto.secagg import SecAggClient, SecAggConfig, SecAggServer, simulate_round
-from fedcrypto.secagg import _recovery
+from fedcrypto.secagg import SecAggClient, SecAggConfig, SecAggServer, _recovery, simulate_round
 
 N, T, L = 7, 4, 50
 MASKERS = [0, 1, 2, 4, 5]  # 3 and 6 drop after ShareKeys: pairwise masks to remove
