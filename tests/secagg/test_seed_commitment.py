@@ -203,3 +203,72 @@ def test_retired_share_keys_version_is_refused_by_name() -> None:
     with pytest.raises(RemoteProtocolError, match="retired wire version"):
         s.server.receive_share_keys(v1_bytes)
     assert ShareKeys.from_bytes(m.to_bytes(), session_id=m.session_id) == m
+
+
+def _shift_any(raw: bytes, *, index: int, used: list[int], chunk: int, d: int) -> bytes:
+    """Shift chunk ``chunk`` of the secret rebuilt from ``used`` by ``d`` (mod p)."""
+    c = d * pow(_lagrange_at_zero(index, used), -1, P) % P
+    at = 16 + 4 * chunk
+    y = (int.from_bytes(raw[at : at + 4], "big") + c) % P
+    return raw[:at] + y.to_bytes(4, "big") + raw[at + 4 :]
+
+
+def test_random_liars_never_yield_a_wrong_sum() -> None:
+    """Seeded random rounds: random n, t, dropouts, responders, one or two liars shifting
+    seed and key shares against random index sets (or corrupting them at random), with
+    and without verify_shares.  Outcome: the right sum, or a typed protocol error."""
+    from fedcrypto.exceptions import ProtocolError
+
+    rng = np.random.default_rng(20261203)  # test inputs only, nothing secret
+    outcomes = {"sum": 0, "error": 0}
+    for _ in range(40):
+        n = int(rng.integers(4, 8))
+        t = n // 2 + 1
+        s = Session(n=n, t=t)
+        for m in s.share_msgs.values():
+            s.server.receive_share_keys(m)
+        deliveries = s.server.share_deliveries()
+        maskers = sorted(rng.choice(n, size=int(rng.integers(t, n + 1)), replace=False).tolist())
+        for i in maskers:
+            s.server.receive_masked_input(s.clients[i].masked_input(deliveries[i], s.x[i]))
+        req = s.server.unmask_request()
+        responders = sorted(
+            rng.choice(maskers, size=int(rng.integers(t, len(maskers) + 1)), replace=False)
+        )
+        liars = set(rng.choice(responders, size=int(rng.integers(1, 3)), replace=False).tolist())
+        for i in responders:
+            resp = s.clients[int(i)].unmask(req)
+            if i in liars:
+                used = sorted(rng.choice(np.arange(1, n + 1), size=t, replace=False).tolist())
+                if i + 1 not in used:
+                    used[0] = i + 1
+                    used.sort()
+
+                def lie(pairs, i=int(i), used=used):  # type: ignore[no-untyped-def]
+                    out = []
+                    for o, raw in pairs:
+                        if o != i and rng.random() < 0.7:
+                            chunk = int(rng.integers(0, 11))
+                            if rng.random() < 0.5:
+                                raw = _shift_any(raw, index=i + 1, used=used, chunk=chunk, d=1)
+                            else:
+                                at = 16 + 4 * chunk
+                                y = int(rng.integers(0, P)).to_bytes(4, "big")
+                                raw = raw[:at] + y + raw[at + 4 :]
+                        out.append((o, raw))
+                    return tuple(out)
+
+                resp = dataclasses.replace(
+                    resp, mask_shares=lie(resp.mask_shares), key_shares=lie(resp.key_shares)
+                )
+            s.server.receive_unmask_response(resp)
+        try:
+            res = s.server.aggregate(verify_shares=bool(rng.integers(0, 2)))
+        except ProtocolError:
+            outcomes["error"] += 1
+            continue
+        want = s.x[maskers].sum(axis=0) & np.uint64(0xFFFFFFFF)
+        np.testing.assert_array_equal(res.aggregate, want)
+        assert res.included == tuple(maskers)
+        outcomes["sum"] += 1
+    assert outcomes["sum"] > 0 and outcomes["error"] > 0, outcomes
