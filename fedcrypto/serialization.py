@@ -82,7 +82,7 @@ class ObjectType(enum.IntEnum):
     TRUNCATION_PAIR_SHARE = 0x0305
     SECAGG_ADVERTISE_KEYS = 0x0401
     SECAGG_KEY_LIST = 0x0402
-    SECAGG_SHARE_KEYS = 0x0403
+    SECAGG_SHARE_KEYS = 0x0403  # version 1 (no seed commitment): no longer read
     SECAGG_SHARE_DELIVERY = 0x0404
     SECAGG_MASKED_INPUT = 0x0405
     SECAGG_CONSISTENCY_REQUEST = 0x0406
@@ -91,6 +91,7 @@ class ObjectType(enum.IntEnum):
     SECAGG_UNMASK_RESPONSE = 0x0409
     SECAGG_CONFIG = 0x040A
     SECAGG_CLIENT_STATE = 0x040B
+    SECAGG_SHARE_KEYS_V2 = 0x040C
 
 
 def param_id(*parts: bytes) -> bytes:

@@ -11,7 +11,11 @@ seconds; ``--clients 500 --length 100000`` is the paper-scale configuration.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import multiprocessing as mp
+import os
 import time
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +24,24 @@ from .._random import VectorRNG
 from ..exceptions import FedCryptoError
 
 __all__ = ["add_arguments", "run", "demo_round", "DemoResult"]
+
+#: Mask words the server regenerates above which a process pool pays for its start-up.
+_POOL_MIN_WORDS = 1 << 25
+
+
+def _recovery_executor(
+    clients: int, length: int, dropout: float
+) -> contextlib.AbstractContextManager[Executor | None]:
+    """A spawn-based process pool for the server's mask recovery when the round is big
+    enough (about ``clients x dropped`` pairwise masks to regenerate), else ``None``
+    (inline).  The server forks nothing itself: the CLI owns the processes."""
+    # TODO(coordinator): switch to fedcrypto.scale.process_executor at merge.
+    dropped = int(round(dropout * clients))
+    words = (clients + dropped * clients) * length
+    cores = os.cpu_count() or 1
+    if words < _POOL_MIN_WORDS or cores < 2:
+        return contextlib.nullcontext(None)
+    return ProcessPoolExecutor(max_workers=cores, mp_context=mp.get_context("spawn"))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -94,8 +116,12 @@ def demo_round(
     active: bool = False,
     neighbors: int | None = None,
     clip: float = 1.0,
+    executor: Executor | None = None,
 ) -> DemoResult:
-    """Quantize random float updates, run a simulated round with dropouts, check the result."""
+    """Quantize random float updates, run a simulated round with dropouts, check the result.
+
+    ``executor``: where the server regenerates masks (``None``: inline).
+    """
     from ..secagg import Quantizer, simulate_round
 
     rng = VectorRNG()
@@ -116,6 +142,7 @@ def demo_round(
         modulus_bits=modulus_bits,
         active=active,
         neighbors=neighbors,
+        executor=executor,
     )
     wall = time.perf_counter() - t0
     inc = rep.included
@@ -184,17 +211,23 @@ def run(args: argparse.Namespace) -> int:
     graph = f"SecAgg+ degree {neighbors}" if neighbors else "all pairs (Bonawitz)"
     print(f"fedcrypto secure aggregation — {mode}, {graph}, modulus 2^{args.modulus_bits}")
     try:
-        res = demo_round(
-            clients=args.clients,
-            length=args.length,
-            dropout=args.dropout,
-            late_dropout=args.late_dropout,
-            modulus_bits=args.modulus_bits,
-            threshold=threshold,
-            active=args.active,
-            neighbors=neighbors,
-            clip=args.clip,
-        )
+        pool = _recovery_executor(args.clients, args.length, args.dropout)
+    except (OSError, ValueError):  # no processes here: recover inline
+        pool = contextlib.nullcontext(None)
+    try:
+        with pool as executor:
+            res = demo_round(
+                clients=args.clients,
+                length=args.length,
+                dropout=args.dropout,
+                late_dropout=args.late_dropout,
+                modulus_bits=args.modulus_bits,
+                threshold=threshold,
+                active=args.active,
+                neighbors=neighbors,
+                clip=args.clip,
+                executor=executor,
+            )
     except (ValueError, TypeError) as exc:
         print(f"error: {exc}")
         return 2

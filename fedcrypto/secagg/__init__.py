@@ -6,7 +6,9 @@ else, even when clients drop out at any round (up to the threshold).
 * :class:`SecAggConfig` — the public session parameters (:meth:`SecAggConfig.create`).
 * :class:`SecAggClient` / :class:`SecAggServer` — sans-I/O state machines, one method
   per round, exchanging the typed messages below (each with ``to_bytes`` /
-  ``from_bytes``).
+  ``from_bytes``).  The server checks every secret it rebuilds against a binding public
+  value (each client's seed commitment or advertised key) and regenerates masks on the
+  ``concurrent.futures.Executor`` the caller gives (``executor=None``: inline).
 * :class:`Quantizer` — floats to ``Z_{2^k}`` with clipping, stochastic rounding and a
   headroom check; :func:`secagg_plus_parameters` — the documented SecAgg+ degree rule.
 * :func:`simulate` / :func:`simulate_round` — a whole round in process with dropouts.

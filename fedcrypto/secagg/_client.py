@@ -46,6 +46,7 @@ from ._crypto import (
     decrypt_share,
     encrypt_share,
     load_public_key,
+    seed_commitment,
     share_encryption_key,
     sign,
     verify,
@@ -259,6 +260,10 @@ class SecAggClient:
     def share_keys(self, key_list: KeyList | bytes) -> ShareKeys:
         """Round 1 (ShareKeys): check U1's keys, Shamir-share ``s_u^SK`` and ``b_u`` to the holders.
 
+        The message also carries the commitment ``SHA-256(label || sid || u || b_u)``
+        (:func:`~fedcrypto.secagg._crypto.seed_commitment`), against which the server
+        checks the seed it reconstructs: no holder can make it accept a wrong one.
+
         Each holder ``v`` gets
         ``AES-GCM(HKDF(X25519(c_u, c_v)), u || v || share(s_u^SK) || share(b_u))``.
 
@@ -353,8 +358,14 @@ class SecAggClient:
                 (v, encrypt_share(key, pt, session_id=cfg.session_id, sender=self._id, receiver=v))
             )
         self._stage = _MASK
+        commitment = seed_commitment(self._b_seed, session_id=cfg.session_id, client=self._id)
         return self._sign(
-            ShareKeys(session_id=cfg.session_id, sender=self._id, ciphertexts=tuple(cts))
+            ShareKeys(
+                session_id=cfg.session_id,
+                sender=self._id,
+                seed_commitment=commitment,
+                ciphertexts=tuple(cts),
+            )
         )
 
     # -- round 2 ----------------------------------------------------------------

@@ -6,6 +6,9 @@
   nonce, and associated data binding the session, the round, the sender and the
   receiver, so a ciphertext cannot be replayed to another client, session or round.
 * Signatures (active variant): Ed25519 over domain-separated transcripts.
+* Seed commitments: ``SHA-256(label || session id || u32 client || b_u)`` binds each
+  client to its self-mask seed before any share of it is revealed (see
+  :func:`seed_commitment`).
 * Key validation: every public key that comes from a peer is checked before use
   (:func:`load_public_key` for X25519, :func:`check_verifying_key` for Ed25519): exact
   length, canonical encoding, and not a point of small order, so no peer can force an
@@ -14,6 +17,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
@@ -43,6 +48,9 @@ __all__ = [
     "sign",
     "verify",
     "transcript",
+    "COMMITMENT_BYTES",
+    "seed_commitment",
+    "seed_matches",
 ]
 
 KEY_BYTES = 32
@@ -56,6 +64,8 @@ SHARE_PLAINTEXT_BYTES = 128
 SHARE_CIPHERTEXT_BYTES = NONCE_BYTES + SHARE_PLAINTEXT_BYTES + _TAG_BYTES
 _LABEL = b"fedcrypto/secagg/v1/"
 ROUND_SHARE_KEYS = 1
+#: Bytes of a self-mask seed commitment (a SHA-256 digest).
+COMMITMENT_BYTES = 32
 
 
 #: The field prime of Curve25519 and Ed25519.
@@ -233,3 +243,29 @@ def verify(key: Ed25519PublicKey, signature: bytes, message: bytes, *, who: int)
         key.verify(signature, message)
     except InvalidSignature:
         raise InvalidSignatureError(f"signature from client {who} does not verify") from None
+
+
+def seed_commitment(seed: bytes, *, session_id: bytes, client: int) -> bytes:
+    """The public commitment of client ``client`` to its self-mask seed ``b_u``.
+
+    ``SHA-256("fedcrypto/secagg/v1/seed-commitment" || u64 len(sid) || sid || u32 client
+    || seed)``.  It *binds*: the server accepts a reconstructed seed only when it
+    hashes to the commitment, so no wrong share (and no set of shares chosen by a
+    holder) can make it accept a different seed without a SHA-256 second preimage.  It
+    *hides*: the seed is 32 uniform bytes, so the digest tells the server nothing it can
+    use to guess it (a 2^256 search).  The session id and client id in the hash keep a
+    commitment from being replayed to another session or client.
+    """
+    h = hashlib.sha256(_LABEL + b"seed-commitment")
+    h.update(len(session_id).to_bytes(8, "big"))
+    h.update(session_id)
+    h.update(client.to_bytes(4, "big"))
+    h.update(seed)
+    return h.digest()
+
+
+def seed_matches(seed: bytes, commitment: bytes, *, session_id: bytes, client: int) -> bool:
+    """Whether ``seed`` opens ``commitment`` (compared in constant time)."""
+    return hmac.compare_digest(
+        seed_commitment(seed, session_id=session_id, client=client), commitment
+    )

@@ -24,8 +24,8 @@ import numpy.typing as npt
 
 from .._immutable import Immutable
 from ..exceptions import SerializationError
-from ..serialization import ObjectType, Reader, Writer, pack, param_id, unpack
-from ._crypto import KEY_BYTES, transcript
+from ..serialization import MAGIC, ObjectType, Reader, Writer, pack, param_id, unpack
+from ._crypto import COMMITMENT_BYTES, KEY_BYTES, transcript
 
 __all__ = [
     "AdvertiseKeys",
@@ -96,6 +96,8 @@ class Message(Immutable):
     TYPE: ClassVar[ObjectType]
     KIND: ClassVar[bytes]
     SIGNED: ClassVar[bool] = False
+    #: Object types of earlier wire versions of this message, with what changed.
+    RETIRED: ClassVar[dict[int, str]] = {}
 
     session_id: bytes
 
@@ -132,8 +134,10 @@ class Message(Immutable):
         """Parse and check a message; with ``session_id``, refuse other sessions' messages.
 
         Raises:
-            SerializationError: wrong type, version, session, length or layout.
+            SerializationError: wrong type, version, session, length or layout (an
+                earlier, retired wire version of the message is named as such).
         """
+        cls._refuse_retired(data)
         env = unpack(
             data, cls.TYPE, expected_param=None if session_id is None else session_param(session_id)
         )
@@ -146,6 +150,21 @@ class Message(Immutable):
             fields["signature"] = r.blob(_MAX_SIGNATURE)
         r.finish()
         return cls(session_id=sid, **fields)
+
+    @classmethod
+    def _refuse_retired(cls, data: object) -> None:
+        """A clear error for an envelope of a retired wire version of this message."""
+        if not cls.RETIRED or not isinstance(data, (bytes, bytearray, memoryview)):
+            return
+        head = bytes(data[:8])
+        if len(head) == 8 and head[:4] == MAGIC:
+            code = int.from_bytes(head[6:8], "big")
+            if code in cls.RETIRED:
+                raise SerializationError(
+                    f"{cls.__name__} of a retired wire version (object type 0x{code:04x}: "
+                    f"{cls.RETIRED[code]}); this build reads only object type "
+                    f"0x{int(cls.TYPE):04x}: upgrade the sender"
+                )
 
 
 @dataclass(frozen=True)
@@ -206,23 +225,41 @@ class KeyList(Message):
 
 @dataclass(frozen=True)
 class ShareKeys(Message):
-    """Round 1, client -> server: one AES-GCM ciphertext of the sender's two shares per holder."""
+    """Round 1, client -> server: the sender's seed commitment and one AES-GCM ciphertext
+    of its two shares per holder.
 
-    TYPE: ClassVar[ObjectType] = ObjectType.SECAGG_SHARE_KEYS
-    KIND: ClassVar[bytes] = b"share-keys"
+    Wire version 2 (object type ``SECAGG_SHARE_KEYS_V2``): ``seed_commitment`` is
+    :func:`~fedcrypto.secagg._crypto.seed_commitment` of the sender's self-mask seed
+    ``b_u`` (32 bytes); the server checks every seed it reconstructs against it.
+    Version 1 (``SECAGG_SHARE_KEYS``, no commitment) is refused with a
+    ``SerializationError`` that says so.
+    """
+
+    TYPE: ClassVar[ObjectType] = ObjectType.SECAGG_SHARE_KEYS_V2
+    KIND: ClassVar[bytes] = b"share-keys/v2"
     SIGNED: ClassVar[bool] = True
+    RETIRED: ClassVar[dict[int, str]] = {
+        int(ObjectType.SECAGG_SHARE_KEYS): "version 1, without the self-mask seed commitment"
+    }
 
     sender: int
+    seed_commitment: bytes
     ciphertexts: tuple[tuple[int, bytes], ...] = field(repr=False)  # (receiver, ciphertext)
     signature: bytes = b""
 
     def _write_fields(self, w: Writer) -> None:
-        w.u32(self.sender)
+        if len(self.seed_commitment) != COMMITMENT_BYTES:
+            raise SerializationError(f"seed commitment must be {COMMITMENT_BYTES} bytes")
+        w.u32(self.sender).raw(self.seed_commitment)
         _write_pairs(w, self.ciphertexts)
 
     @classmethod
     def _read_fields(cls, r: Reader, sid: bytes) -> dict[str, Any]:
-        return {"sender": r.u32(), "ciphertexts": _read_pairs(r, _MAX_CIPHERTEXT)}
+        return {
+            "sender": r.u32(),
+            "seed_commitment": r.raw(COMMITMENT_BYTES),
+            "ciphertexts": _read_pairs(r, _MAX_CIPHERTEXT),
+        }
 
 
 @dataclass(frozen=True)

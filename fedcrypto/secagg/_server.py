@@ -16,27 +16,34 @@ Dropout recovery (round 4): for each client ``v`` in U2 that sent no masked inpu
 the server reconstructs its mask key ``s_v^SK`` from ``t`` shares and regenerates
 the pairwise masks ``PRG(s_{u,v})`` for every surviving neighbour ``u``; for every
 survivor ``u`` it reconstructs ``b_u`` and removes ``PRG(b_u)``.  All masks are
-AES-CTR keystreams accumulated in wrapping machine words (see ``_masking``).
+AES-CTR keystreams accumulated in wrapping machine words (see ``_masking``),
+regenerated as plain jobs on the executor the caller gave (``_recovery``; inline
+without one): the server never starts processes of its own.
 
-Every reconstructed secret is checked (the Shamir integrity check; a mask key must
-match its advertised public key).  When one fails, the server looks for the single
-share whose removal makes it pass (using every other share, checked for consistency)
-and sets it aside; a client caught with bad shares of two owners has its whole
-unmasking response set aside (``AggregationResult.discarded_responses``).  When no
-single share explains a failure, or one owner needs more than two set aside, that
-owner dealt inconsistent shares (or several holders lied) and
+Every reconstructed secret is checked against a binding public value its owner sent
+before any share of it was revealed: a mask key must match the X25519 public key the
+owner advertised in round 0, a self-mask seed ``b_u`` must open the commitment
+``SHA-256(label || session || u || b_u)`` the owner sent in its ShareKeys (round 1).
+Shamir's own range check is not relied on: a wrong share passes it with probability
+about 2^-7 per chunk, and a holder can shift the secret by a chosen multiple of its
+Lagrange coefficient and always pass it.  When a check fails, the server looks for the
+single share whose removal makes the secret pass (using every other share, checked for
+consistency; a guess is accepted only when the secret then matches the commitment or
+public key, so it is sound even with no share to spare) and sets it aside; a client
+caught with bad shares of two owners has its whole unmasking response set aside
+(``AggregationResult.discarded_responses``).  When no single share explains a failure,
+or one owner needs more than two set aside, that owner dealt inconsistent shares or
+committed to another seed (or several holders lied) and
 :meth:`SecAggServer.aggregate` raises :class:`~fedcrypto.exceptions.RemoteProtocolError`
-naming it.  It never returns a sum with a mask left in.
+naming it.  It never returns a sum with a mask left in (short of a SHA-256 second
+preimage or an X25519 key collision).
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import os
 from collections import Counter
 from collections.abc import Container
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -48,7 +55,6 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from .._immutable import Immutable
 from ..exceptions import (
     FedCryptoError,
-    InvalidArgumentError,
     InvalidGroupElementError,
     InvalidTypeError,
     LocalProtocolError,
@@ -59,12 +65,12 @@ from ..sharing import Share, shamir_combine, shamir_combine_many
 from ._config import SecAggConfig
 from ._crypto import (
     SHARE_CIPHERTEXT_BYTES,
-    agree,
     load_public_key,
+    seed_matches,
     verify,
     x25519_key_problem,
 )
-from ._masking import MaskAccumulator, pairwise_mask_key, self_mask_key
+from ._masking import MaskAccumulator
 from ._messages import (
     AdvertiseKeys,
     ConsistencyCheck,
@@ -78,6 +84,7 @@ from ._messages import (
     UnmaskResponse,
     consistency_transcript,
 )
+from ._recovery import PairJob, run_recovery
 from ._shares import SHARE_WIRE_BYTES, first_bad_share, shares_from_wire
 
 __all__ = ["SecAggServer", "AggregationResult"]
@@ -128,6 +135,17 @@ class SecAggServer:
 
     Args:
         config: the session parameters (identical at every party).
+        executor: where the unmasking step regenerates masks: any
+            ``concurrent.futures.Executor`` (a spawn-based process pool, a Dask
+            executor, threads), or ``None`` to run inline in this process.  The server
+            never starts processes of its own.  Jobs are plain data and a module-level
+            function (``fedcrypto.secagg._recovery``); they carry the recovered secrets,
+            so use only executors the server trusts.  The result is the same whatever
+            the executor; a job that fails there (a worker that died) is redone inline.
+
+    Raises:
+        InvalidTypeError: ``config`` is not a SecAggConfig, or ``executor`` is not an
+            Executor.
 
     Rounds:
         0. :meth:`receive_advertise_keys` ..., then :meth:`key_list` -> KeyList (to all of U1)
@@ -143,6 +161,7 @@ class SecAggServer:
         "_config",
         "_consistency",
         "_discarded",
+        "_executor",
         "_inputs",
         "_mask_publics",
         "_positions",
@@ -155,10 +174,13 @@ class SecAggServer:
         "_unmask",
     )
 
-    def __init__(self, config: SecAggConfig) -> None:
+    def __init__(self, config: SecAggConfig, *, executor: Executor | None = None) -> None:
         if not isinstance(config, SecAggConfig):
             raise InvalidTypeError("config must be a SecAggConfig")
+        if executor is not None and not isinstance(executor, Executor):
+            raise InvalidTypeError("executor must be a concurrent.futures.Executor or None")
         self._config = config
+        self._executor = executor
         self._stage = _ADVERTISE
         self._adverts: dict[int, AdvertiseKeys] = {}
         self._shares: dict[int, ShareKeys] = {}
@@ -474,9 +496,19 @@ class SecAggServer:
         return [[next(built[len(self._holder_positions(o))]) for _ in received[o]] for o in owners]
 
     def _secret_ok(self, owner: int, kind: str, secret: bytes) -> bool:
-        """A recovered mask key must match the public key its owner advertised."""
+        """A recovered secret must match the binding public value its owner sent before
+        any share of it was revealed: a self-mask seed its commitment (ShareKeys), a
+        mask key the public key it advertised (AdvertiseKeys).  Shamir's own range check
+        is no such check: a wrong share passes it with probability 2^-7 per chunk, and a
+        holder can shift the secret by a multiple of its Lagrange coefficient and always
+        pass it."""
         if kind == "mask":
-            return True  # the Shamir integrity check already ran
+            return seed_matches(
+                secret,
+                self._shares[owner].seed_commitment,
+                session_id=self._config.session_id,
+                client=owner,
+            )
         public = X25519PrivateKey.from_private_bytes(secret).public_key()
         return public.public_bytes(Encoding.Raw, PublicFormat.Raw) == (
             self._adverts[owner].mask_public
@@ -517,8 +549,10 @@ class SecAggServer:
         strikes: Counter[int],
     ) -> int | None:
         """The responder whose share of ``owner`` is the bad one: leaving it out lets the
-        secret pass its checks with every remaining share verified for consistency (a
-        wrong guess leaves the bad share in, which fails them).  ``None`` if no single
+        secret pass its checks with every remaining share verified for consistency.  The
+        checks end with the binding one (commitment or public key), which only the true
+        secret passes, so a wrong guess is never accepted, even when exactly ``t`` shares
+        remain and the consistency check has nothing to compare.  ``None`` if no single
         share explains the failure."""
         candidates = [
             r
@@ -584,8 +618,8 @@ class SecAggServer:
                     what = "self-mask seeds" if kind == "mask" else "mask keys"
                     raise RemoteProtocolError(
                         f"the shares of client(s) {exc.owners[:8]} do not reconstruct their "
-                        f"{what}: they dealt inconsistent shares, or several holders returned "
-                        "bad ones"
+                        f"{what}: they dealt inconsistent shares (or committed to another "
+                        "seed), or several holders returned bad ones"
                     ) from None
                 excluded[owner] += 1
                 strikes[culprit] += 1
@@ -596,35 +630,36 @@ class SecAggServer:
                 else:
                     skip.add((owner, culprit))
 
-    def aggregate(
-        self, *, workers: int | None = None, verify_shares: bool = False
-    ) -> AggregationResult:
+    def aggregate(self, *, verify_shares: bool = False) -> AggregationResult:
         """Close round 4: unmask and return the sum of U3's inputs mod ``2^k``.
 
         ``sum_u y_u - sum_u PRG(b_u)
         - sum_{v dropped} sum_{u in U3, u ~ v} sign(u, v) PRG(s_{u,v})``.
 
+        Every secret is reconstructed and checked against its owner's binding public
+        value (a seed ``b_u`` against the commitment in its ShareKeys, a mask key against
+        its advertised public key) before any mask is removed, so the sum returned has
+        no mask left in: a wrong share is found and set aside, or the call raises.
+        The masks are regenerated on the server's executor (inline without one).
+
         Args:
-            workers: processes used to regenerate masks (AES-CTR and X25519 in the
-                ``cryptography`` package hold the GIL, so threads would not help).
-                ``None``: all cores when the work is large enough to pay for a fork,
-                else 1.  Workers are forked children of this process; the recovered
-                secrets reach them through a local pipe and they exit at once.
             verify_shares: use every share received, not just ``t``, and check that they
                 all lie on one polynomial: a bad share is then found even when it would
-                not change the result, and its sender's response is set aside.  Costs
-                one share parse per received share.
+                not change the result, and its sender's share is set aside.  Costs one
+                share parse per received share.  Without it a bad share among the
+                first ``t`` is still caught by the checks above (and then searched for
+                among all the shares).
 
         Returns:
             The sum, the clients in it, and the responses set aside because their shares
-            broke a reconstruction (``discarded_responses``).
+            broke reconstructions of two owners (``discarded_responses``).
 
         Raises:
             LocalProtocolError: out of order, fewer than ``t`` responses, or too few
                 holders answered to recover some client's secret.
             RemoteProtocolError: some client's secret cannot be recovered because it
-                dealt bad shares, or several holders returned bad ones (the error names
-                the clients).
+                dealt bad shares or committed to another seed, or several holders
+                returned bad ones (the error names the clients).
         """
         self._close(_UNMASK)
         self._need(len(self._responses), "answered the unmasking request")
@@ -637,7 +672,7 @@ class SecAggServer:
         keys = self._recover(dropped, "key", verify_shares, strikes)
         survivor_set = set(survivors)
         self_jobs = list(zip(survivors, seeds, strict=True))
-        pair_jobs: list[tuple[int, bytes, list[tuple[int, bytes]]]] = []
+        pair_jobs: list[PairJob] = []
         for v, raw in zip(dropped, keys, strict=True):
             peers = [
                 (u, self._adverts[u].mask_public) for u in sorted(cfg.neighbors(v) & survivor_set)
@@ -646,7 +681,15 @@ class SecAggServer:
         acc = MaskAccumulator(cfg.vector_length, cfg.modulus_bits)
         for u in survivors:
             acc.add_vector(self._inputs[u].vector)
-        for part in _run_recovery(cfg, self_jobs, pair_jobs, workers):
+        parts = run_recovery(
+            self._executor,
+            modulus_bits=cfg.modulus_bits,
+            length=cfg.vector_length,
+            session_id=cfg.session_id,
+            self_jobs=self_jobs,
+            pair_jobs=pair_jobs,
+        )
+        for part in parts:
             acc.add_vector(part)
         self._stage = _DONE
         result = acc.result()
@@ -659,91 +702,7 @@ class SecAggServer:
 #: Most shares of one secret set aside before its owner is blamed for dealing them.
 _MAX_BAD_SHARES = 2
 
-_Job = tuple[list[tuple[int, bytes]], list[tuple[int, bytes, list[tuple[int, bytes]]]]]
-#: Below this many mask words to regenerate, forking is not worth it.
-_PARALLEL_MIN_WORDS = 1 << 25
-
 
 def _items(resp: UnmaskResponse, kind: str) -> tuple[tuple[int, bytes], ...]:
     """The ``(owner, share)`` pairs of one kind in a response."""
     return resp.mask_shares if kind == "mask" else resp.key_shares
-
-
-def _recover_masks(
-    modulus_bits: int, length: int, session_id: bytes, job: _Job
-) -> npt.NDArray[np.unsignedinteger]:
-    """Minus the self masks and the dropped clients' pairwise masks of one job, in words."""
-    self_jobs, pair_jobs = job
-    acc = MaskAccumulator(length, modulus_bits)
-    for u, seed in self_jobs:
-        acc.add(self_mask_key(seed, session_id=session_id, u=u, modulus_bits=modulus_bits), -1)
-    parsed: dict[int, X25519PublicKey] = {}  # each survivor's key serves every dropped peer
-    for v, raw, peers in pair_jobs:
-        sk = X25519PrivateKey.from_private_bytes(raw)
-        for u, pk in peers:
-            if u not in parsed:
-                parsed[u] = load_public_key(pk)
-            secret = agree(sk, parsed[u])
-            key = pairwise_mask_key(
-                secret, session_id=session_id, u=u, v=v, modulus_bits=modulus_bits
-            )
-            # y_u contains +PRG if u < v and -PRG otherwise: remove it.
-            acc.add(key, -1 if u < v else 1)
-    return acc.words()
-
-
-def _split_jobs(
-    self_jobs: list[tuple[int, bytes]],
-    pair_jobs: list[tuple[int, bytes, list[tuple[int, bytes]]]],
-    parts: int,
-) -> list[_Job]:
-    """Cut the work into ``parts`` jobs of (nearly) equal numbers of mask expansions."""
-    units: list[tuple[int, bytes, tuple[int, bytes] | None]] = [(u, s, None) for u, s in self_jobs]
-    for v, raw, peers in pair_jobs:
-        units.extend((v, raw, p) for p in peers)
-    size = max(1, -(-len(units) // parts))
-    jobs: list[_Job] = []
-    for start in range(0, len(units), size):
-        selfs: list[tuple[int, bytes]] = []
-        grouped: dict[int, tuple[int, bytes, list[tuple[int, bytes]]]] = {}
-        for owner, secret, peer in units[start : start + size]:
-            if peer is None:
-                selfs.append((owner, secret))
-            else:
-                grouped.setdefault(owner, (owner, secret, []))[2].append(peer)
-        jobs.append((selfs, list(grouped.values())))
-    return jobs
-
-
-def _run_recovery(
-    cfg: SecAggConfig,
-    self_jobs: list[tuple[int, bytes]],
-    pair_jobs: list[tuple[int, bytes, list[tuple[int, bytes]]]],
-    workers: int | None,
-) -> list[npt.NDArray[np.unsignedinteger]]:
-    expansions = len(self_jobs) + sum(len(p) for _, _, p in pair_jobs)
-    if workers is None:
-        big = expansions * cfg.vector_length >= _PARALLEL_MIN_WORDS
-        workers = (os.cpu_count() or 1) if big else 1
-    if not isinstance(workers, int) or workers < 1:
-        raise InvalidArgumentError("workers must be a positive integer")
-    workers = min(workers, max(1, expansions))
-    args = (cfg.modulus_bits, cfg.vector_length, cfg.session_id)
-    if workers == 1 or "fork" not in mp.get_all_start_methods():
-        return [_recover_masks(*args, (self_jobs, pair_jobs))]
-    jobs = _split_jobs(self_jobs, pair_jobs, workers)
-    if len(jobs) == 1:
-        return [_recover_masks(*args, jobs[0])]
-    try:
-        pool = ProcessPoolExecutor(max_workers=len(jobs) - 1, mp_context=mp.get_context("fork"))
-    except (OSError, ValueError):  # no processes available here: stay serial
-        return [_recover_masks(*args, job) for job in jobs]
-    with pool:
-        futures = [pool.submit(_recover_masks, *args, job) for job in jobs[1:]]
-        parts = [_recover_masks(*args, jobs[0])]
-        for job, fut in zip(jobs[1:], futures, strict=True):
-            try:
-                parts.append(fut.result())
-            except BrokenProcessPool:  # a worker died (e.g. killed): redo its share here
-                parts.append(_recover_masks(*args, job))
-    return parts

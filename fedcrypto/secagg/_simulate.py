@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,8 +34,9 @@ class SimulationReport(Immutable):
         included: sorted indices of the clients whose inputs are in the sum.
         server_seconds: server computation (all receive/close calls, parsing included).
         server_breakdown: the same split by server method (and ``serialize``).
-        server_cpu_seconds: CPU time of the server steps, including forked recovery
-            workers (insensitive to other load on the machine; wall time is not).
+        server_cpu_seconds: CPU time of the server steps in this process (insensitive to
+            other load on the machine; wall time is not).  Work done on an executor's
+            workers is not counted: compare wall time when you pass one.
         client_cpu_seconds: per-client CPU time (client steps are single-threaded).
         client_seconds: per-client computation over all its rounds (index = client).
         client_bytes_sent: per-client bytes uploaded.
@@ -55,16 +57,8 @@ class SimulationReport(Immutable):
 
 
 def _cpu() -> float:
-    """CPU seconds of this process plus its reaped children (the recovery workers)."""
-    total = time.process_time()
-    try:
-        import resource
-
-        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-        total += ru.ru_utime + ru.ru_stime
-    except (ImportError, OSError):  # pragma: no cover - non-POSIX
-        pass
-    return total
+    """CPU seconds of this process (all its threads)."""
+    return time.process_time()
 
 
 def _prepare_inputs(inputs: npt.ArrayLike, modulus_bits: int) -> npt.NDArray[np.uint64]:
@@ -105,6 +99,7 @@ def simulate_round(
     neighbors: int | None = None,
     unsafe_allow_low_threshold: bool = False,
     session_id: bytes | None = None,
+    executor: Executor | None = None,
 ) -> SimulationReport:
     """Run one full round in process and report the result, timings and traffic.
 
@@ -133,7 +128,7 @@ def simulate_round(
     server_time = 0.0
 
     t0 = time.perf_counter()
-    server = SecAggServer(config)
+    server = SecAggServer(config, executor=executor)
     server_time += time.perf_counter() - t0
     clients: dict[int, SecAggClient] = {}
     for i in range(n):
@@ -230,6 +225,7 @@ def simulate(
     modulus_bits: int = 32,
     active: bool = False,
     neighbors: int | None = None,
+    executor: Executor | None = None,
 ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.intp]]:
     """Run a complete secure-aggregation round in process, with scheduled dropouts.
 
@@ -244,6 +240,8 @@ def simulate(
         modulus_bits: ``k``: the sum is computed mod ``2^k`` (1..64).
         active: run the active-adversary variant (signatures + ConsistencyCheck).
         neighbors: SecAgg+ degree (even), or ``None`` for every pair (Bonawitz).
+        executor: where the server regenerates masks (see :class:`SecAggServer`);
+            ``None``: inline in this process.
 
     Returns:
         ``(aggregate, included)``: the sum mod ``2^k`` of the inputs of exactly the
@@ -261,5 +259,6 @@ def simulate(
         modulus_bits=modulus_bits,
         active=active,
         neighbors=neighbors,
+        executor=executor,
     )
     return rep.aggregate, rep.included

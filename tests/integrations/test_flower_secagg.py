@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+from concurrent.futures import Executor, Future
 from pathlib import Path
 
 import numpy as np
@@ -19,13 +20,18 @@ from flwr.client.mod import secaggplus_mod  # noqa: E402
 from flwr.common.serde import message_to_proto  # noqa: E402
 from flwr.server.workflow import SecAggPlusWorkflow  # noqa: E402
 
-from fedcrypto.exceptions import ProtocolError  # noqa: E402
+from fedcrypto.exceptions import InvalidTypeError, ProtocolError  # noqa: E402
 from fedcrypto.integrations.flower import (  # noqa: E402
     SecAggFedAvg,
     SecAggWorkflow,
     secagg_mod,
 )
-from fedcrypto.integrations.flower._protocol import ARRAY_KEY, CONFIG_KEY, STATE_KEY  # noqa: E402
+from fedcrypto.integrations.flower._protocol import (  # noqa: E402
+    ARRAY_KEY,
+    CONFIG_KEY,
+    PROTOCOL,
+    STATE_KEY,
+)
 from fedcrypto.integrations.flower.testing import InProcessGrid  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -240,9 +246,7 @@ def test_replayed_reply_from_an_earlier_stage_drops_the_node() -> None:
             kept["old"] = reply
         if st == "masked-input":  # answer with the advertise reply again
             out = RecordDict(dict(kept["old"].content.items()))
-            out[CONFIG_KEY] = ConfigRecord(
-                {"protocol": "fedcrypto-secagg/1", "stage": "masked-input"}
-            )
+            out[CONFIG_KEY] = ConfigRecord({"protocol": PROTOCOL, "stage": "masked-input"})
             return Message(out, reply_to=incoming)
         return reply
 
@@ -439,3 +443,34 @@ def test_sum_that_could_wrap_skips_the_round() -> None:
 
     assert isinstance(wf.reports[-1].error, EncodingOverflowError)
     assert all(not a.any() for a in got)
+
+
+class _CountingExecutor(Executor):
+    """Runs jobs in this thread and counts them."""
+
+    def __init__(self) -> None:
+        self.jobs = 0
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def,override]
+        self.jobs += 1
+        fut: Future[object] = Future()
+        fut.set_result(fn(*args, **kwargs))
+        return fut
+
+
+def test_workflow_hands_its_executor_to_the_server() -> None:
+    n = 6
+    grid = InProcessGrid(legacy_client_app(secagg_mod), n)
+    grid.interceptor = drop_at("masked-input", {grid.node_ids[1]})  # pairwise masks to remove
+    pool = _CountingExecutor()
+    wf = _workflow(executor=pool)
+    _, got = run_legacy(grid, wf, n)
+    _check(grid, wf, got, n)
+    assert pool.jobs >= 1
+
+
+def test_executor_must_be_an_executor() -> None:
+    with pytest.raises(InvalidTypeError):
+        _workflow(executor=4)
+    with pytest.raises(InvalidTypeError):
+        SecAggFedAvg(executor="processes")  # type: ignore[arg-type]

@@ -198,7 +198,7 @@ class Session:
         }
         own = self.evil_call(ev.unmask, ureq.to_bytes()) if EVIL in responders else None
         self._send(srv.receive_unmask_response, responses, attack.get("unmask", nothing)(self, own))
-        return srv.aggregate(workers=1)
+        return srv.aggregate()
 
 
 def _check(session: Session, outcome: Any, *, must_complete: bool) -> None:

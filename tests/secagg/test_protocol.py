@@ -95,7 +95,7 @@ class Run:
         }
         for m in self.responses.values():
             self.server.receive_unmask_response(m.to_bytes())
-        return self.server.aggregate(workers=1)
+        return self.server.aggregate()
 
 
 def test_manual_round_passive_with_dropout() -> None:
@@ -112,19 +112,6 @@ def test_manual_round_passive_with_dropout() -> None:
         owners_b = {o for o, _ in resp.mask_shares}
         owners_k = {o for o, _ in resp.key_shares}
         assert owners_b == {0, 1, 2, 3} and owners_k == {4}
-
-
-def test_parallel_recovery_matches_serial() -> None:
-    for workers in (1, 2):
-        r = Run(n=6, t=4)
-        r.advertise()
-        r.share()
-        r.mask([0, 1, 3, 4])
-        r.ureq = r.server.unmask_request()
-        for i in (0, 1, 3, 4):
-            r.server.receive_unmask_response(r.clients[i].unmask(r.ureq))
-        res = r.server.aggregate(workers=workers)
-        np.testing.assert_array_equal(res.aggregate, r.x[[0, 1, 3, 4]].sum(axis=0))
 
 
 def test_request_for_both_shares_of_a_client_is_refused() -> None:
@@ -297,7 +284,7 @@ def test_tampered_share_ciphertext_is_rejected() -> None:
     r.server.receive_unmask_response(resp0)
     for i in range(1, N):
         r.server.receive_unmask_response(r.clients[i].unmask(req))
-    np.testing.assert_array_equal(r.server.aggregate(workers=1).aggregate, r.x.sum(axis=0))
+    np.testing.assert_array_equal(r.server.aggregate().aggregate, r.x.sum(axis=0))
     # A ciphertext addressed to client 1 replayed to client 2 fails (AD binds the receiver):
     # client 2 skips it the same way.
     r2 = Run()
@@ -379,7 +366,7 @@ def test_corrupted_share_makes_reconstruction_fail_loudly() -> None:
             resp = dataclasses.replace(resp, key_shares=((owner, raw),))
         r.server.receive_unmask_response(resp)
     with pytest.raises(ProtocolError):
-        r.server.aggregate(workers=1)
+        r.server.aggregate()
 
 
 def test_consistency_round_only_in_active_mode() -> None:
@@ -489,7 +476,10 @@ def test_low_order_public_key_in_key_list_is_left_out() -> None:
     assert sorted(v for v, _ in sk.ciphertexts) == [2, 3, 4]
 
 
-def test_aggregate_rejects_bad_worker_count() -> None:
+def test_server_takes_an_executor_not_a_worker_count() -> None:
+    cfg = Run().cfg
+    with pytest.raises(InvalidTypeError):
+        SecAggServer(cfg, executor=2)  # type: ignore[arg-type]
     r = Run()
     r.advertise()
     r.share()
@@ -497,8 +487,8 @@ def test_aggregate_rejects_bad_worker_count() -> None:
     req = r.server.unmask_request()
     for i in range(N):
         r.server.receive_unmask_response(r.clients[i].unmask(req))
-    with pytest.raises(InvalidArgumentError):
-        r.server.aggregate(workers=0)
+    with pytest.raises(TypeError):
+        r.server.aggregate(workers=2)  # type: ignore[call-arg]  # the server forks no more
 
 
 def test_verify_shares_detects_a_corrupted_extra_share() -> None:
@@ -516,7 +506,7 @@ def test_verify_shares_detects_a_corrupted_extra_share() -> None:
         r.server.receive_unmask_response(resp)
     # Verification finds the bad share, sets client 3's response aside, and still recovers
     # every secret from the others.
-    res = r.server.aggregate(workers=1, verify_shares=True)
+    res = r.server.aggregate(verify_shares=True)
     np.testing.assert_array_equal(res.aggregate, r.x[:4].sum(axis=0))
     assert res.discarded_responses == ()  # one bad share: set aside alone
 
@@ -552,4 +542,4 @@ def test_share_outside_the_field_is_rejected_by_server() -> None:
                 r.server.receive_unmask_response(resp)  # refused at the door
             continue
         r.server.receive_unmask_response(resp)
-    np.testing.assert_array_equal(r.server.aggregate(workers=1).aggregate, r.x.sum(axis=0))
+    np.testing.assert_array_equal(r.server.aggregate().aggregate, r.x.sum(axis=0))

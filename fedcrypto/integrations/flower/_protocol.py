@@ -62,7 +62,7 @@ __all__ = [
     "decode_aggregate",
 ]
 
-PROTOCOL = "fedcrypto-secagg/1"
+PROTOCOL = "fedcrypto-secagg/2"  # 2: ShareKeys carries the seed commitment
 CONFIG_KEY = "fedcrypto.secagg"
 ARRAY_KEY = "fedcrypto.secagg.payload"
 STATE_KEY = "fedcrypto.secagg.state"

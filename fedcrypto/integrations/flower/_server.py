@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -190,6 +191,8 @@ class ServerRound:
         server_round: the Flower round (group id of every message).
         reply_format: ``"legacy"`` or ``"message"`` (see :class:`SessionParams`).
         weight_key: the weight's MetricRecord key (``"message"`` format).
+        executor: where the protocol server regenerates masks when it unmasks (any
+            ``concurrent.futures.Executor``; ``None``: inline).
     """
 
     def __init__(
@@ -202,6 +205,7 @@ class ServerRound:
         server_round: int,
         reply_format: str,
         weight_key: str = "num-examples",
+        executor: Executor | None = None,
     ) -> None:
         nodes = tuple(sorted(int(n) for n in node_ids))
         if len(nodes) < 2:
@@ -209,6 +213,7 @@ class ServerRound:
         degree, threshold = settings.resolve(len(nodes))
         self.settings = settings
         self.grid = grid
+        self.executor = executor
         self.group_id = str(server_round)
         self.params = SessionParams(
             node_ids=nodes,
@@ -370,7 +375,7 @@ class ServerRound:
             session_id=sid,
             unsafe_allow_low_threshold=self.params.unsafe_allow_low_threshold,
         )
-        self.server = SecAggServer(self.config)
+        self.server = SecAggServer(self.config, executor=self.executor)
 
     # -- stage 1: advertise keys ---------------------------------------------------------
     def advertise(self) -> None:

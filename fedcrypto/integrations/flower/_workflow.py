@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from concurrent.futures import Executor
 from typing import Any, cast
 
 import numpy as np
@@ -23,12 +24,18 @@ from flwr.server.workflow.constant import Key as WorkflowKey
 from flwr.serverapp import Grid
 from flwr.serverapp.strategy import FedAvg
 
-from ...exceptions import FedCryptoError
+from ...exceptions import FedCryptoError, InvalidTypeError
 from ._server import RoundReport, SecAggSettings, ServerRound, split_like
 
 __all__ = ["SecAggWorkflow", "SecAggFedAvg", "WorkflowState"]
 
 _log = logging.getLogger("flwr.fedcrypto")  # shown by Flower's console handler
+
+
+def _check_executor(executor: object) -> Executor | None:
+    if executor is not None and not isinstance(executor, Executor):
+        raise InvalidTypeError("executor must be a concurrent.futures.Executor or None")
+    return executor
 
 
 class WorkflowState:
@@ -91,6 +98,10 @@ class SecAggWorkflow:
         active: the active-adversary variant (Ed25519 signatures + consistency round;
             clients need keys, see docs/flower.md).
         unsafe_allow_low_threshold: accept a threshold below a strict majority.
+        executor: where the server regenerates the masks when it unmasks: any
+            ``concurrent.futures.Executor`` the server app owns (a spawn-based process
+            pool, a Dask executor), or ``None`` to run inline.  The recovered secrets
+            travel to it, so use only executors the server trusts.
 
     Raises:
         InvalidArgumentError, InvalidTypeError: bad parameters.
@@ -112,7 +123,9 @@ class SecAggWorkflow:
         timeout: float | None = None,
         active: bool = False,
         unsafe_allow_low_threshold: bool = False,
+        executor: Executor | None = None,
     ) -> None:
+        self.executor = _check_executor(executor)
         self.settings = SecAggSettings(
             num_shares=num_shares,
             reconstruction_threshold=reconstruction_threshold,
@@ -192,6 +205,7 @@ class SecAggWorkflow:
                 vector_length=length,
                 server_round=current_round,
                 reply_format="legacy",
+                executor=self.executor,
             )
         except FedCryptoError as exc:
             self.reports.append(RoundReport(server_round=current_round, error=exc))
@@ -267,8 +281,8 @@ class SecAggFedAvg(FedAvg):
 
     Args:
         num_shares, reconstruction_threshold, max_weight, clipping_range,
-        quantization_range, modulus_range, timeout, active, unsafe_allow_low_threshold:
-            as for :class:`SecAggWorkflow`.
+        quantization_range, modulus_range, timeout, active, unsafe_allow_low_threshold,
+        executor: as for :class:`SecAggWorkflow`.
         **fedavg_kwargs: passed to ``flwr.serverapp.strategy.FedAvg``.
     """
 
@@ -284,9 +298,11 @@ class SecAggFedAvg(FedAvg):
         timeout: float | None = None,
         active: bool = False,
         unsafe_allow_low_threshold: bool = False,
+        executor: Executor | None = None,
         **fedavg_kwargs: Any,
     ) -> None:
         super().__init__(**fedavg_kwargs)
+        self.executor = _check_executor(executor)
         self.settings = SecAggSettings(
             num_shares=num_shares,
             reconstruction_threshold=reconstruction_threshold,
@@ -325,6 +341,7 @@ class SecAggFedAvg(FedAvg):
                 server_round=server_round,
                 reply_format="message",
                 weight_key=self.weighted_by_key,
+                executor=self.executor,
             )
         except FedCryptoError as exc:
             _log.error("fedcrypto secure aggregation cannot start: %s", exc)
