@@ -56,9 +56,7 @@ def test_docs_have_python_blocks() -> None:
 
 
 @pytest.mark.parametrize("page", _pages(), ids=lambda p: p.name)
-def test_page_code_blocks_run(
-    page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_page_code_blocks_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, object] = {"__name__": f"docs_{page.stem.replace('-', '_')}"}
     ran = 0
