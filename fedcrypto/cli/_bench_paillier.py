@@ -73,12 +73,9 @@ def measure(
 ) -> list[Measurement]:
     """Measure every Paillier scenario (:func:`fedcrypto.cli.bench.paillier_scenarios`) for one
     key size, phe in the same run when ``use_phe``; returns the measurements."""
-    from .. import paillier
-
     phe = _phe() if use_phe else None
-    sk = paillier.generate_private_key(key_size)
     scenarios = paillier_scenarios(
-        sk,
+        key_size,
         threads=threads,
         phe=phe,
         quick=quick,

@@ -32,6 +32,7 @@ class Scenario(Immutable):
         goal: the ratio fedcrypto aims for, or None.
         check: a correctness check run once, outside the timings, or None.
         rounds: timing rounds for this scenario (None: the caller's default).
+        setup: makes the inputs (keys, ciphertexts) before anything is timed, or None.
     """
 
     op: str
@@ -47,6 +48,7 @@ class Scenario(Immutable):
     goal: float | None = None
     check: Callable[[], None] | None = None
     rounds: int | None = None
+    setup: Callable[[], None] | None = None
 
     @property
     def id(self) -> str:
@@ -60,9 +62,11 @@ def run_scenario(scenario: Scenario, *, rounds: int = 3, benchmark: Any = None) 
     With ``benchmark`` (pytest-benchmark's fixture), fedcrypto's side is first timed by
     pytest-benchmark (so ``--benchmark-json`` has its statistics) and the measurement, the
     load average, ``backend_info()`` and the thread count go into ``benchmark.extra_info``.
-    The check, if any, runs once after the timings.
+    The scenario's setup runs first, its check (if any) once after the timings.
     """
     n = scenario.rounds if scenario.rounds is not None else rounds
+    if scenario.setup is not None:
+        scenario.setup()
     first = float("inf")
     if benchmark is not None:
         benchmark.pedantic(scenario.ours, rounds=n, iterations=1, warmup_rounds=min(1, n - 1))
