@@ -21,7 +21,15 @@ from typing import Any
 
 from .._backend import default_threads, get_backend
 from ..exceptions import FedCryptoError
-from .bench import Measurement, environment, paillier_scenarios, plot, run_scenario, write_json
+from .bench import (
+    Measurement,
+    add_output_arguments,
+    check_output_arguments,
+    environment,
+    paillier_scenarios,
+    run_scenario,
+    write_outputs,
+)
 
 __all__ = ["add_arguments", "run", "measure"]
 
@@ -50,15 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--repeat", type=int, default=3, help="timing rounds, best kept (default 3)"
     )
-    parser.add_argument(
-        "--json", metavar="FILE", default=None, help="also write the results as JSON to FILE"
-    )
-    parser.add_argument(
-        "--plot",
-        metavar="FILE.png",
-        default=None,
-        help="also draw fedcrypto vs phe per operation to FILE.png (needs matplotlib)",
-    )
+    add_output_arguments(parser)
 
 
 def measure(
@@ -155,8 +155,9 @@ def run(args: argparse.Namespace) -> int:
         f"fedcrypto Paillier throughput (backend {backend}, {threads} thread(s) = 'all cores'; "
         f"phe {'measured in the same run' if use_phe else 'not measured'})"
     )
-    if args.plot is not None and not _have_matplotlib():
-        print("error: --plot needs matplotlib: pip install 'fedcrypto[plot]'")
+    problem = check_output_arguments(args)
+    if problem is not None:
+        print(f"error: {problem}")
         return 2
     env = environment()
     if hasattr(os, "getloadavg"):
@@ -184,22 +185,4 @@ def run(args: argparse.Namespace) -> int:
             "phe is timed on a small sample per operation; the dot product and the packed pipeline "
             "extrapolate phe's per-term / per-value time."
         )
-    try:
-        if args.json is not None:
-            write_json(args.json, rows, env=env)
-            print(f"results written to {args.json}")
-        if args.plot is not None:
-            plot(rows, args.plot, title="fedcrypto Paillier vs python-paillier (phe)", env=env)
-            print(f"plot written to {args.plot}")
-    except OSError as exc:
-        print(f"error: cannot write the results: {exc.strerror or exc}")
-        return 1
-    return 0
-
-
-def _have_matplotlib() -> bool:
-    try:
-        import matplotlib  # noqa: F401  (optional extra fedcrypto[plot])
-    except ImportError:
-        return False
-    return True
+    return write_outputs(args, rows, env=env, title="fedcrypto Paillier vs python-paillier (phe)")

@@ -8,6 +8,8 @@
 * :class:`Measurement`, :func:`environment`, :func:`extra_info`, :func:`write_json`,
   :func:`load_results`, :func:`plot`: results as data (JSON shaped like
   ``--benchmark-json``) and as a picture (matplotlib, the extra ``fedcrypto[plot]``).
+* :func:`add_output_arguments`, :func:`check_output_arguments`, :func:`write_outputs`:
+  ``--json`` / ``--plot`` for every ``fedcrypto bench`` target.
 * :func:`paillier_scenarios`, :func:`phe_keys`: the Paillier scenarios against
   python-paillier.
 
@@ -17,6 +19,7 @@ which the library itself never imports.
 
 from __future__ import annotations
 
+from ._output import add_output_arguments, check_output_arguments, write_outputs
 from ._paillier import paillier_scenarios, phe_keys
 from ._report import Measurement, environment, extra_info, load_results, plot, write_json
 from ._scenarios import Scenario, run_scenario
@@ -25,6 +28,8 @@ from ._timer import best_time, time_pair
 __all__ = [
     "Measurement",
     "Scenario",
+    "add_output_arguments",
+    "check_output_arguments",
     "best_time",
     "environment",
     "extra_info",
@@ -35,4 +40,5 @@ __all__ = [
     "run_scenario",
     "time_pair",
     "write_json",
+    "write_outputs",
 ]
