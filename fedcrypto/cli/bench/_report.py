@@ -185,7 +185,7 @@ def plot(
 
     height = 0.38
     fig_h = 1.2 + 0.62 * len(rows)
-    fig, ax = plt.subplots(figsize=(11, fig_h))
+    fig, ax = plt.subplots(figsize=(12.5, fig_h))
     labels: list[str] = []
     peers: set[str] = set()
     for i, m in enumerate(rows):
@@ -235,29 +235,25 @@ def plot(
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    handles = [
+    handles: list[Any] = [
         Patch(color="#1f77b4", label="fedcrypto"),
         Patch(color="#ff7f0e", label=" / ".join(sorted(peers)) or "peer"),
-        Line2D(
-            [],
-            [],
-            marker="D",
-            color="#2ca02c",
-            markeredgecolor="black",
-            linestyle="none",
-            label="goal (met)",
-        ),
-        Line2D(
-            [],
-            [],
-            marker="D",
-            color="#d62728",
-            markeredgecolor="black",
-            linestyle="none",
-            label="goal (not met)",
-        ),
     ]
-    ax.legend(handles=handles, loc="lower right", fontsize=8)
+    if any(m.goal is not None and m.peer_rate for m in rows):
+        for color, what in (("#2ca02c", "goal (met)"), ("#d62728", "goal (not met)")):
+            handles.append(
+                Line2D(
+                    [],
+                    [],
+                    marker="D",
+                    color=color,
+                    markeredgecolor="black",
+                    linestyle="none",
+                    label=what,
+                )
+            )
+    # outside the axes, right of them: it never hides a bar or a label
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     env = environment() if env is None else env
     load = env.get("load_average")
     subtitle = (
