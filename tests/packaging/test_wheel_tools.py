@@ -70,3 +70,26 @@ def test_a_vendored_library_without_a_licence_fails(tmp_path: Path) -> None:
 )
 def test_shell_scripts_parse(script: str) -> None:
     subprocess.run(["bash", "-n", str(ROOT / "scripts" / script)], check=True)
+
+
+def _load(path: Path) -> object:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_callgrind_gate_lists_the_operations_kernel_ops_runs() -> None:
+    gate = _load(ROOT / "scripts" / "callgrind_gate.py")
+    ops = _load(ROOT / "benchmarks" / "callgrind" / "kernel_ops.py")
+    assert gate.OPS == ops.OPS  # type: ignore[attr-defined]
+    baseline = (ROOT / "benchmarks" / "callgrind" / "baseline.json").read_text()
+    import json
+
+    assert set(json.loads(baseline)["ops"]) == set(gate.OPS)  # type: ignore[attr-defined]
+    assert gate._total("events: Ir\nsummary: 1234\n") == 1234  # type: ignore[attr-defined]
+    assert ops.det_int("x", 100) == ops.det_int("x", 100)  # type: ignore[attr-defined]
+    assert ops.det_int("x", 100).bit_length() == 100  # type: ignore[attr-defined]
