@@ -43,6 +43,7 @@ from flwr.server.workflow.constant import MAIN_PARAMS_RECORD  # noqa: E402
 
 import fedcrypto  # noqa: E402
 from fedcrypto._random import VectorRNG  # noqa: E402
+from fedcrypto.cli.bench import Measurement, extra_info  # noqa: E402
 from fedcrypto.integrations.flower import SecAggWorkflow, secagg_mod  # noqa: E402
 from fedcrypto.integrations.flower.testing import InProcessGrid  # noqa: E402
 from fedcrypto.secagg import _recovery, secagg_plus_parameters  # noqa: E402
@@ -189,6 +190,27 @@ def test_fedcrypto_secagg_round(benchmark: Any) -> None:
     benchmark.extra_info.update(
         {"wall_ratio": wall_ratio, "client_ratio": client_ratio, "server_ratio": server_ratio}
     )
+    # the shared result fields (fedcrypto.cli.bench), so load_results/plot read this run too
+    comparisons = [
+        extra_info(
+            Measurement(
+                op=f"secagg round, {what}",
+                group="flower",
+                params=f"{NODES} nodes x {LENGTH} params, {DROP} dropped",
+                threads=int(fedcrypto.backend_info().get("threads", "1")),
+                unit="rounds/s",
+                ours_rate=1.0 / res[key],
+                peer=f"flwr {flwr.__version__} SecAgg+",
+                peer_rate=1.0 / peer[key],
+                goal=goal,
+            )
+        )
+        for what, key, goal in (
+            ("total wall", "wall_s", 3.0),
+            ("mean client", "client_mean_s", 3.0),
+        )
+    ]
+    benchmark.extra_info.update({**comparisons[0], "comparisons": comparisons})
     for what, r in (("total wall", wall_ratio), ("mean client", client_ratio)):
         line = (
             f"flower round {NODES}x{LENGTH}, {what}: Flower / fedcrypto = {r:.2f}x "

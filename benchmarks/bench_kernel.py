@@ -26,8 +26,14 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from conftest import best_time  # noqa: E402  (benchmarks/ is not a package)
 
-from fedcrypto._backend import Backend, default_threads, load_backend
-from fedcrypto._backend._limbs import int_to_limbs, ints_to_limbs, width_of
+from fedcrypto._backend import (
+    Backend,
+    default_threads,
+    int_to_limbs,
+    ints_to_limbs,
+    load_backend,
+    width_of,
+)
 from fedcrypto.exceptions import BackendUnavailableError
 
 BIG = os.environ.get("FEDCRYPTO_BENCH_BIG", "") not in ("", "0")
@@ -314,14 +320,12 @@ def test_constant_time_fixed_base(benchmark: Any, report_ratio: Any) -> None:
     one thread, against mpn_sec_powm (our secret powmod) and phe's r^n mod n^2 (info)."""
     from phe import util as phe_util
 
-    from fedcrypto._backend._native import NativeFixedBase
-
     nb = _native()
     count = 32 if BIG else 12
     n = _odd(2048)
     n2 = n * n
     h = secrets.randbelow(n2)
-    table = NativeFixedBase(h, n2, 1024, secret=True)
+    table = nb.fixed_base(h, n2, 1024, secret=True)
     alphas = ints_to_limbs([secrets.randbits(1024) for _ in range(count)], 16)
     h_rows = ints_to_limbs([h] * count, 64)
     ours, peer = _pair(

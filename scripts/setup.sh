@@ -2,7 +2,7 @@
 # Prepare a fresh Debian/Ubuntu machine (Python 3.11+) for fedcrypto:
 #   - system packages (C compiler, pkg-config, libgmp-dev, python3-venv/-dev) when missing, via apt-get as root;
 #   - a virtualenv in .venv with fedcrypto installed editable, the native GMP kernel REQUIRED (-Dnative=enabled),
-#     plus the test/benchmark extras, Flower with its Ray simulation engine (flower-sim) and the
+#     plus the test/benchmark/plot extras, Flower with its Ray simulation engine (flower-sim) and the
 #     house-check tools (dev: ruff, mypy, import-linter).
 # Idempotent: re-running reuses .venv and only installs what is missing.
 set -euo pipefail
@@ -47,5 +47,5 @@ VPY=.venv/bin/python
 echo "==> installing build tools and fedcrypto (native kernel required)"
 $VPY -m pip install -q --upgrade pip
 $VPY -m pip install -q "meson-python>=0.15" "meson>=1.1" ninja "numpy>=1.26"
-$VPY -m pip install -q --no-build-isolation -Csetup-args=-Dnative=enabled -e ".[test,bench,flower-sim,dev]"
+$VPY -m pip install -q --no-build-isolation -Csetup-args=-Dnative=enabled -e ".[test,bench,flower-sim,plot,dev]"
 $VPY -c 'import fedcrypto; info = fedcrypto.backend_info(); print("==> fedcrypto", fedcrypto.__version__, "backend:", info)'

@@ -14,9 +14,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .._backend import default_threads, get_backend
-from .._backend._limbs import ints_to_limbs, width_of
+from .._backend import default_threads, get_backend, ints_to_limbs, width_of
 from ..exceptions import FedCryptoError
+from .bench import (
+    Measurement,
+    add_output_arguments,
+    best_time,
+    check_output_arguments,
+    environment,
+    write_outputs,
+)
 
 __all__ = ["add_arguments", "run"]
 
@@ -35,6 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--repeat", type=int, default=3, help="timing rounds, best kept (default 3)"
     )
+    add_output_arguments(parser)
 
 
 @dataclass(frozen=True)
@@ -44,20 +52,11 @@ class _Row:
     peer_ops: float | None
 
 
-def _best(fn: Callable[[], object], repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return max(best, 1e-9)
-
-
 def _measure(
     op: str, count: int, ours: Callable[[], object], peer: Callable[[], object] | None, repeat: int
 ) -> _Row:
-    t_ours = _best(ours, repeat)
-    t_peer = _best(peer, repeat) if peer is not None else None
+    t_ours = best_time(ours, repeat=repeat)
+    t_peer = best_time(peer, repeat=repeat) if peer is not None else None
     return _Row(op, count / t_ours, count / t_peer if t_peer else None)
 
 
@@ -197,7 +196,12 @@ def run(args: argparse.Namespace) -> int:
     if threads < 1:
         print("fedcrypto bench kernel: --threads must be at least 1")
         return 2
+    problem = check_output_arguments(args)
+    if problem is not None:
+        print(f"fedcrypto bench kernel: {problem}")
+        return 2
     info = get_backend().info()
+    env = environment()
     try:
         rows = _rows(args, threads)
     except FedCryptoError as exc:
@@ -211,4 +215,17 @@ def run(args: argparse.Namespace) -> int:
         peer = f"{r.peer_ops:12.1f}" if r.peer_ops else f"{'-':>12}"
         ratio = f"{r.ours_ops / r.peer_ops:6.2f}x" if r.peer_ops else f"{'-':>7}"
         print(f"{r.op:<44} {r.ours_ops:12.1f} {peer} {ratio}")
-    return 0
+    results = [
+        Measurement(
+            op=r.op,
+            group="kernel",
+            params=f"{args.bits}-bit modulus",
+            threads=threads,
+            unit="ops/s",
+            ours_rate=r.ours_ops,
+            peer="gmpy2 loop" if r.peer_ops else None,
+            peer_rate=r.peer_ops or None,
+        )
+        for r in rows
+    ]
+    return write_outputs(args, results, env=env, title="fedcrypto kernel vs a gmpy2 loop")

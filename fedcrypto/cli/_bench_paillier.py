@@ -7,23 +7,29 @@ phe is timed on a small sample (it is slow) and compared per operation; for the
 packed pipeline, phe's per-value pipeline (every party encrypts each value, the
 server adds, the key owner decrypts) is timed on a few values and extrapolated
 per value.  ``--quick`` shrinks every count (one key size, about 10 s).
+
+The scenarios and the timer are shared with ``benchmarks/bench_paillier.py``
+(:mod:`fedcrypto.cli.bench`); ``--json FILE`` writes the same fields as the
+benchmarks' ``extra_info`` and ``--plot FILE.png`` draws them (matplotlib).
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import os
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from .._backend import default_threads, get_backend
-from .._random import VectorRNG
 from ..exceptions import FedCryptoError
+from .bench import (
+    Measurement,
+    add_output_arguments,
+    check_output_arguments,
+    environment,
+    paillier_scenarios,
+    run_scenario,
+    write_outputs,
+)
 
 __all__ = ["add_arguments", "run", "measure"]
 
@@ -52,41 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--repeat", type=int, default=3, help="timing rounds, best kept (default 3)"
     )
-
-
-@dataclass(frozen=True)
-class Row:
-    """One measured operation."""
-
-    op: str
-    key_size: int
-    threads: int
-    ours_ops: float
-    peer_ops: float | None
-    goal: float | None
-    unit: str = "ops/s"
-
-    @property
-    def ratio(self) -> float | None:
-        return None if self.peer_ops is None else self.ours_ops / self.peer_ops
-
-
-def _best(fn: Callable[[], object], repeat: int) -> float:
-    best = float("inf")
-    for _ in range(max(1, repeat)):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return max(best, 1e-9)
-
-
-def _phe() -> Any:
-    try:
-        import phe  # test/benchmark peer only, never used by the library itself
-
-        return phe
-    except ImportError:
-        return None
+    add_output_arguments(parser)
 
 
 def measure(
@@ -98,164 +70,28 @@ def measure(
     pipeline_values: int,
     parties: int,
     repeat: int = 3,
-) -> list[Row]:
-    """Measure every operation for one key size; returns the rows (also used by the demo)."""
-    from .. import paillier
-
+) -> list[Measurement]:
+    """Measure every Paillier scenario (:func:`fedcrypto.cli.bench.paillier_scenarios`) for one
+    key size, phe in the same run when ``use_phe``; returns the measurements."""
     phe = _phe() if use_phe else None
-    sk = paillier.generate_private_key(key_size)
-    pk = sk.public_key()
-    pk._djn()  # build the fixed-base tables outside the timings (a one-off per key)
-    sk._tables()
-    rng = VectorRNG()
-    rows: list[Row] = []
-    n_enc = 32 if quick else 64
-    n_dec = 16 if quick else 24
-    n_add = 2000
-    n_mul = 64 if quick else 128
-    n_phe = 3 if quick else 4
-
-    ppk: Any = None
-    psk: Any = None
-    if phe is not None:
-        ppk = phe.PaillierPublicKey(pk.n)
-        psk = phe.PaillierPrivateKey(ppk, sk._p, sk._q)
-
-    ints = rng.below(1 << 32, max(n_enc, n_add, n_mul, 1000)).astype(np.int64)
-    w32 = rng.below(1 << 32, max(n_add, 1000)).astype(np.int64)
-
-    def peer_rate(fn: Callable[[], object], count: int) -> float | None:
-        return None if phe is None else count / _best(fn, repeat)
-
-    # encryption
-    phe_enc = peer_rate(lambda: [ppk.encrypt(int(v)) for v in ints[:n_phe]], n_phe)
-    for vt, label in ((False, "encrypt"), (True, "encrypt unsafe_variable_time")):
-        pk.encrypt(ints[:1], unsafe_variable_time=vt)  # builds the cached table outside the timing
-        for th, goal in ((1, 15.0), (threads, 28.0)):
-            enc = functools.partial(pk.encrypt, ints[:n_enc], threads=th, unsafe_variable_time=vt)
-            t = _best(enc, repeat)
-            rows.append(Row(label, key_size, th, n_enc / t, phe_enc, goal))
-    # decryption
-    ev = pk.encrypt(ints[: max(n_dec, n_add, n_mul)], threads=threads)
-    phe_cts = [ppk.encrypt(int(v)) for v in ints[:n_phe]] if phe is not None else []
-    phe_dec = peer_rate(lambda: [psk.decrypt(c) for c in phe_cts], n_phe)
-    for th, goal in ((1, 1.2), (threads, 2.2)):
-        t = _best(functools.partial(sk.decrypt, ev[:n_dec], threads=th), repeat)
-        rows.append(Row("decrypt", key_size, th, n_dec / t, phe_dec, goal))
-    # addition
-    big = pk.encrypt(ints[:n_add], threads=threads) if len(ev) < n_add else ev[:n_add]
-    phe_add_n = 200
-    phe_many = (phe_cts * (phe_add_n // max(1, len(phe_cts)) + 1))[:phe_add_n] if phe_cts else []
-    phe_add = peer_rate(lambda: [a + b for a, b in zip(phe_many, phe_many, strict=True)], phe_add_n)
-    t = _best(lambda: big + big, repeat)
-    rows.append(Row("add", key_size, threads, n_add / t, phe_add, 1.2))
-    # multiplication by a 32-bit scalar (elementwise)
-    wv = w32[:n_mul]
-    phe_mul = peer_rate(
-        lambda: [a * int(b) for a, b in zip(phe_cts, w32, strict=False)], len(phe_cts)
+    scenarios = paillier_scenarios(
+        key_size,
+        threads=threads,
+        phe=phe,
+        quick=quick,
+        pipeline_values=pipeline_values,
+        parties=parties,
     )
-    for th in sorted({1, threads}):
-
-        def mul(th: int = th) -> object:
-            from .._backend._limbs import ints_to_limbs
-            from ..paillier import _crypto
-
-            return _crypto.signed_powmod(
-                pk, big.limbs[:n_mul], ints_to_limbs([int(x) for x in wv]), None, threads=th
-            )
-
-        t = _best(mul if th != threads else (lambda: big[:n_mul] * wv), repeat)
-        rows.append(
-            Row(
-                "mul 32-bit scalar",
-                key_size,
-                th,
-                n_mul / t,
-                phe_mul,
-                2.0 if th == threads else None,
-            )
-        )
-    # dot product of 1,000 ciphertexts with 32-bit weights (rate = dot products per second)
-    ev1k = pk.encrypt(ints[:1000], threads=threads) if len(big) < 1000 else big[:1000]
-    w1k = w32[:1000]
-    phe_dot = None
-    if phe is not None:
-        k = 60 if not quick else 30
-        sample = (phe_cts * (k // len(phe_cts) + 1))[:k]
-
-        def phe_dot_fn() -> object:
-            acc = sample[0] * int(w1k[0])
-            for a, b in zip(sample[1:], w1k[1:k], strict=True):
-                acc = acc + a * int(b)
-            return acc
-
-        phe_dot = 1.0 / (_best(phe_dot_fn, repeat) * 1000 / k)  # extrapolated to 1,000 terms
-    t = _best(lambda: ev1k.dot(w1k), repeat)
-    rows.append(Row("dot 1000 x 32-bit", key_size, threads, 1.0 / t, phe_dot, 4.0, "dots/s"))
-    # packed aggregation pipeline
-    peer = _phe_pipeline_rate(ppk, psk, parties, 2) if ppk is not None else None
-    for holder in ("public", "private"):
-        rows.append(_pipeline(paillier, sk, pk, pipeline_values, parties, threads, holder, peer))
-    # memory per ciphertext
-    rows.append(
-        Row("bytes/ciphertext", key_size, threads, big.nbytes / len(big), None, None, "bytes")
-    )
-    return rows
+    return [run_scenario(s, rounds=repeat) for s in scenarios]
 
 
-def _phe_pipeline_rate(ppk: Any, psk: Any, parties: int, sample: int) -> float:
-    """phe's per-value pipeline, values per second: each party encrypts the value (a float
-    gradient), the server adds, the key owner decrypts; timed on ``sample`` values."""
-    rng = VectorRNG()
-    grads = [(rng.uniform(sample) - 0.5) * 0.02 for _ in range(parties)]
+def _phe() -> Any:
+    try:
+        import phe  # test/benchmark peer only, never used by the library itself
 
-    def phe_pipeline() -> None:
-        for i in range(sample):
-            encs = [ppk.encrypt(float(g[i])) for g in grads]
-            acc = encs[0]
-            for e in encs[1:]:
-                acc = acc + e
-            psk.decrypt(acc)
-
-    return sample / _best(phe_pipeline, 1)
-
-
-def _pipeline(
-    paillier: Any,
-    sk: Any,
-    pk: Any,
-    values: int,
-    parties: int,
-    threads: int,
-    holder: str,
-    peer: float | None,
-) -> Row:
-    """Values per second of the packed pipeline (r=16, k=parties): encrypt x k, sum, decrypt.
-
-    ``holder="private"``: the parties hold the key pair (BatchCrypt's HFL setting) and
-    encrypt by CRT; ``"public"``: they only have the public key.
-    """
-    rng = VectorRNG()
-    grads = [((rng.uniform(values) - 0.5) * 0.02).astype(np.float32) for _ in range(parties)]
-    scheme = paillier.PackingScheme(bits=16, parties=parties, alpha=0.01)
-    t0 = time.perf_counter()
-    key = sk if holder == "private" else pk
-    packed = [scheme.encrypt(key, g, threads=threads) for g in grads]
-    total = paillier.PackedVector.sum(packed)
-    out = sk.decrypt(total, threads=threads)
-    t = time.perf_counter() - t0
-    truth = np.sum([np.clip(g.astype(np.float64), -0.01, 0.01) for g in grads], axis=0)
-    if np.abs(out - truth).max() > scheme.error_bound() + 1e-9:  # pragma: no cover - would be a bug
-        raise FedCryptoError("packed pipeline result outside the error bound")
-    return Row(
-        f"packed {values} x {parties} ({holder} key)",
-        pk.key_size,
-        threads,
-        values / t,
-        peer,
-        1500.0,
-        "values/s",
-    )
+        return phe
+    except ImportError:
+        return None
 
 
 def _fmt(x: float | None) -> str:
@@ -266,9 +102,9 @@ def _fmt(x: float | None) -> str:
     return f"{x:.3g}"
 
 
-def print_table(rows: list[Row], backend: str) -> None:
+def print_table(rows: list[Measurement], backend: str) -> None:
     """Print the rows as an aligned table."""
-    header = ("operation", "key", "backend", "threads", "fedcrypto", "phe", "ratio", "goal", "unit")
+    header = ("operation", "params", "backend", "fedcrypto", "phe", "ratio", "goal", "unit")
     body = []
     for r in rows:
         ratio = r.ratio
@@ -280,11 +116,10 @@ def print_table(rows: list[Row], backend: str) -> None:
         body.append(
             (
                 r.op,
-                str(r.key_size),
+                r.params,
                 backend,
-                str(r.threads),
-                _fmt(r.ours_ops),
-                _fmt(r.peer_ops),
+                _fmt(r.ours_rate),
+                _fmt(r.peer_rate),
                 "-" if ratio is None else f"{ratio:.1f}x",
                 goal,
                 r.unit,
@@ -320,11 +155,16 @@ def run(args: argparse.Namespace) -> int:
         f"fedcrypto Paillier throughput (backend {backend}, {threads} thread(s) = 'all cores'; "
         f"phe {'measured in the same run' if use_phe else 'not measured'})"
     )
+    problem = check_output_arguments(args)
+    if problem is not None:
+        print(f"error: {problem}")
+        return 2
+    env = environment()
     if hasattr(os, "getloadavg"):
         load = os.getloadavg()[0]
         note = " (busy machine: expect lower multi-thread figures)" if load > 0.5 else ""
         print(f"load average before the run: {load:.2f}{note}")
-    rows: list[Row] = []
+    rows: list[Measurement] = []
     try:
         for size in sizes:
             rows += measure(
@@ -345,4 +185,4 @@ def run(args: argparse.Namespace) -> int:
             "phe is timed on a small sample per operation; the dot product and the packed pipeline "
             "extrapolate phe's per-term / per-value time."
         )
-    return 0
+    return write_outputs(args, rows, env=env, title="fedcrypto Paillier vs python-paillier (phe)")

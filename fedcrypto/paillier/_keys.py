@@ -157,6 +157,16 @@ class PaillierPublicKey(PublicParams):
             variable_time=unsafe_variable_time,
         )
 
+    def warm_up(self, *, variable_time: bool = False) -> None:
+        """Build the cached DJN fixed-base table now rather than on the first encryption.
+
+        The table is a one-off per key (up to :data:`~fedcrypto.paillier.TABLE_BUDGET`
+        bytes, about a second for a 3072-bit key); benchmarks and latency-sensitive servers
+        call this once after loading a key.  ``variable_time`` builds the table used by
+        ``encrypt(..., unsafe_variable_time=True)`` instead.  Idempotent and thread safe.
+        """
+        self._djn(variable_time=variable_time)
+
     # -- serialization ---------------------------------------------------------------
     def to_bytes(self) -> bytes:
         """The key in the versioned envelope (type ``PAILLIER_PUBLIC_KEY``): ``n`` and ``h_s``."""
@@ -282,6 +292,25 @@ class PaillierPrivateKey(PrivateParams):
         if isinstance(vector, PackedVector):
             return vector.decrypt(self, threads=threads, unsafe_variable_time=unsafe_variable_time)
         raise InvalidTypeError(f"cannot decrypt {type(vector).__name__}")
+
+    def warm_up(self, *, variable_time: bool = False) -> None:
+        """Build the cached tables of this key (the public DJN table and the CRT tables
+        modulo ``p**2`` and ``q**2`` used by :meth:`encrypt`) now rather than on first use.
+
+        ``variable_time`` builds the tables of the ``unsafe_variable_time=True`` paths.
+        Idempotent and thread safe.
+        """
+        self.public_key().warm_up(variable_time=variable_time)
+        self._tables(variable_time=variable_time)
+
+    def private_numbers(self) -> tuple[int, int]:
+        """The secret primes ``(p, q)`` with ``p * q == n``, e.g. to build another library's key
+        (python-paillier's ``PaillierPrivateKey(public_key, p, q)``).
+
+        The output is secret: handle it like :meth:`private_bytes`.  The inverse is
+        :func:`private_key_from_primes`.
+        """
+        return (self._p, self._q)
 
     def private_bytes(self) -> bytes:
         """The key in the versioned envelope (type ``PAILLIER_PRIVATE_KEY``): ``p``, ``q``, ``h_s``.

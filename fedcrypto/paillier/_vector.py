@@ -358,12 +358,28 @@ class EncryptedVector(Immutable):
             )
         if not isinstance(other, _PLAIN):
             return NotImplemented
+        return self.multiply(other)
+
+    def multiply(self, other: Any, *, threads: int | None = None) -> EncryptedVector:
+        """``self * other`` (a plaintext scalar or a same-length array) on ``threads`` kernel
+        threads (default all cores): each ciphertext is raised to its multiplier.
+
+        Raises:
+            InvalidTypeError: ``other`` is a ciphertext vector or not a number/array.
+            EncodingOverflowError: a multiplier exceeds ``max_int`` (see ``docs/paillier.md``).
+        """
+        if isinstance(other, EncryptedVector) or not isinstance(other, _PLAIN):
+            raise InvalidTypeError(
+                "Paillier cannot multiply two ciphertexts; multiply by plaintexts"
+                if isinstance(other, EncryptedVector)
+                else f"cannot multiply by {type(other).__name__}"
+            )
         vals, scalar = _broadcast_operand(other)
         exps, neg, kenc = _multipliers(self._pk, vals, None)
         if not scalar:
             self._check_length(exps.shape[0], "the plaintext multiplier")
         enc = self._combine(kenc)
-        c = _crypto.signed_powmod(self._pk, self._c, exps, neg)
+        c = _crypto.signed_powmod(self._pk, self._c, exps, neg, threads=threads)
         return self._new(c, enc)
 
     __rmul__ = __mul__

@@ -367,8 +367,8 @@ def reconstruct_fixed_point(
     """Reconstruct and decode fixed-point shares to floats (negatives exact).
 
     Raises:
-        KeyMismatchError: the shares' domain is not the codec's.
-        (and everything :func:`additive_reconstruct` raises)
+        KeyMismatchError: the shares' domain is not the codec's (and everything
+            :func:`additive_reconstruct` raises).
     """
     codec = FixedPoint() if codec is None else codec
     first = check_share_set(shares)

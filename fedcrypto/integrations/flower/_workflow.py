@@ -279,10 +279,11 @@ class SecAggFedAvg(FedAvg):
     training metrics are not sent.  A round that cannot finish returns ``(None, None)``
     (the model stays as it was); see :attr:`reports`.
 
+    The keyword arguments ``num_shares``, ``reconstruction_threshold``, ``max_weight``,
+    ``clipping_range``, ``quantization_range``, ``modulus_range``, ``timeout``, ``active``,
+    ``unsafe_allow_low_threshold`` and ``executor`` are as for :class:`SecAggWorkflow`.
+
     Args:
-        num_shares, reconstruction_threshold, max_weight, clipping_range,
-        quantization_range, modulus_range, timeout, active, unsafe_allow_low_threshold,
-        executor: as for :class:`SecAggWorkflow`.
         **fedavg_kwargs: passed to ``flwr.serverapp.strategy.FedAvg``.
     """
 
