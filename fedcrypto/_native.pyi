@@ -27,13 +27,23 @@ def _barrett_selftest(mod: _Limbs, rounds: int, seed: int, broken_mu: bool, /) -
     """Test hook: mismatches between Barrett's reduction and division (None: not used for
     ``mod``); ``broken_mu`` replays the old truncated mu, which raises KernelError."""
 
+def openssl_version() -> str | None:
+    """Version of the libcrypto used for constant-time exponentiation (None: built without
+    it; GMP's ``mpn_sec_powm`` is used)."""
+
+def _powmod_gmp_sec(
+    bases: _Limbs, exps: _Limbs, mod: _Limbs, out: _Limbs, threads: int, /
+) -> None:
+    """Reference/benchmark hook: ``powmod(secret=True)`` through GMP's ``mpn_sec_powm`` only."""
+
 def gmp_default_allocators() -> bool:
     """True when libgmp uses its own allocators (batches then run without the GIL)."""
 
 def powmod(
     bases: _Limbs, exps: _Limbs, mod: _Limbs, out: _Limbs, secret: bool, threads: int, /
 ) -> None:
-    """``out[i] = bases[i] ** exps[i or 0] mod m``; ``secret``: constant time, odd ``m``."""
+    """``out[i] = bases[i] ** exps[i or 0] mod m``; ``secret``: constant time, odd ``m``,
+    exponent rows of at most 65,536 bits (OpenSSL's ``BN_mod_exp_mont_consttime`` when linked)."""
 
 def mulmod(a: _Limbs, b: _Limbs, mod: _Limbs, out: _Limbs, threads: int, /) -> None:
     """``out[i] = a[i] * b[i or 0] mod m``."""

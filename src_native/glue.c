@@ -27,6 +27,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "ct_powmod.h"
 #include "h2c25519.h"
 #include "kernels.h"
 
@@ -394,6 +395,12 @@ static int powmod_check(call *c) {
     if (get_modulus(c, 2, c->flag) || check_pair(c, 0, 1, 1) ||
         check_below(c, 0, c->mod, c->mn, "base"))
         return -1;
+    /* The constant-time path works on the whole exponent row: cap its width. */
+    if (c->flag && c->in[1].width > FC_CT_MAX_EXP_LIMBS) {
+        VALUE_ERR(c->st, "constant-time exponent rows are limited to %d bits, got %zu",
+                  FC_CT_MAX_EXP_LIMBS * 64, c->in[1].width * 64);
+        return -1;
+    }
     return check_out(c, c->in[0].count, fc_result_width(c->mod, c->mn));
 }
 
@@ -407,6 +414,25 @@ static const entry powmod_entry = {
     {{A_IN, "bases"}, {A_IN, "exponents"}, {A_IN, "modulus"}, {A_OUT, "output"},
      {A_FLAG, "secret"}, {A_THREADS, "threads"}},
     1, powmod_check, powmod_run, NULL,
+};
+
+/* _powmod_gmp_sec(bases, exps, mod, out, threads): GMP's mpn_sec_powm only (the
+ * reference for tests and the peer in benchmarks of the constant-time path). */
+static int powmod_gmp_sec_check(call *c) {
+    c->flag = 1;
+    return powmod_check(c);
+}
+
+static int powmod_gmp_sec_run(call *c) {
+    if (!c->in[0].count) return FC_OK;
+    return fc_gmp_sec_powmod(&c->in[0], &c->in[1], c->mod, c->mn, &c->out, c->threads);
+}
+
+static const entry powmod_gmp_sec_entry = {
+    "_powmod_gmp_sec", 5,
+    {{A_IN, "bases"}, {A_IN, "exponents"}, {A_IN, "modulus"}, {A_OUT, "output"},
+     {A_THREADS, "threads"}},
+    1, powmod_gmp_sec_check, powmod_gmp_sec_run, NULL,
 };
 
 /* mulmod(a, b, mod, out, threads) */
@@ -753,6 +779,7 @@ ENTRY_FN(powmod_py, powmod_entry)
 ENTRY_FN(mulmod_py, mulmod_entry)
 ENTRY_FN(prodmod_py, prodmod_entry)
 ENTRY_FN(multi_powmod_py, multi_powmod_entry)
+ENTRY_FN(powmod_gmp_sec_py, powmod_gmp_sec_entry)
 ENTRY_FN(crt_py, crt_entry)
 ENTRY_FN(curve25519_h2c_u_py, h2c_entry)
 ENTRY_FN(redc_selftest_py, redc_selftest_entry)
@@ -762,6 +789,14 @@ static PyObject *gmp_version_py(PyObject *self, PyObject *args) {
     (void)self;
     (void)args;
     return PyUnicode_FromString(fc_gmp_version());
+}
+
+static PyObject *openssl_version_py(PyObject *self, PyObject *args) {
+    const char *v = fc_openssl_version();
+    (void)self;
+    (void)args;
+    if (!v) Py_RETURN_NONE;
+    return PyUnicode_FromString(v);
 }
 
 static PyObject *gmp_default_alloc_py(PyObject *self, PyObject *args) {
@@ -775,6 +810,13 @@ static PyObject *gmp_default_alloc_py(PyObject *self, PyObject *args) {
 static PyMethodDef methods[] = {
     {"gmp_version", gmp_version_py, METH_NOARGS,
      "gmp_version($module, /)\n--\n\nVersion of the GMP library linked in."},
+    {"openssl_version", openssl_version_py, METH_NOARGS,
+     "openssl_version($module, /)\n--\n\n"
+     "Version of the libcrypto used for constant-time exponentiation (None: built without "
+     "it; GMP's mpn_sec_powm is used)."},
+    {"_powmod_gmp_sec", FASTCALL(powmod_gmp_sec_py),
+     "_powmod_gmp_sec($module, bases, exps, mod, out, threads, /)\n--\n\n"
+     "Reference/benchmark hook: powmod(secret=True) through GMP's mpn_sec_powm only."},
     {"gmp_default_allocators", gmp_default_alloc_py, METH_NOARGS,
      "gmp_default_allocators($module, /)\n--\n\n"
      "True when libgmp uses its own allocators (batches then run without the GIL, threaded)."},

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ct_powmod.h"
 #include "kernels.h"
 #include "parallel.h"
 
@@ -656,31 +657,7 @@ static void powmod_task(void *vc, size_t part, size_t begin, size_t end) {
     int shared = c->e->count == 1;
     (void)part;
     if (begin >= end) return;
-    if (c->secret) {
-        /* Constant time: mpn_sec_powm with the exponent's full row width in bits,
-         * so the running time depends on sizes only, never on the values. */
-        mp_bitcnt_t enb = (mp_bitcnt_t)ew * 64;
-        mp_size_t itch = mpn_sec_powm_itch((mp_size_t)n, enb, (mp_size_t)n);
-        mp_limb_t *tp = (mp_limb_t *)malloc((size_t)itch * sizeof(mp_limb_t));
-        mp_limb_t *bp = (mp_limb_t *)malloc(n * sizeof(mp_limb_t));
-        mp_limb_t *rp = (mp_limb_t *)malloc(n * sizeof(mp_limb_t));
-        if (!tp || !bp || !rp) {
-            set_error(&c->err, FC_ENOMEM);
-        } else {
-            for (i = begin; i < end; i++) {
-                const uint64_t *ep = c->e->p + (shared ? 0 : i) * ew;
-                int rc;
-                load_row(bp, c->b->p + i * c->b->width, c->b->width, n);
-                mpn_sec_powm(rp, bp, (mp_size_t)n, (mp_srcptr)ep, enb, (mp_srcptr)c->m,
-                             (mp_size_t)n, tp);
-                rc = store_limbs(c->out->p + i * c->out->width, c->out->width, rp, n);
-                if (rc) set_error(&c->err, rc);
-            }
-        }
-        free(tp);
-        free(bp);
-        free(rp);
-    } else {
+    {
         mpz_t r, b, e, m;
         mpz_init2(r, (mp_bitcnt_t)(2 * n * 64));
         mpz_roinit_n(m, (mp_srcptr)c->m, (mp_size_t)n);
@@ -700,6 +677,8 @@ static void powmod_task(void *vc, size_t part, size_t begin, size_t end) {
 int fc_powmod(const fc_in *bases, const fc_in *exps, const uint64_t *m, size_t mn, int secret,
               const fc_out *out, int threads) {
     powmod_ctx c = {bases, exps, m, mn, secret, out, FC_OK};
+    /* Secret exponents: ct_powmod.c (OpenSSL's constant-time exponentiation, or GMP's). */
+    if (secret) return fc_ct_powmod(bases, exps, m, mn, out, threads);
     double work = (double)bases->count * (double)mn * (double)mn * (double)(exps->width * 64);
     fc_run_parallel(bases->count, plan_parts(bases->count, threads, work), powmod_task, &c);
     return c.err;

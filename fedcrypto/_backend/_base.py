@@ -49,7 +49,8 @@ __all__ = [
 
 #: Default memory budget of one fixed-base table (96 MiB), constant-time or not.
 DEFAULT_MAX_TABLE_BYTES = 96 * 1024 * 1024
-#: Widest exponent a fixed-base table (or ``exp_bits``) may be built for.
+#: Widest exponent a fixed-base table (or ``exp_bits``) may be built for, and the widest
+#: exponent row of the constant-time ``powmod(secret=True)``.
 MAX_EXP_BITS = 1 << 16
 #: Widest automatic window of a variable-time table (bits).
 MAX_AUTO_WINDOW = 10
@@ -253,14 +254,23 @@ class Backend(ABC):
         """``bases[i] ** exps[i] mod mod`` for every row.
 
         ``exps`` has one row per base, or a single row shared by all bases.
-        ``secret=True`` uses constant-time exponentiation (requires an odd modulus).
-        Every base must be below ``mod``.
+        ``secret=True`` uses constant-time exponentiation (requires an odd modulus, and
+        exponent rows of at most :data:`MAX_EXP_BITS` bits: the time depends on the row
+        width, not on the exponents' values).  Every base must be below ``mod``.
+
+        :raises InvalidArgumentError: an even, zero or unit modulus with ``secret``, or
+            exponent rows wider than :data:`MAX_EXP_BITS` bits with ``secret``.
         """
         bases = check_limbs(bases, "bases")
         exps = check_limbs(exps, "exponents")
         sec = check_bool(secret, "secret")
         m = check_modulus(mod, odd=sec)
         _check_pair(bases, exps, "bases", "exponents", broadcast_b=True)
+        if sec and exps.shape[1] * 64 > MAX_EXP_BITS:
+            raise InvalidArgumentError(
+                f"constant-time exponent rows are limited to {MAX_EXP_BITS} bits, "
+                f"got {exps.shape[1] * 64}"
+            )
         return self._powmod(bases, exps, m, sec, check_threads(threads))
 
     def mulmod(

@@ -178,7 +178,8 @@ class NativeBackend(Backend):
 
     def info(self) -> dict[str, str]:
         """``name``, linked ``gmp`` version, ``gmpy2`` version (if importable),
-        ``constant_time`` and the default ``threads``."""
+        ``constant_time``, the linked ``openssl`` (libcrypto) version or ``"not linked"``,
+        ``ct_powmod`` (which code runs ``powmod(secret=True)``) and the default ``threads``."""
         info: dict[str, str] = {"name": self.name, "gmp": _native.gmp_version()}
         try:
             import gmpy2
@@ -187,6 +188,11 @@ class NativeBackend(Backend):
         except ImportError:  # pragma: no cover - gmpy2 is a dependency
             pass
         info["constant_time"] = "yes"
+        ossl = _native.openssl_version()
+        info["openssl"] = ossl if ossl is not None else "not linked"
+        info["ct_powmod"] = (
+            "OpenSSL BN_mod_exp_mont_consttime" if ossl is not None else "GMP mpn_sec_powm"
+        )
         info["threads"] = str(default_threads())
         return info
 
