@@ -29,6 +29,7 @@
 
 #include "ct_powmod.h"
 #include "h2c25519.h"
+#include "x25519.h"
 #include "kernels.h"
 
 /* ------------------------------------------------------------- module state -- */
@@ -566,6 +567,39 @@ static const entry h2c_entry = {
     0, h2c_check, h2c_run, NULL,
 };
 
+/* x25519_many(scalar, us, threads) -> bytes: X25519(scalar, u) for each 32-byte u.  No
+ * GMP: the GIL is always released.  The result is allocated (as bytes) under the GIL. */
+static int x25519_check(call *c) {
+    Py_ssize_t len = c->buf[1].view.len;
+    if (c->buf[0].view.len != 32) {
+        VALUE_ERR(c->st, "an X25519 scalar is 32 bytes, got %zd", c->buf[0].view.len);
+        return -1;
+    }
+    if (len % 32 != 0) {
+        VALUE_ERR(c->st, "u-coordinates must be a multiple of 32 bytes, got %zd", len);
+        return -1;
+    }
+    c->size[1] = len / 32;
+    c->result = PyBytes_FromStringAndSize(NULL, len);
+    return c->result ? 0 : -1;
+}
+
+static int x25519_run(call *c) {
+    size_t count = (size_t)c->size[1];
+    if (!count) return FC_OK;
+    return fc_x25519_many((const uint8_t *)c->buf[0].view.buf,
+                          (const uint8_t *)c->buf[1].view.buf, count,
+                          (uint8_t *)PyBytes_AS_STRING(c->result), c->threads)
+               ? FC_ENOMEM
+               : FC_OK;
+}
+
+static const entry x25519_entry = {
+    "x25519_many", 3,
+    {{A_BYTES, "scalar"}, {A_BYTES, "u-coordinates"}, {A_THREADS, "threads"}},
+    0, x25519_check, x25519_run, NULL,
+};
+
 /* _redc_selftest(mod, rounds, seed) -> int | None (test hook) */
 static int redc_selftest_check(call *c) { return get_modulus(c, 0, 1); }
 
@@ -782,6 +816,7 @@ ENTRY_FN(multi_powmod_py, multi_powmod_entry)
 ENTRY_FN(powmod_gmp_sec_py, powmod_gmp_sec_entry)
 ENTRY_FN(crt_py, crt_entry)
 ENTRY_FN(curve25519_h2c_u_py, h2c_entry)
+ENTRY_FN(x25519_many_py, x25519_entry)
 ENTRY_FN(redc_selftest_py, redc_selftest_entry)
 ENTRY_FN(barrett_selftest_py, barrett_selftest_entry)
 
@@ -833,6 +868,10 @@ static PyMethodDef methods[] = {
     {"crt", FASTCALL(crt_py),
      "crt($module, rp, rq, p, q, qinv, out, threads, /)\n--\n\n"
      "out[i] = rq[i] + q * ((rp[i] - rq[i]) * qinv mod p)."},
+    {"x25519_many", FASTCALL(x25519_many_py),
+     "x25519_many($module, scalar, us, threads, /)\n--\n\n"
+     "RFC 7748 X25519(scalar, u) for each 32-byte little-endian u (constant time, GIL "
+     "released, threads); 32 bytes per u."},
     {"curve25519_h2c_u", FASTCALL(curve25519_h2c_u_py),
      "curve25519_h2c_u($module, uniform, threads, /)\n--\n\n"
      "RFC 9380 curve25519_XMD:SHA-512_ELL2_RO_ u-coordinates (32 bytes little-endian each) "
