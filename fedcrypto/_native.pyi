@@ -94,3 +94,11 @@ def curve25519_h2c_u(uniform: bytes | bytearray | memoryview, threads: int, /) -
     results do not depend on ``threads``.  Raises InvalidTypeError for a non-buffer and
     InvalidArgumentError for a length that is not a multiple of 96 or ``threads < 1``.
     """
+
+def x25519_many(
+    scalar: bytes | bytearray | memoryview, us: bytes | bytearray | memoryview, threads: int, /
+) -> bytes:
+    """RFC 7748 ``X25519(scalar, u)`` for each 32-byte little-endian ``u`` (constant time,
+    GIL released, ``threads`` threads); 32 bytes per ``u``, all zero for a low-order ``u``.
+    Raises InvalidTypeError for a non-buffer and InvalidArgumentError for a scalar that is
+    not 32 bytes, ``us`` not a multiple of 32 bytes or ``threads < 1``."""

@@ -240,6 +240,8 @@ class Backend(ABC):
     name: str = "abstract"
     #: Whether :meth:`curve25519_h2c_u` runs a native kernel (else the Python implementation).
     native_h2c25519: bool = False
+    #: Whether :meth:`x25519_many` runs the native batch ladder (else ``cryptography`` per call).
+    native_x25519: bool = False
 
     # -- public, validated entry points ------------------------------------------------
     def powmod(
@@ -468,6 +470,42 @@ class Backend(ABC):
         nthreads = check_threads(threads)
         return self._curve25519_h2c_u(uniform, nthreads)
 
+    # -- X25519 ------------------------------------------------------------------------
+    def x25519_many(
+        self,
+        scalar: bytes | bytearray | memoryview,
+        us: bytes | bytearray | memoryview,
+        *,
+        threads: int | None = 1,
+    ) -> bytes:
+        """RFC 7748 ``X25519(scalar, u)`` for every 32-byte little-endian ``u`` in ``us``.
+
+        ``scalar`` is the 32-byte secret (clamped as RFC 7748 says); the u-coordinates
+        are taken as RFC 7748 decodes them (top bit ignored, non-canonical values reduced).
+        A low-order ``u`` gives 32 zero bytes (RFC 7748's all-zero output; callers that
+        must refuse it check for it).  The native backend runs a constant-time C ladder
+        (GIL released, ``threads`` threads; results do not depend on it); the others call
+        ``cryptography``'s X25519 once per ``u``.
+
+        :returns: ``len(us)`` bytes.
+        :raises InvalidTypeError: non-bytes arguments or non-contiguous buffers.
+        :raises InvalidArgumentError: a scalar that is not 32 bytes, ``us`` not a multiple
+            of 32 bytes, bad ``threads``.
+        """
+        views = []
+        for value, what in ((scalar, "scalar"), (us, "u-coordinates")):
+            if not isinstance(value, (bytes, bytearray, memoryview)):
+                raise InvalidTypeError(f"{what} must be bytes, got {type(value).__name__}")
+            view = memoryview(value)
+            if not view.c_contiguous:
+                raise InvalidTypeError(f"{what} must be a contiguous buffer")
+            views.append(view)
+        if views[0].nbytes != 32:
+            raise InvalidArgumentError("an X25519 scalar is 32 bytes")
+        if views[1].nbytes % 32:
+            raise InvalidArgumentError("u-coordinates must be a multiple of 32 bytes")
+        return self._x25519_many(scalar, us, check_threads(threads))
+
     def info(self) -> dict[str, str]:
         """Name and library versions of this backend."""
         return {"name": self.name}
@@ -488,6 +526,30 @@ class Backend(ABC):
     def _curve25519_h2c_u(self, uniform: bytes | bytearray | memoryview, threads: int) -> bytes:
         """The Python implementation (overridden by backends with a kernel)."""
         return self._h2c25519.u_from_uniform(bytes(uniform))
+
+    def _x25519_many(
+        self,
+        scalar: bytes | bytearray | memoryview,
+        us: bytes | bytearray | memoryview,
+        threads: int,
+    ) -> bytes:
+        """``cryptography``'s X25519, one call per ``u`` (overridden by the native backend).
+
+        Imported here, on first use, to keep ``import fedcrypto`` fast."""
+        from cryptography.hazmat.primitives.asymmetric.x25519 import (
+            X25519PrivateKey,
+            X25519PublicKey,
+        )
+
+        sk = X25519PrivateKey.from_private_bytes(bytes(scalar))
+        data = bytes(us)
+        out = []
+        for i in range(0, len(data), 32):
+            try:
+                out.append(sk.exchange(X25519PublicKey.from_public_bytes(data[i : i + 32])))
+            except ValueError:  # low-order u: RFC 7748's all-zero output
+                out.append(bytes(32))
+        return b"".join(out)
 
     @abstractmethod
     def _powmod(

@@ -135,12 +135,21 @@ class NativeBackend(Backend):
 
     name = "native"
     native_h2c25519 = True
+    native_x25519 = True
 
     def _make_int_ops(self) -> IntOps:
         return best_int_ops()  # imports gmpy2 on first use only: keeps `import fedcrypto` fast
 
     def _curve25519_h2c_u(self, uniform: bytes | bytearray | memoryview, threads: int) -> bytes:
         return bytes(_native.curve25519_h2c_u(uniform, _t(threads)))
+
+    def _x25519_many(
+        self,
+        scalar: bytes | bytearray | memoryview,
+        us: bytes | bytearray | memoryview,
+        threads: int,
+    ) -> bytes:
+        return bytes(_native.x25519_many(scalar, us, _t(threads)))
 
     def _powmod(
         self, bases: LimbArray, exps: LimbArray, mod: int, secret: bool, threads: int

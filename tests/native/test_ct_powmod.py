@@ -184,7 +184,7 @@ def _median_ratio(secret: bool, rounds: int) -> float:
     ratios = []
     for r in range(rounds):
         times = {}
-        for key in (("low", "high") if r % 2 else ("high", "low")):
+        for key in ("low", "high") if r % 2 else ("high", "low"):
             e = low if key == "low" else high
             t0 = time.perf_counter()
             _native.powmod(bases, e, mod, out, secret, 1)
