@@ -375,3 +375,34 @@ def test_constant_time_fixed_base(benchmark: Any, report_ratio: Any) -> None:
     report_ratio(
         f"constant-time fixed-base 4096/1024 x{count} vs phe r^n [CPU time]", c_ours, c_peer
     )
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_x25519_batch_vs_cryptography(benchmark: Any, report_ratio: Any, threads: int) -> None:
+    """Native X25519 batch ladder vs ``cryptography``'s X25519 per call (the ECDH PSI path
+    before issue 12), 2,000 u-coordinates (info; the PSI limit uses OpenSSL's own rate)."""
+    from cryptography.hazmat.primitives.asymmetric.x25519 import (
+        X25519PrivateKey,
+        X25519PublicKey,
+    )
+
+    nb = _native()
+    count = 8000 if BIG else 2000
+    k = secrets.token_bytes(32)
+    us = [secrets.token_bytes(32) for _ in range(count)]
+    blob = b"".join(us)
+    sk = X25519PrivateKey.from_private_bytes(k)
+    frm = X25519PublicKey.from_public_bytes
+
+    def ours_fn() -> object:
+        return nb.x25519_many(k, blob, threads=threads)
+
+    def peer_fn() -> object:
+        return [sk.exchange(frm(u)) for u in us]
+
+    ours, peer = _pair(benchmark, ours_fn, peer_fn)
+    label = f"x25519 batch x{count}, {threads} thread(s) vs cryptography per call"
+    report_ratio(label, ours, peer)
+    if threads == 1:
+        c_ours, c_peer = _cpu_pair(ours_fn, peer_fn)
+        report_ratio(f"{label} [CPU time]", c_ours, c_peer)
