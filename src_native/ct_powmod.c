@@ -59,6 +59,7 @@ typedef struct {
     const BIGNUM *bm;
     const BN_MONT_CTX *mont;
 #endif
+    int secret; /* OpenSSL path: constant time (else its sliding-window exponentiation) */
     int err;
 } ct_ctx;
 
@@ -152,8 +153,10 @@ static void ossl_task(void *vc, size_t part, size_t begin, size_t end) {
     }
     /* Marks every exponentiation operand secret (OpenSSL then never takes a
      * variable-time path). */
-    BN_set_flags(e, BN_FLG_CONSTTIME);
-    BN_set_flags(b, BN_FLG_CONSTTIME);
+    if (c->secret) {
+        BN_set_flags(e, BN_FLG_CONSTTIME);
+        BN_set_flags(b, BN_FLG_CONSTTIME);
+    }
     for (i = begin; i < end; i++) {
         const uint64_t *ep = c->e->p + (shared ? 0 : i) * ew;
         int rc;
@@ -163,7 +166,9 @@ static void ossl_task(void *vc, size_t part, size_t begin, size_t end) {
             limbs_to_le(buf, ep, ew);
             if (!BN_lebin2bn(buf, (int)(8 * ew), e)) goto oom;
         }
-        if (!BN_mod_exp_mont_consttime(r, b, e, c->bm, ctx, (BN_MONT_CTX *)c->mont)) goto oom;
+        if (c->secret ? !BN_mod_exp_mont_consttime(r, b, e, c->bm, ctx, (BN_MONT_CTX *)c->mont)
+                      : !BN_mod_exp_mont(r, b, e, c->bm, ctx, (BN_MONT_CTX *)c->mont))
+            goto oom;
         if (BN_bn2lebinpad(r, buf, (int)(8 * n)) < 0) goto oom;
         le_to_limbs(limbs, buf, n);
         rc = store_row(c->out->p + i * c->out->width, c->out->width, limbs, n);
@@ -194,17 +199,17 @@ static int rows_full_width(const fc_in *e) {
     return missing == 0;
 }
 
-int fc_ct_powmod(const fc_in *bases, const fc_in *exps, const uint64_t *m, size_t mn,
-                 const fc_out *out, int threads) {
+/* The batch through OpenSSL: constant time (secret) or its sliding window. */
+static int ossl_powmod(const fc_in *bases, const fc_in *exps, const uint64_t *m, size_t mn,
+                       int secret, const fc_out *out, int threads) {
     ct_ctx c;
     BN_CTX *ctx = NULL;
     BIGNUM *bm = NULL;
     BN_MONT_CTX *mont = NULL;
     unsigned char *buf = NULL;
     double work = (double)bases->count * (double)mn * (double)mn * (double)(exps->width * 64);
-    if (exps->width == 0 || !rows_full_width(exps))
-        return fc_gmp_sec_powmod(bases, exps, m, mn, out, threads);
     memset(&c, 0, sizeof c);
+    c.secret = secret;
     c.b = bases;
     c.e = exps;
     c.m = m;
@@ -232,7 +237,35 @@ done:
     return c.err;
 }
 
+int fc_ct_powmod(const fc_in *bases, const fc_in *exps, const uint64_t *m, size_t mn,
+                 const fc_out *out, int threads) {
+    if (exps->width == 0 || !rows_full_width(exps))
+        return fc_gmp_sec_powmod(bases, exps, m, mn, out, threads);
+    return ossl_powmod(bases, exps, m, mn, 1, out, threads);
+}
+
+int fc_vt_powmod_applies(const uint64_t *m, size_t mn) {
+    return (m[0] & 1) && mn >= FC_VT_OSSL_MIN_LIMBS && mn <= FC_VT_OSSL_MAX_LIMBS;
+}
+
+int fc_vt_powmod(const fc_in *bases, const fc_in *exps, const uint64_t *m, size_t mn,
+                 const fc_out *out, int threads) {
+    return ossl_powmod(bases, exps, m, mn, 0, out, threads);
+}
+
 #else /* !FC_HAVE_OPENSSL */
+
+int fc_vt_powmod_applies(const uint64_t *m, size_t mn) {
+    (void)m;
+    (void)mn;
+    return 0;
+}
+
+int fc_vt_powmod(const fc_in *bases, const fc_in *exps, const uint64_t *m, size_t mn,
+                 const fc_out *out, int threads) {
+    (void)bases, (void)exps, (void)m, (void)mn, (void)out, (void)threads;
+    return FC_NOT_APPLICABLE;
+}
 
 const char *fc_openssl_version(void) { return NULL; }
 

@@ -679,6 +679,8 @@ int fc_powmod(const fc_in *bases, const fc_in *exps, const uint64_t *m, size_t m
     powmod_ctx c = {bases, exps, m, mn, secret, out, FC_OK};
     /* Secret exponents: ct_powmod.c (OpenSSL's constant-time exponentiation, or GMP's). */
     if (secret) return fc_ct_powmod(bases, exps, m, mn, out, threads);
+    /* Public exponents: OpenSSL's sliding window where it measured faster than mpz_powm. */
+    if (fc_vt_powmod_applies(m, mn)) return fc_vt_powmod(bases, exps, m, mn, out, threads);
     double work = (double)bases->count * (double)mn * (double)mn * (double)(exps->width * 64);
     fc_run_parallel(bases->count, plan_parts(bases->count, threads, work), powmod_task, &c);
     return c.err;
