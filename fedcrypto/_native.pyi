@@ -31,9 +31,7 @@ def openssl_version() -> str | None:
     """Version of the libcrypto used for constant-time exponentiation (None: built without
     it; GMP's ``mpn_sec_powm`` is used)."""
 
-def _powmod_gmp_sec(
-    bases: _Limbs, exps: _Limbs, mod: _Limbs, out: _Limbs, threads: int, /
-) -> None:
+def _powmod_gmp_sec(bases: _Limbs, exps: _Limbs, mod: _Limbs, out: _Limbs, threads: int, /) -> None:
     """Reference/benchmark hook: ``powmod(secret=True)`` through GMP's ``mpn_sec_powm`` only."""
 
 def gmp_default_allocators() -> bool:
@@ -102,3 +100,9 @@ def x25519_many(
     GIL released, ``threads`` threads); 32 bytes per ``u``, all zero for a low-order ``u``.
     Raises InvalidTypeError for a non-buffer and InvalidArgumentError for a scalar that is
     not 32 bytes, ``us`` not a multiple of 32 bytes or ``threads < 1``."""
+
+def curve25519_u_status(us: bytes | bytearray | memoryview, threads: int, /) -> bytes:
+    """One status byte per 32-byte little-endian ``u``: 0 on curve25519, 1 non-canonical
+    (``u >= p``), 2 on the quadratic twist.  Public data (not constant time); GIL released.
+    Raises InvalidTypeError for a non-buffer and InvalidArgumentError for a length that is
+    not a multiple of 32 or ``threads < 1``."""

@@ -600,6 +600,33 @@ static const entry x25519_entry = {
     0, x25519_check, x25519_run, NULL,
 };
 
+/* curve25519_u_status(us, threads) -> bytes: one status byte per 32-byte u. */
+static int ustatus_check(call *c) {
+    Py_ssize_t len = c->buf[0].view.len;
+    if (len % 32 != 0) {
+        VALUE_ERR(c->st, "u-coordinates must be a multiple of 32 bytes, got %zd", len);
+        return -1;
+    }
+    c->size[0] = len / 32;
+    c->result = PyBytes_FromStringAndSize(NULL, len / 32);
+    return c->result ? 0 : -1;
+}
+
+static int ustatus_run(call *c) {
+    size_t count = (size_t)c->size[0];
+    if (!count) return FC_OK;
+    return fc_curve25519_u_status((const uint8_t *)c->buf[0].view.buf, count,
+                                  (uint8_t *)PyBytes_AS_STRING(c->result), c->threads)
+               ? FC_ENOMEM
+               : FC_OK;
+}
+
+static const entry ustatus_entry = {
+    "curve25519_u_status", 2,
+    {{A_BYTES, "u-coordinates"}, {A_THREADS, "threads"}},
+    0, ustatus_check, ustatus_run, NULL,
+};
+
 /* _redc_selftest(mod, rounds, seed) -> int | None (test hook) */
 static int redc_selftest_check(call *c) { return get_modulus(c, 0, 1); }
 
@@ -817,6 +844,7 @@ ENTRY_FN(powmod_gmp_sec_py, powmod_gmp_sec_entry)
 ENTRY_FN(crt_py, crt_entry)
 ENTRY_FN(curve25519_h2c_u_py, h2c_entry)
 ENTRY_FN(x25519_many_py, x25519_entry)
+ENTRY_FN(curve25519_u_status_py, ustatus_entry)
 ENTRY_FN(redc_selftest_py, redc_selftest_entry)
 ENTRY_FN(barrett_selftest_py, barrett_selftest_entry)
 
@@ -868,6 +896,10 @@ static PyMethodDef methods[] = {
     {"crt", FASTCALL(crt_py),
      "crt($module, rp, rq, p, q, qinv, out, threads, /)\n--\n\n"
      "out[i] = rq[i] + q * ((rp[i] - rq[i]) * qinv mod p)."},
+    {"curve25519_u_status", FASTCALL(curve25519_u_status_py),
+     "curve25519_u_status($module, us, threads, /)\n--\n\n"
+     "One status byte per 32-byte little-endian u: 0 on curve25519, 1 non-canonical "
+     "(u >= p), 2 on the twist."},
     {"x25519_many", FASTCALL(x25519_many_py),
      "x25519_many($module, scalar, us, threads, /)\n--\n\n"
      "RFC 7748 X25519(scalar, u) for each 32-byte little-endian u (constant time, GIL "

@@ -190,6 +190,74 @@ static void x25519_block(uint8_t *out, const uint8_t k[32], const uint8_t *us, s
     fe_store_ct(out, &t);
 }
 
+/* Status of a peer's u-coordinate: FC_U_OK, FC_U_NONCANONICAL (u >= p as a 256-bit
+ * little-endian integer) or FC_U_TWIST (u^3 + A u^2 + u is not a square mod p: a point of
+ * the quadratic twist).  Public data: branches are fine here.  The Legendre symbol is
+ * g^((p - 1) / 2) = g^(2^254 - 10) = (g^(2^250 - 1))^16 * g^6: 1, 0 or p - 1. */
+static uint8_t u_status(const uint8_t u[32]) {
+    uint64_t r[4], c[4];
+    fe x, g, t, z11, g2, g6;
+    r[0] = load_le64(u);
+    r[1] = load_le64(u + 8);
+    r[2] = load_le64(u + 16);
+    r[3] = load_le64(u + 24);
+    if (r[3] >> 63) return FC_U_NONCANONICAL;
+    if (r[3] == 0x7FFFFFFFFFFFFFFF && r[2] == ~(uint64_t)0 && r[1] == ~(uint64_t)0 &&
+        r[0] >= 0xFFFFFFFFFFFFFFED)
+        return FC_U_NONCANONICAL;
+    x.v[0] = r[0] & MASK51;
+    x.v[1] = ((r[0] >> 51) | (r[1] << 13)) & MASK51;
+    x.v[2] = ((r[1] >> 38) | (r[2] << 26)) & MASK51;
+    x.v[3] = ((r[2] >> 25) | (r[3] << 39)) & MASK51;
+    x.v[4] = r[3] >> 12;
+    fe_set_small(&t, 486662); /* A */
+    fe_add(&t, &x, &t);
+    fe_mul(&t, &t, &x);
+    fe_set_small(&g, 1);
+    fe_add(&t, &t, &g);
+    fe_mul(&g, &t, &x); /* g = u (u (u + A) + 1) */
+    fe_pow_2_250_1(&t, &z11, &g);
+    fe_sqn(&t, &t, 4);
+    fe_sq(&g2, &g);
+    fe_sq(&g6, &g2);
+    fe_mul(&g6, &g6, &g2);
+    fe_mul(&t, &t, &g6);
+    {
+        uint8_t b[32];
+        fe_store_ct(b, &t);
+        c[0] = load_le64(b);
+        c[1] = load_le64(b + 8);
+        c[2] = load_le64(b + 16);
+        c[3] = load_le64(b + 24);
+    }
+    if (c[0] == 0xFFFFFFFFFFFFFFEC && c[1] == ~(uint64_t)0 && c[2] == ~(uint64_t)0 &&
+        c[3] == 0x7FFFFFFFFFFFFFFF)
+        return FC_U_TWIST;
+    return FC_U_OK;
+}
+
+typedef struct {
+    const uint8_t *us;
+    uint8_t *status;
+} s_ctx;
+
+static void s_task(void *vc, size_t part, size_t begin, size_t end) {
+    s_ctx *c = (s_ctx *)vc;
+    size_t i;
+    (void)part;
+    for (i = begin; i < end; i++) c->status[i] = u_status(c->us + 32 * i);
+}
+
+int fc_curve25519_u_status(const uint8_t *us, size_t count, uint8_t *status, int threads) {
+    s_ctx c = {us, status};
+    size_t parts = threads < 1 ? 1 : (size_t)threads;
+    if (parts > 256) parts = 256;
+    if (parts > count / 64) parts = count / 64;
+    if (parts < 1) parts = 1;
+    fc_run_parallel(count, parts, s_task, &c);
+    return 0;
+}
+
 typedef struct {
     const uint8_t *k, *us;
     uint8_t *out;

@@ -15,4 +15,12 @@
 int fc_x25519_many(const uint8_t scalar[32], const uint8_t *us, size_t count, uint8_t *out,
                    int threads);
 
+/* Validation of peer u-coordinates (public data, not constant time): status[i] is
+ * FC_U_OK, FC_U_NONCANONICAL (u >= p) or FC_U_TWIST (not on curve25519 but on its
+ * twist).  Returns 0. */
+#define FC_U_OK 0
+#define FC_U_NONCANONICAL 1
+#define FC_U_TWIST 2
+int fc_curve25519_u_status(const uint8_t *us, size_t count, uint8_t *status, int threads);
+
 #endif

@@ -506,6 +506,27 @@ class Backend(ABC):
             raise InvalidArgumentError("u-coordinates must be a multiple of 32 bytes")
         return self._x25519_many(scalar, us, check_threads(threads))
 
+    def curve25519_u_status(
+        self, us: bytes | bytearray | memoryview, *, threads: int | None = 1
+    ) -> bytes:
+        """Validate 32-byte little-endian curve25519 u-coordinates (public data).
+
+        :returns: one byte per ``u``: 0 when ``u < p`` and ``u^3 + A u^2 + u`` is a square
+            or zero (a point of curve25519), 1 when ``u >= p`` (non-canonical), 2 when it is
+            a point of the quadratic twist.  The native backend runs a C kernel (GIL
+            released); the others use the backend's Jacobi symbol per ``u``.
+        :raises InvalidTypeError: ``us`` not a contiguous bytes-like object.
+        :raises InvalidArgumentError: a length that is not a multiple of 32, bad ``threads``.
+        """
+        if not isinstance(us, (bytes, bytearray, memoryview)):
+            raise InvalidTypeError(f"u-coordinates must be bytes, got {type(us).__name__}")
+        view = memoryview(us)
+        if not view.c_contiguous:
+            raise InvalidTypeError("u-coordinates must be a contiguous buffer")
+        if view.nbytes % 32:
+            raise InvalidArgumentError("u-coordinates must be a multiple of 32 bytes")
+        return self._curve25519_u_status(us, check_threads(threads))
+
     def info(self) -> dict[str, str]:
         """Name and library versions of this backend."""
         return {"name": self.name}
@@ -550,6 +571,19 @@ class Backend(ABC):
             except ValueError:  # low-order u: RFC 7748's all-zero output
                 out.append(bytes(32))
         return b"".join(out)
+
+    def _curve25519_u_status(self, us: bytes | bytearray | memoryview, threads: int) -> bytes:
+        """Per-``u`` Jacobi symbols (overridden by the native backend)."""
+        p = (1 << 255) - 19
+        data = bytes(us)
+        out = bytearray(len(data) // 32)
+        for i in range(len(out)):
+            u = int.from_bytes(data[32 * i : 32 * i + 32], "little")
+            if u >= p:
+                out[i] = 1
+            elif self.jacobi(u * (u * (u + 486662) + 1) % p, p) < 0:
+                out[i] = 2
+        return bytes(out)
 
     @abstractmethod
     def _powmod(

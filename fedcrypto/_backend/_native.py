@@ -151,6 +151,9 @@ class NativeBackend(Backend):
     ) -> bytes:
         return bytes(_native.x25519_many(scalar, us, _t(threads)))
 
+    def _curve25519_u_status(self, us: bytes | bytearray | memoryview, threads: int) -> bytes:
+        return bytes(_native.curve25519_u_status(us, _t(threads)))
+
     def _powmod(
         self, bases: LimbArray, exps: LimbArray, mod: int, secret: bool, threads: int
     ) -> LimbArray:

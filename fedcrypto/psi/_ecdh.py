@@ -114,13 +114,17 @@ def x25519_mask_peer(elements: Sequence[bytes], key: bytes, tag_key: bytes | Non
     """
     be = get_backend()
     if be.native_x25519:
-        for e in elements:
-            if len(e) != 32:
-                raise InvalidGroupElementError(
-                    "peer sent a curve25519 element that is not 32 bytes"
-                )
-            _check_u(e)
-        masked = be.x25519_many(key, b"".join(elements))
+        if any(len(e) != 32 for e in elements):
+            raise InvalidGroupElementError("peer sent a curve25519 element that is not 32 bytes")
+        blob = b"".join(elements)
+        status = be.curve25519_u_status(blob)
+        if status.count(0) != len(status):
+            if 1 in status:
+                raise InvalidGroupElementError("peer sent a non-canonical curve25519 u-coordinate")
+            raise InvalidGroupElementError(
+                "peer sent a point that is not on curve25519 (twist point)"
+            )
+        masked = be.x25519_many(key, blob)
         if _has_zero_block(masked):
             raise InvalidGroupElementError("peer sent a low-order curve25519 point")
         if tag_key is None:

@@ -187,3 +187,35 @@ def test_ecdh_peer_path_refuses_low_order_and_malformed_elements() -> None:
         _ecdh.x25519_mask_peer([elems[0], elems[1][:31]], key, None)
     with pytest.raises(InvalidGroupElementError, match="non-canonical"):
         _ecdh.x25519_mask_peer([P.to_bytes(32, "little")], key, None)
+
+
+def _status_ref(u: bytes) -> int:
+    x = int.from_bytes(u, "little")
+    if x >= P:
+        return 1
+    g = x * (x * (x + 486662) + 1) % P
+    return 2 if pow(g, (P - 1) // 2, P) == P - 1 else 0
+
+
+def test_u_status_matches_the_legendre_symbol() -> None:
+    rng = random.Random(21)
+    us = [rng.randbytes(31) + bytes([rng.randrange(128)]) for _ in range(500)]
+    edges = [0, 1, P - 1, P, P + 1, 2**255 - 1, 2**255, 2**256 - 1, *LOW_ORDER[2:4]]
+    us += [(v % 2**256).to_bytes(32, "little") for v in edges]
+    blob = b"".join(us)
+    want = bytes(_status_ref(u) for u in us)
+    assert 0 < want.count(2) < len(us)  # both curve and twist points are exercised
+    assert _native.curve25519_u_status(blob, 1) == want
+    assert _native.curve25519_u_status(blob, 3) == want
+    assert get_backend().curve25519_u_status(blob) == want
+    assert load_backend("gmpy2").curve25519_u_status(blob) == want
+    with pytest.raises(InvalidArgumentError):
+        _native.curve25519_u_status(bytes(33), 1)
+
+
+def test_ecdh_peer_path_refuses_twist_points() -> None:
+    key = bytes(range(32))
+    rng = random.Random(8)
+    twist = next(u for u in (rng.randbytes(31) + b"\x00" for _ in range(64)) if _status_ref(u) == 2)
+    with pytest.raises(InvalidGroupElementError, match="twist"):
+        _ecdh.x25519_mask_peer([twist], key, None)
