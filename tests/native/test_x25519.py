@@ -219,3 +219,27 @@ def test_ecdh_peer_path_refuses_twist_points() -> None:
     twist = next(u for u in (rng.randbytes(31) + b"\x00" for _ in range(64)) if _status_ref(u) == 2)
     with pytest.raises(InvalidGroupElementError, match="twist"):
         _ecdh.x25519_mask_peer([twist], key, None)
+
+
+def test_ladder_time_does_not_depend_on_the_scalar() -> None:
+    """Coarse statistics, not a speed assertion: the median over interleaved rounds of
+    time(scalar of Hamming weight ~3) / time(weight ~250) stays near 1 (fixed 255-step
+    ladder, mask swaps).  A bit-dependent branch in the ladder would move it.  Process CPU
+    time: on a shared machine wall time mostly measures the scheduler."""
+    import statistics
+    import time
+
+    low = bytes([8] + [0] * 30 + [0x40])  # after clamping: bits 3 and 254
+    high = bytes([0xF8] + [0xFF] * 30 + [0x7F])
+    blob = random.Random(2).randbytes(32 * 64)
+    ratios = []
+    for r in range(31):
+        times = {}
+        for key in ("low", "high") if r % 2 else ("high", "low"):
+            k = low if key == "low" else high
+            t0 = time.process_time()
+            _native.x25519_many(k, blob, 1)
+            times[key] = time.process_time() - t0
+        ratios.append(times["low"] / times["high"])
+    ratio = statistics.median(ratios)
+    assert 0.93 < ratio < 1.07, f"ratio {ratio:.3f}"
