@@ -276,6 +276,43 @@ def test_secret_powmod_decryption(benchmark: Any, report_ratio: Any) -> None:
         )
 
 
+@pytest.mark.parametrize(("mod_bits", "exp_bits"), [(2048, 1024), (3072, 1536), (4096, 1024)])
+def test_ct_powmod_vs_mpz_powm_sec(
+    benchmark: Any, report_ratio: Any, mod_bits: int, exp_bits: int
+) -> None:
+    """Constant-time powmod (OpenSSL ``BN_mod_exp_mont_consttime`` through the kernel) vs
+    GMP's ``mpn_sec_powm`` (the kernel's hook ``_powmod_gmp_sec``, same GMP, same inputs,
+    same run) and ``gmpy2.powmod_sec``, one thread.  Goal (issue 12) at 2048/1024: 1.15x."""
+    from fedcrypto import _native as native_mod
+
+    nb = _native()
+    count = 64 if BIG else 16
+    m = _odd(mod_bits)
+    e = secrets.randbits(exp_bits) | (1 << (exp_bits - 1))
+    bs = [secrets.randbelow(m) for _ in range(count)]
+    w = width_of(m)
+    b_arr, e_arr, m_row = ints_to_limbs(bs, w), int_to_limbs(e), int_to_limbs(m)
+    out = np.empty((count, w), dtype=np.uint64)
+
+    def ours_fn() -> object:
+        return nb.powmod(b_arr, e_arr, m, secret=True, threads=1)
+
+    def gmp_fn() -> None:
+        native_mod._powmod_gmp_sec(b_arr, e_arr, m_row, out, 1)
+
+    gm, ge = gmpy2.mpz(m), gmpy2.mpz(e)
+    gb = [gmpy2.mpz(x) for x in bs]
+    ours, peer = _pair(benchmark, ours_fn, gmp_fn)
+    assert np.array_equal(ours_fn(), out)
+    goal = 1.15 if (mod_bits, exp_bits) == (2048, 1024) else None
+    label = f"ct powmod {mod_bits}/{exp_bits} x{count}, 1 thread"
+    report_ratio(f"{label} vs GMP mpn_sec_powm (same run)", ours, peer, goal)
+    c_ours, c_peer = _cpu_pair(ours_fn, gmp_fn)
+    report_ratio(f"{label} vs GMP mpn_sec_powm [CPU time]", c_ours, c_peer, goal)
+    c_ours, c_peer = _cpu_pair(ours_fn, lambda: [gmpy2.powmod_sec(b, ge, gm) for b in gb])
+    report_ratio(f"{label} vs gmpy2.powmod_sec loop [CPU time]", c_ours, c_peer)
+
+
 def test_secret_powmod_dh_psi(benchmark: Any, report_ratio: Any) -> None:
     """DH-PSI exponentiation: constant time, 2048-bit modulus, 256-bit exponent (info)."""
     nb = _native()
@@ -317,7 +354,8 @@ def test_crt_batch(benchmark: Any, report_ratio: Any) -> None:
 
 def test_constant_time_fixed_base(benchmark: Any, report_ratio: Any) -> None:
     """Constant-time fixed-base table (secret exponents), 4096-bit modulus, 1024-bit exponents,
-    one thread, against mpn_sec_powm (our secret powmod) and phe's r^n mod n^2 (info)."""
+    one thread, against our secret powmod (OpenSSL's constant-time exponentiation) and phe's
+    r^n mod n^2 (info)."""
     from phe import util as phe_util
 
     nb = _native()
@@ -340,4 +378,63 @@ def test_constant_time_fixed_base(benchmark: Any, report_ratio: Any) -> None:
     )
     report_ratio(
         f"constant-time fixed-base 4096/1024 x{count} vs phe r^n [CPU time]", c_ours, c_peer
+    )
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_x25519_batch_vs_cryptography(benchmark: Any, report_ratio: Any, threads: int) -> None:
+    """Native X25519 batch ladder vs ``cryptography``'s X25519 per call (the ECDH PSI path
+    before issue 12), 2,000 u-coordinates (info; the PSI limit uses OpenSSL's own rate)."""
+    from cryptography.hazmat.primitives.asymmetric.x25519 import (
+        X25519PrivateKey,
+        X25519PublicKey,
+    )
+
+    nb = _native()
+    count = 8000 if BIG else 2000
+    k = secrets.token_bytes(32)
+    us = [secrets.token_bytes(32) for _ in range(count)]
+    blob = b"".join(us)
+    sk = X25519PrivateKey.from_private_bytes(k)
+    frm = X25519PublicKey.from_public_bytes
+
+    def ours_fn() -> object:
+        return nb.x25519_many(k, blob, threads=threads)
+
+    def peer_fn() -> object:
+        return [sk.exchange(frm(u)) for u in us]
+
+    ours, peer = _pair(benchmark, ours_fn, peer_fn)
+    label = f"x25519 batch x{count}, {threads} thread(s) vs cryptography per call"
+    report_ratio(label, ours, peer)
+    if threads == 1:
+        c_ours, c_peer = _cpu_pair(ours_fn, peer_fn)
+        report_ratio(f"{label} [CPU time]", c_ours, c_peer)
+
+
+@pytest.mark.parametrize("bits", [2048, 3072])
+def test_paillier_decrypt_cpu_vs_phe(report_ratio: Any, bits: int) -> None:
+    """Paillier decryption (constant-time CRT halves through the kernel) vs phe's decrypt,
+    one thread, process CPU time, same primes (issue 12: >= 1.3x at 2048, >= 1.2x at 3072)."""
+    import phe
+
+    from fedcrypto import paillier
+
+    _native()
+    sk = paillier.generate_private_key(bits)
+    pk = sk.public_key()
+    ppk = phe.PaillierPublicKey(pk.n)
+    psk = phe.PaillierPrivateKey(ppk, sk._p, sk._q)
+    count = 64 if BIG else 32
+    values = np.arange(count, dtype=np.int64) * 7919
+    ev = pk.encrypt(values)
+    pcts = [ppk.encrypt(int(v)) for v in values[:16]]
+    c_ours, c_peer = _cpu_pair(
+        lambda: sk.decrypt(ev, threads=1), lambda: [psk.decrypt(c) for c in pcts]
+    )
+    report_ratio(
+        f"Paillier-{bits} decrypt, 1 thread vs phe [CPU time, per value]",
+        c_ours / count,
+        c_peer / len(pcts),
+        1.3 if bits == 2048 else 1.2,
     )

@@ -27,13 +27,21 @@ def _barrett_selftest(mod: _Limbs, rounds: int, seed: int, broken_mu: bool, /) -
     """Test hook: mismatches between Barrett's reduction and division (None: not used for
     ``mod``); ``broken_mu`` replays the old truncated mu, which raises KernelError."""
 
+def openssl_version() -> str | None:
+    """Version of the libcrypto used for constant-time exponentiation (None: built without
+    it; GMP's ``mpn_sec_powm`` is used)."""
+
+def _powmod_gmp_sec(bases: _Limbs, exps: _Limbs, mod: _Limbs, out: _Limbs, threads: int, /) -> None:
+    """Reference/benchmark hook: ``powmod(secret=True)`` through GMP's ``mpn_sec_powm`` only."""
+
 def gmp_default_allocators() -> bool:
     """True when libgmp uses its own allocators (batches then run without the GIL)."""
 
 def powmod(
     bases: _Limbs, exps: _Limbs, mod: _Limbs, out: _Limbs, secret: bool, threads: int, /
 ) -> None:
-    """``out[i] = bases[i] ** exps[i or 0] mod m``; ``secret``: constant time, odd ``m``."""
+    """``out[i] = bases[i] ** exps[i or 0] mod m``; ``secret``: constant time, odd ``m``,
+    exponent rows of at most 65,536 bits (OpenSSL's ``BN_mod_exp_mont_consttime`` when linked)."""
 
 def mulmod(a: _Limbs, b: _Limbs, mod: _Limbs, out: _Limbs, threads: int, /) -> None:
     """``out[i] = a[i] * b[i or 0] mod m``."""
@@ -84,3 +92,17 @@ def curve25519_h2c_u(uniform: bytes | bytearray | memoryview, threads: int, /) -
     results do not depend on ``threads``.  Raises InvalidTypeError for a non-buffer and
     InvalidArgumentError for a length that is not a multiple of 96 or ``threads < 1``.
     """
+
+def x25519_many(
+    scalar: bytes | bytearray | memoryview, us: bytes | bytearray | memoryview, threads: int, /
+) -> bytes:
+    """RFC 7748 ``X25519(scalar, u)`` for each 32-byte little-endian ``u`` (constant time,
+    GIL released, ``threads`` threads); 32 bytes per ``u``, all zero for a low-order ``u``.
+    Raises InvalidTypeError for a non-buffer and InvalidArgumentError for a scalar that is
+    not 32 bytes, ``us`` not a multiple of 32 bytes or ``threads < 1``."""
+
+def curve25519_u_status(us: bytes | bytearray | memoryview, threads: int, /) -> bytes:
+    """One status byte per 32-byte little-endian ``u``: 0 on curve25519, 1 non-canonical
+    (``u >= p``), 2 on the quadratic twist.  Public data (not constant time); GIL released.
+    Raises InvalidTypeError for a non-buffer and InvalidArgumentError for a length that is
+    not a multiple of 32 or ``threads < 1``."""

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepare a fresh Debian/Ubuntu machine (Python 3.11+) for fedcrypto:
-#   - system packages (C compiler, pkg-config, libgmp-dev, python3-venv/-dev) when missing, via apt-get as root;
+#   - system packages (C compiler, pkg-config, libgmp-dev, libssl-dev (OpenSSL libcrypto), python3-venv/-dev) when missing, via apt-get as root;
 #   - a virtualenv in .venv with fedcrypto installed editable, the native GMP kernel REQUIRED (-Dnative=enabled),
 #     plus the test/benchmark/plot extras, Flower with its Ray simulation engine (flower-sim) and the
 #     house-check tools (dev: ruff, mypy, import-linter).
@@ -13,6 +13,7 @@ missing=()
 command -v cc >/dev/null 2>&1 || missing+=(build-essential)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 pkg-config --exists gmp 2>/dev/null || missing+=(libgmp-dev)
+pkg-config --exists libcrypto 2>/dev/null || missing+=(libssl-dev)
 command -v git >/dev/null 2>&1 || missing+=(git)
 if ! command -v "$PY" >/dev/null 2>&1; then
   missing+=(python3 python3-venv python3-dev)

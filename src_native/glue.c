@@ -27,7 +27,9 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "ct_powmod.h"
 #include "h2c25519.h"
+#include "x25519.h"
 #include "kernels.h"
 
 /* ------------------------------------------------------------- module state -- */
@@ -394,6 +396,12 @@ static int powmod_check(call *c) {
     if (get_modulus(c, 2, c->flag) || check_pair(c, 0, 1, 1) ||
         check_below(c, 0, c->mod, c->mn, "base"))
         return -1;
+    /* The constant-time path works on the whole exponent row: cap its width. */
+    if (c->flag && c->in[1].width > FC_CT_MAX_EXP_LIMBS) {
+        VALUE_ERR(c->st, "constant-time exponent rows are limited to %d bits, got %zu",
+                  FC_CT_MAX_EXP_LIMBS * 64, c->in[1].width * 64);
+        return -1;
+    }
     return check_out(c, c->in[0].count, fc_result_width(c->mod, c->mn));
 }
 
@@ -407,6 +415,25 @@ static const entry powmod_entry = {
     {{A_IN, "bases"}, {A_IN, "exponents"}, {A_IN, "modulus"}, {A_OUT, "output"},
      {A_FLAG, "secret"}, {A_THREADS, "threads"}},
     1, powmod_check, powmod_run, NULL,
+};
+
+/* _powmod_gmp_sec(bases, exps, mod, out, threads): GMP's mpn_sec_powm only (the
+ * reference for tests and the peer in benchmarks of the constant-time path). */
+static int powmod_gmp_sec_check(call *c) {
+    c->flag = 1;
+    return powmod_check(c);
+}
+
+static int powmod_gmp_sec_run(call *c) {
+    if (!c->in[0].count) return FC_OK;
+    return fc_gmp_sec_powmod(&c->in[0], &c->in[1], c->mod, c->mn, &c->out, c->threads);
+}
+
+static const entry powmod_gmp_sec_entry = {
+    "_powmod_gmp_sec", 5,
+    {{A_IN, "bases"}, {A_IN, "exponents"}, {A_IN, "modulus"}, {A_OUT, "output"},
+     {A_THREADS, "threads"}},
+    1, powmod_gmp_sec_check, powmod_gmp_sec_run, NULL,
 };
 
 /* mulmod(a, b, mod, out, threads) */
@@ -538,6 +565,66 @@ static const entry h2c_entry = {
     "curve25519_h2c_u", 2,
     {{A_BYTES, "uniform bytes"}, {A_THREADS, "threads"}},
     0, h2c_check, h2c_run, NULL,
+};
+
+/* x25519_many(scalar, us, threads) -> bytes: X25519(scalar, u) for each 32-byte u.  No
+ * GMP: the GIL is always released.  The result is allocated (as bytes) under the GIL. */
+static int x25519_check(call *c) {
+    Py_ssize_t len = c->buf[1].view.len;
+    if (c->buf[0].view.len != 32) {
+        VALUE_ERR(c->st, "an X25519 scalar is 32 bytes, got %zd", c->buf[0].view.len);
+        return -1;
+    }
+    if (len % 32 != 0) {
+        VALUE_ERR(c->st, "u-coordinates must be a multiple of 32 bytes, got %zd", len);
+        return -1;
+    }
+    c->size[1] = len / 32;
+    c->result = PyBytes_FromStringAndSize(NULL, len);
+    return c->result ? 0 : -1;
+}
+
+static int x25519_run(call *c) {
+    size_t count = (size_t)c->size[1];
+    if (!count) return FC_OK;
+    return fc_x25519_many((const uint8_t *)c->buf[0].view.buf,
+                          (const uint8_t *)c->buf[1].view.buf, count,
+                          (uint8_t *)PyBytes_AS_STRING(c->result), c->threads)
+               ? FC_ENOMEM
+               : FC_OK;
+}
+
+static const entry x25519_entry = {
+    "x25519_many", 3,
+    {{A_BYTES, "scalar"}, {A_BYTES, "u-coordinates"}, {A_THREADS, "threads"}},
+    0, x25519_check, x25519_run, NULL,
+};
+
+/* curve25519_u_status(us, threads) -> bytes: one status byte per 32-byte u. */
+static int ustatus_check(call *c) {
+    Py_ssize_t len = c->buf[0].view.len;
+    if (len % 32 != 0) {
+        VALUE_ERR(c->st, "u-coordinates must be a multiple of 32 bytes, got %zd", len);
+        return -1;
+    }
+    c->size[0] = len / 32;
+    c->result = PyBytes_FromStringAndSize(NULL, len / 32);
+    return c->result ? 0 : -1;
+}
+
+static int ustatus_run(call *c) {
+    size_t count = (size_t)c->size[0];
+    if (!count) return FC_OK;
+    return fc_curve25519_u_status((const uint8_t *)c->buf[0].view.buf, count,
+                                  (uint8_t *)PyBytes_AS_STRING(c->result), c->threads)
+               ? FC_ENOMEM
+               : FC_OK;
+}
+
+static const entry ustatus_entry = {
+    "curve25519_u_status", 2,
+    {{A_BYTES, "u-coordinates"}, {A_THREADS, "threads"}},
+    0, ustatus_check, ustatus_run, NULL,
 };
 
 /* _redc_selftest(mod, rounds, seed) -> int | None (test hook) */
@@ -753,8 +840,11 @@ ENTRY_FN(powmod_py, powmod_entry)
 ENTRY_FN(mulmod_py, mulmod_entry)
 ENTRY_FN(prodmod_py, prodmod_entry)
 ENTRY_FN(multi_powmod_py, multi_powmod_entry)
+ENTRY_FN(powmod_gmp_sec_py, powmod_gmp_sec_entry)
 ENTRY_FN(crt_py, crt_entry)
 ENTRY_FN(curve25519_h2c_u_py, h2c_entry)
+ENTRY_FN(x25519_many_py, x25519_entry)
+ENTRY_FN(curve25519_u_status_py, ustatus_entry)
 ENTRY_FN(redc_selftest_py, redc_selftest_entry)
 ENTRY_FN(barrett_selftest_py, barrett_selftest_entry)
 
@@ -762,6 +852,14 @@ static PyObject *gmp_version_py(PyObject *self, PyObject *args) {
     (void)self;
     (void)args;
     return PyUnicode_FromString(fc_gmp_version());
+}
+
+static PyObject *openssl_version_py(PyObject *self, PyObject *args) {
+    const char *v = fc_openssl_version();
+    (void)self;
+    (void)args;
+    if (!v) Py_RETURN_NONE;
+    return PyUnicode_FromString(v);
 }
 
 static PyObject *gmp_default_alloc_py(PyObject *self, PyObject *args) {
@@ -775,6 +873,13 @@ static PyObject *gmp_default_alloc_py(PyObject *self, PyObject *args) {
 static PyMethodDef methods[] = {
     {"gmp_version", gmp_version_py, METH_NOARGS,
      "gmp_version($module, /)\n--\n\nVersion of the GMP library linked in."},
+    {"openssl_version", openssl_version_py, METH_NOARGS,
+     "openssl_version($module, /)\n--\n\n"
+     "Version of the libcrypto used for constant-time exponentiation (None: built without "
+     "it; GMP's mpn_sec_powm is used)."},
+    {"_powmod_gmp_sec", FASTCALL(powmod_gmp_sec_py),
+     "_powmod_gmp_sec($module, bases, exps, mod, out, threads, /)\n--\n\n"
+     "Reference/benchmark hook: powmod(secret=True) through GMP's mpn_sec_powm only."},
     {"gmp_default_allocators", gmp_default_alloc_py, METH_NOARGS,
      "gmp_default_allocators($module, /)\n--\n\n"
      "True when libgmp uses its own allocators (batches then run without the GIL, threaded)."},
@@ -791,6 +896,14 @@ static PyMethodDef methods[] = {
     {"crt", FASTCALL(crt_py),
      "crt($module, rp, rq, p, q, qinv, out, threads, /)\n--\n\n"
      "out[i] = rq[i] + q * ((rp[i] - rq[i]) * qinv mod p)."},
+    {"curve25519_u_status", FASTCALL(curve25519_u_status_py),
+     "curve25519_u_status($module, us, threads, /)\n--\n\n"
+     "One status byte per 32-byte little-endian u: 0 on curve25519, 1 non-canonical "
+     "(u >= p), 2 on the twist."},
+    {"x25519_many", FASTCALL(x25519_many_py),
+     "x25519_many($module, scalar, us, threads, /)\n--\n\n"
+     "RFC 7748 X25519(scalar, u) for each 32-byte little-endian u (constant time, GIL "
+     "released, threads); 32 bytes per u."},
     {"curve25519_h2c_u", FASTCALL(curve25519_h2c_u_py),
      "curve25519_h2c_u($module, uniform, threads, /)\n--\n\n"
      "RFC 9380 curve25519_XMD:SHA-512_ELL2_RO_ u-coordinates (32 bytes little-endian each) "

@@ -28,6 +28,7 @@ from ._base import (
     default_threads,
     fixed_base_table_bytes,
     fixed_base_window,
+    secret_window,
 )
 from ._intops import IntOps
 from ._limbs import (
@@ -58,6 +59,7 @@ __all__ = [
     "check_threads",
     "default_threads",
     "fixed_base_table_bytes",
+    "secret_window",
     "fixed_base_window",
     "be_bytes_to_limbs",
     "check_limbs",

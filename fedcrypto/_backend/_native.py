@@ -135,12 +135,24 @@ class NativeBackend(Backend):
 
     name = "native"
     native_h2c25519 = True
+    native_x25519 = True
 
     def _make_int_ops(self) -> IntOps:
         return best_int_ops()  # imports gmpy2 on first use only: keeps `import fedcrypto` fast
 
     def _curve25519_h2c_u(self, uniform: bytes | bytearray | memoryview, threads: int) -> bytes:
         return bytes(_native.curve25519_h2c_u(uniform, _t(threads)))
+
+    def _x25519_many(
+        self,
+        scalar: bytes | bytearray | memoryview,
+        us: bytes | bytearray | memoryview,
+        threads: int,
+    ) -> bytes:
+        return bytes(_native.x25519_many(scalar, us, _t(threads)))
+
+    def _curve25519_u_status(self, us: bytes | bytearray | memoryview, threads: int) -> bytes:
+        return bytes(_native.curve25519_u_status(us, _t(threads)))
 
     def _powmod(
         self, bases: LimbArray, exps: LimbArray, mod: int, secret: bool, threads: int
@@ -178,7 +190,8 @@ class NativeBackend(Backend):
 
     def info(self) -> dict[str, str]:
         """``name``, linked ``gmp`` version, ``gmpy2`` version (if importable),
-        ``constant_time`` and the default ``threads``."""
+        ``constant_time``, the linked ``openssl`` (libcrypto) version or ``"not linked"``,
+        ``ct_powmod`` (which code runs ``powmod(secret=True)``) and the default ``threads``."""
         info: dict[str, str] = {"name": self.name, "gmp": _native.gmp_version()}
         try:
             import gmpy2
@@ -187,6 +200,11 @@ class NativeBackend(Backend):
         except ImportError:  # pragma: no cover - gmpy2 is a dependency
             pass
         info["constant_time"] = "yes"
+        ossl = _native.openssl_version()
+        info["openssl"] = ossl if ossl is not None else "not linked"
+        info["ct_powmod"] = (
+            "OpenSSL BN_mod_exp_mont_consttime" if ossl is not None else "GMP mpn_sec_powm"
+        )
         info["threads"] = str(default_threads())
         return info
 

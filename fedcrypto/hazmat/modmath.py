@@ -154,7 +154,8 @@ def powmod_many(
 ) -> list[int]:
     """``b ** e mod mod`` for each base; ``exps`` is one shared integer or one per base.
 
-    ``secret=True`` selects constant-time exponentiation (``mpz_powm_sec``) for
+    ``secret=True`` selects constant-time exponentiation (OpenSSL's
+    ``BN_mod_exp_mont_consttime`` in the native kernel, ``mpz_powm_sec`` in gmpy2) for
     secret exponents and requires an odd modulus.  Its running time depends on the
     width of the exponent rows, so pass ``exp_bits``, a public bound on the exponents
     (e.g. the group order's size, at most 65,536): rows are then that wide whatever the

@@ -33,7 +33,7 @@ from typing import ClassVar, Generic, TypeVar, cast
 import numpy as np
 
 from .. import _random
-from .._backend import FixedBaseTable, LimbArray, get_backend, int_to_limbs, width_of
+from .._backend import FixedBaseTable, LimbArray, get_backend, int_to_limbs, secret_window, width_of
 from .._immutable import Immutable
 from ..exceptions import InvalidArgumentError, InvalidTypeError, KeyMismatchError
 from ..hazmat.modmath import is_probable_prime, powmod
@@ -67,8 +67,6 @@ ABSOLUTE_MAX_KEY_SIZE = 65536
 #: Largest fixed-base table (bytes) built for a key's DJN base: the budget of the native
 #: kernel's automatic window choice, applied to constant-time tables as well.
 TABLE_BUDGET = 96 * 1024 * 1024
-#: Window (bits) of the native kernel's constant-time tables: each window keeps 2**5 entries.
-_SECRET_WINDOW = 5
 
 _SMALL_PRIMES = [p for p in range(3, 2000, 2) if all(p % d for d in range(3, int(p**0.5) + 1, 2))]
 
@@ -116,15 +114,17 @@ def fingerprint(n: int) -> bytes:
 def table_bytes(mod: int, exp_bits: int, *, secret: bool) -> int:
     """Bytes of the native fixed-base table for ``mod`` and ``exp_bits``-bit exponents.
 
-    Constant-time tables keep ``2**5`` entries for each of ``ceil(exp_bits / 5)``
-    windows; variable-time ones choose the widest window within :data:`TABLE_BUDGET`,
+    Constant-time tables keep ``2**k`` entries for each of ``ceil(exp_bits / k)``
+    windows (``k = secret_window(mod)``: 6 from 2048-bit moduli up, else 5);
+    variable-time ones choose the widest window within :data:`TABLE_BUDGET`,
     whose smallest form is one entry per exponent bit.  Each entry is one residue
     (``width_of(mod)`` limbs).  The other backends keep no table: for them this is
     an upper bound.
     """
     entry = width_of(mod) * 8
     if secret:
-        return -(-exp_bits // _SECRET_WINDOW) * (1 << _SECRET_WINDOW) * entry
+        k = secret_window(mod)
+        return -(-exp_bits // k) * (1 << k) * entry
     return exp_bits * entry
 
 

@@ -6,7 +6,9 @@ first party's x-coordinate by decoding either of the two points with that x.
 
 curve25519
     ``H(x)`` is ``curve25519_XMD:SHA-512_ELL2_RO_`` (RFC 9380) with a session DST; masking
-    is ``X25519(k, u)`` from ``cryptography``.  X25519 clamps ``k`` to ``8 * k'``; products of
+    is ``X25519(k, u)``: the native backend's constant-time batch ladder
+    (``Backend.x25519_many``, one C call per batch, GIL released), else ``cryptography``'s
+    X25519 per element.  X25519 clamps ``k`` to ``8 * k'``; products of
     clamped scalars still commute (``ka * (kb * P) == kb * (ka * P)``, both integers) and
     the factor 8 kills any small-order component of a peer point.  Peer u-coordinates are
     checked: canonical (``u < p``), on the curve and not on its twist
@@ -26,6 +28,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
+import numpy as np
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
@@ -62,18 +65,36 @@ def tag_many(values: Sequence[bytes], tag_key: bytes) -> bytes:
 
 
 # -- curve25519 ------------------------------------------------------------------------
+def _has_zero_block(values: bytes) -> bool:
+    """Whether any 32-byte block is all zero (X25519's output for a low-order input)."""
+    if not values:
+        return False
+    blocks = np.frombuffer(values, dtype=np.uint8).reshape(-1, 32)
+    return not bool(blocks.any(axis=1).all())
+
+
 def x25519_mask_own(items: Sequence[bytes], key: bytes, dst: bytes) -> bytes:
-    """``X25519(k, H(item))`` for each item, 32 bytes each (little-endian u)."""
+    """``X25519(k, H(item))`` for each item, 32 bytes each (little-endian u).
+
+    With the native backend the whole batch is one call of the constant-time C ladder
+    (``Backend.x25519_many``); otherwise ``cryptography``'s X25519 per item.
+    """
     us = curve25519_hash_to_u_many(items, dst)
+    be = get_backend()
+    if be.native_x25519:
+        out = be.x25519_many(key, us)
+        if _has_zero_block(out):  # pragma: no cover - H(x) of low order: probability ~2^-252
+            raise InvalidGroupElementError("an identifier hashed to a low-order point")
+        return out
     sk = X25519PrivateKey.from_private_bytes(key)
     from_bytes = X25519PublicKey.from_public_bytes
-    out = []
+    outs = []
     for i in range(0, len(us), 32):
         try:
-            out.append(sk.exchange(from_bytes(us[i : i + 32])))
+            outs.append(sk.exchange(from_bytes(us[i : i + 32])))
         except ValueError:  # pragma: no cover - H(x) at infinity has probability ~2^-252
             raise InvalidGroupElementError("an identifier hashed to a low-order point") from None
-    return b"".join(out)
+    return b"".join(outs)
 
 
 def _check_u(u_bytes: bytes) -> None:
@@ -91,6 +112,24 @@ def x25519_mask_peer(elements: Sequence[bytes], key: bytes, tag_key: bytes | Non
     :returns: concatenated 16-byte tags when ``tag_key`` is given, else the 32-byte values.
     :raises InvalidGroupElementError: non-canonical, twist or low-order input.
     """
+    be = get_backend()
+    if be.native_x25519:
+        if any(len(e) != 32 for e in elements):
+            raise InvalidGroupElementError("peer sent a curve25519 element that is not 32 bytes")
+        blob = b"".join(elements)
+        status = be.curve25519_u_status(blob)
+        if status.count(0) != len(status):
+            if 1 in status:
+                raise InvalidGroupElementError("peer sent a non-canonical curve25519 u-coordinate")
+            raise InvalidGroupElementError(
+                "peer sent a point that is not on curve25519 (twist point)"
+            )
+        masked = be.x25519_many(key, blob)
+        if _has_zero_block(masked):
+            raise InvalidGroupElementError("peer sent a low-order curve25519 point")
+        if tag_key is None:
+            return masked
+        return tag_many([masked[i : i + 32] for i in range(0, len(masked), 32)], tag_key)
     sk = X25519PrivateKey.from_private_bytes(key)
     from_bytes = X25519PublicKey.from_public_bytes
     out = []

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import fedcrypto
-from fedcrypto._backend import BACKEND_NAMES, Backend, get_backend, load_backend
+from fedcrypto._backend import BACKEND_NAMES, Backend, get_backend, load_backend, secret_window
 from fedcrypto._backend._limbs import int_to_limbs, ints_to_limbs, limbs_to_ints, width_of
 from fedcrypto.exceptions import BackendUnavailableError, InvalidArgumentError, InvalidTypeError
 
@@ -646,7 +646,7 @@ def test_native_constant_time_fixed_base(native: Backend, bits: int, window: int
     m = _odd_modulus(bits)
     for g in (secrets.randbelow(m), 0, 1, m - 1):
         table = NativeFixedBase(g, m, 70, window=window, secret=True)
-        assert table.secret and table.window == (window or 5)
+        assert table.secret and table.window == (window or secret_window(m))
         es = [0, 1, (1 << 70) - 1] + [secrets.randbits(70) for _ in range(4)]
         for threads in (1, 2):
             assert limbs_to_ints(table.pow(ints_to_limbs(es), threads=threads)) == [

@@ -36,7 +36,8 @@ BARRETT_MIN_LIMBS = 24
 WRAP_MIN_LIMBS = 56
 #: plan_parts: batches cheaper than this run on one thread.
 THREAD_WORK_MIN = 150000
-#: Window of constant-time fixed-base tables (FB_SECRET_WINDOW).
+#: Window of constant-time fixed-base tables below 32 limbs (FB_SECRET_WINDOW; 6 from 32
+#: limbs up, FB_SECRET_WINDOW_WIDE: see test_ct_fixed_base.py).
 SECRET_WINDOW = 5
 #: Widest automatic fixed-base window (FB_MAX_AUTO_WINDOW).
 MAX_AUTO_WINDOW = 10

@@ -145,9 +145,10 @@ def test_private_key_bytes_above_the_cap_are_refused() -> None:
 def test_table_bytes_of_constant_time_tables() -> None:
     from fedcrypto.paillier._params import TABLE_BUDGET, table_bytes
 
-    # 2048-bit key: ceil(1024 / 5) windows * 32 entries * 64 limbs * 8 bytes.
+    # 2048-bit key: ceil(1024 / 6) windows * 64 entries * 64 limbs * 8 bytes (6-bit windows
+    # from 2048-bit moduli up, issue 12).
     n2048 = (1 << 4096) - 1
-    assert table_bytes(n2048, 1024, secret=True) == 205 * 32 * 64 * 8
+    assert table_bytes(n2048, 1024, secret=True) == 171 * 64 * 64 * 8
     assert table_bytes(n2048, 1024, secret=False) == 1024 * 64 * 8
     # At the cap the constant-time table would need ~205 MiB: over budget.
     n16k = (1 << 32768) - 1
