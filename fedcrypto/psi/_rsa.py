@@ -52,7 +52,8 @@ from ._settings import TAG_BYTES, PsiSettings, session_tag
 __all__ = ["RsaParty", "signer_role"]
 
 _WINDOW = 2
-#: Session keys are three-prime RSA (about 2.2x faster CRT signing; see RsaBlindKey).
+#: Session keys are three-prime RSA by default (about 2.2x faster CRT signing; see
+#: RsaBlindKey); ``PsiSettings.rsa_primes`` selects 2 or 3.
 SESSION_KEY_PRIMES = 3
 
 
@@ -121,7 +122,7 @@ class RsaParty(PsiParty):
         self._join: TagJoin | None = None
         if self.is_signer:
             if rsa_key is None:
-                rsa_key = RsaBlindKey.generate(self._bits, primes=SESSION_KEY_PRIMES)
+                rsa_key = RsaBlindKey.generate(self._bits, primes=settings.rsa_primes)
             if not isinstance(rsa_key, RsaBlindKey) or rsa_key.public().bits != self._bits:
                 raise InvalidArgumentError(f"rsa_key must be an RsaBlindKey of {self._bits} bits")
             self._key = rsa_key
