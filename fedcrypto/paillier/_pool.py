@@ -8,7 +8,7 @@ import weakref
 
 import numpy as np
 
-from .._backend._limbs import LimbArray
+from .._backend import LimbArray
 from .._immutable import Immutable
 from ..exceptions import FedCryptoError, InvalidArgumentError, InvalidTypeError
 from . import _crypto
