@@ -29,9 +29,10 @@ REFILL_CHUNK_PER_THREAD = 32
 class _Stock:
     """The pool's mutable part: randomizer batches, the refill state, one condition.
 
-    ``cond`` guards every field.  The refill thread holds only this object and the
-    public key, never the pool, so a pool that is dropped is collected and its
-    finalizer stops the thread.
+    ``cond`` guards every field.  Its lock is re-entrant: a pool's finalizer may run
+    inside a garbage collection triggered while this thread holds it.  The refill
+    thread holds only this object and the public key, never the pool, so a pool that
+    is dropped is collected and its finalizer stops the thread.
     """
 
     __slots__ = (
@@ -47,7 +48,7 @@ class _Stock:
     )
 
     def __init__(self) -> None:
-        self.cond = threading.Condition(threading.Lock())
+        self.cond = threading.Condition()
         self.batches: list[LimbArray] = []
         self.count = 0
         self.pid = os.getpid()
@@ -73,7 +74,7 @@ class _Stock:
     def after_fork_in_child(self) -> None:
         """Runs in a forked child: the parent's refill thread may have held the lock at
         fork time, so the child gets a fresh condition (and an empty stock)."""
-        self.cond = threading.Condition(threading.Lock())
+        self.cond = threading.Condition()
         self._reset_child()
 
     def stop(self) -> None:

@@ -108,6 +108,9 @@ def test_malformed_multi_prime_keys_are_rejected(rsa_key3: RsaBlindKey) -> None:
     small = random_prime(200)
     big1, big2 = random_prime(924), random_prime(924)
     bad(n=big1 * big2 * small, primes=(big1, big2, small))  # unbalanced: ECM finds a small prime
+    with pytest.raises(InvalidArgumentError):
+        RsaBlindKey(big1, big2, small)  # the constructor checks the balance too
+    assert RsaBlindKey(big1, big2, small, unsafe_allow_small_keys=True).prime_count == 3
     bad(exponents=num.exponents[:2])
     bad(exponents=(num.exponents[0] + 1, *num.exponents[1:]))
     bad(coefficients=(num.coefficients[0], num.coefficients[1] + 1))
