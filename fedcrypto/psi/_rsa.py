@@ -52,8 +52,7 @@ from ._settings import TAG_BYTES, PsiSettings, session_tag
 __all__ = ["RsaParty", "signer_role"]
 
 _WINDOW = 2
-#: Session keys are three-prime RSA by default (about 2.2x faster CRT signing; see
-#: RsaBlindKey); ``PsiSettings.rsa_primes`` selects 2 or 3.
+#: Session keys are three-prime RSA (about 2.2x faster CRT signing; see RsaBlindKey).
 SESSION_KEY_PRIMES = 3
 
 
