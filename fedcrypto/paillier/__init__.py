@@ -35,7 +35,7 @@ from ._packing import (
     estimate_alpha,
 )
 from ._params import DEFAULT_KEY_SIZE, MAX_KEY_SIZE, MIN_KEY_SIZE, TABLE_BUDGET
-from ._pool import RandomizerPool
+from ._pool import MAX_POOL_BYTES, RandomizerPool
 from ._vector import MAX_VECTOR_LENGTH, EncryptedVector, concatenate
 
 __all__ = [
@@ -50,6 +50,7 @@ __all__ = [
     "MIN_ALPHA",
     "MAX_ALPHA",
     "TABLE_BUDGET",
+    "MAX_POOL_BYTES",
     "INTEGER",
     "Encoding",
     "EncryptedVector",

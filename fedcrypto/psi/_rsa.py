@@ -121,7 +121,7 @@ class RsaParty(PsiParty):
         self._join: TagJoin | None = None
         if self.is_signer:
             if rsa_key is None:
-                rsa_key = RsaBlindKey.generate(self._bits, primes=SESSION_KEY_PRIMES)
+                rsa_key = RsaBlindKey.generate(self._bits, primes=settings.rsa_primes)
             if not isinstance(rsa_key, RsaBlindKey) or rsa_key.public().bits != self._bits:
                 raise InvalidArgumentError(f"rsa_key must be an RsaBlindKey of {self._bits} bits")
             self._key = rsa_key

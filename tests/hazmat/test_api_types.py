@@ -177,6 +177,7 @@ def _rsa_material() -> dict[str, Any]:
         "p": p,
         "q": q,
         "e": e,
+        "crt": key.private_crt_numbers(),
     }
 
 
@@ -254,6 +255,32 @@ def _calls() -> list[tuple[str, Callable[..., Any], tuple[Any, ...], dict[str, A
         ("RsaBlindKey.sign_many", RSA["key"].sign_many, (RSA["blinded"],), {"threads": 1}),
         ("RsaBlindKey.public", RSA["key"].public, (), {}),  # no arguments to get wrong
         ("RsaBlindKey.private_numbers", RSA["key"].private_numbers, (), {}),
+        ("RsaBlindKey.private_crt_numbers", RSA["key"].private_crt_numbers, (), {}),
+        (
+            "RsaBlindKey.from_private_numbers",
+            rsa_blind.RsaBlindKey.from_private_numbers,
+            (),
+            {
+                "n": RSA["pub"].n,
+                "e": 65537,
+                "primes": [RSA["p"], RSA["q"]],
+                "exponents": list(RSA["crt"].exponents),
+                "coefficients": list(RSA["crt"].coefficients),
+                "unsafe_allow_small_keys": True,
+            },
+        ),
+        (
+            "RsaPrivateCrtNumbers",
+            rsa_blind.RsaPrivateCrtNumbers,
+            (
+                RSA["pub"].n,
+                65537,
+                [RSA["p"], RSA["q"]],
+                list(RSA["crt"].exponents),
+                list(RSA["crt"].coefficients),
+            ),
+            {"unsafe_allow_small_keys": True},
+        ),
     ]
 
 
