@@ -32,7 +32,7 @@ from ..exceptions import RemoteProtocolError
 from . import _dh, _ecdh
 from ._join import TagJoin
 from ._messages import MaskedBatch, PsiMessage, ShuffledTags, TagReply, element_size
-from ._parallel import WorkerPool
+from ._parallel import map_chunks
 from ._party import PsiParty, batch_count, secure_permutation
 from ._settings import TAG_BYTES, PsiSettings, session_tag
 
@@ -90,14 +90,9 @@ class CommutativeParty(PsiParty):
         self._peer_received = 0
         self._shuffled_received = 0
         self._shuffle_buf: list[bytes] = []
-        self._pool = WorkerPool(
-            settings.workers,
-            min_items=PARALLEL_MIN_ITEMS.get(self._group, PARALLEL_MIN_ITEMS_DH),
-        )
-        self._join = (
-            TagJoin(
-                self.peer_size, self.n, memory_budget=settings.memory_budget, workdir=self._workdir
-            )
+        self._min_items = PARALLEL_MIN_ITEMS.get(self._group, PARALLEL_MIN_ITEMS_DH)
+        self._join: TagJoin | None = (
+            self._join_provider.new_join(self.peer_size, self.n, want_ref_positions=False)
             if self._learn_me
             else None
         )
@@ -118,8 +113,15 @@ class CommutativeParty(PsiParty):
         lo, hi = i * self._bs, i * self._bs + self._my_batch_len(i)
         chunk = [self._items[int(j)] for j in self._perm[lo:hi]]
         data = b"".join(
-            self._pool.map_chunks(
-                _mask_own, chunk, self._protocol, self._group, self._secret, self._dst
+            map_chunks(
+                self._executor,
+                _mask_own,
+                chunk,
+                self._protocol,
+                self._group,
+                self._secret,
+                self._dst,
+                min_items=self._min_items,
             )
         )
         self._report("hashing", hi, self.n)
@@ -167,8 +169,15 @@ class CommutativeParty(PsiParty):
                 f"masked batch {i} holds {msg.count} elements, expected {self._peer_batch_len(i)}"
             )
         tags = b"".join(
-            self._pool.map_chunks(
-                _mask_peer, msg.elements(), self._protocol, self._group, self._secret, self._tag_key
+            map_chunks(
+                self._executor,
+                _mask_peer,
+                msg.elements(),
+                self._protocol,
+                self._group,
+                self._secret,
+                self._tag_key,
+                min_items=self._min_items,
             )
         )
         self._peer_received += 1
@@ -257,6 +266,5 @@ class CommutativeParty(PsiParty):
             self._finish(res.probe, int(res.probe.size))
 
     def _close(self) -> None:
-        self._pool.close()
         if self._join is not None:
             self._join.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +13,7 @@ import numpy.typing as npt
 from .._immutable import Immutable
 from .._random import VectorRNG
 from ..exceptions import InvalidTypeError, LocalProtocolError, RemoteProtocolError
+from ._join import JoinProvider
 from ._messages import PsiMessage, message_param
 from ._settings import PsiSettings
 
@@ -79,7 +81,8 @@ class PsiParty:
         items: Sequence[bytes],
         peer_size: int,
         session_id: bytes,
-        workdir: str | None,
+        executor: Executor | None,
+        join: JoinProvider,
         progress: ProgressFn | None,
     ) -> None:
         self.settings = settings
@@ -90,7 +93,8 @@ class PsiParty:
         self.peer_size = peer_size
         self._session_id = session_id
         self._param = message_param(settings, session_id)
-        self._workdir = workdir
+        self._executor = executor
+        self._join_provider = join
         self._progress = progress
         self._started = False
         self._failed = False
@@ -144,7 +148,9 @@ class PsiParty:
         return self._result
 
     def close(self) -> None:
-        """Release worker processes and temporary files (idempotent; also done on completion)."""
+        """Release the join's memory and spill files (idempotent; also done on completion).
+
+        The executor belongs to the caller and is left running."""
         self._close()
 
     def __reduce__(self) -> Any:

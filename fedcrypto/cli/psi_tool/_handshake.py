@@ -74,6 +74,7 @@ _OPTION_NAMES = {
     "group": "--group",
     "reveal": "--reveal",
     "batch_size": "--batch-size",
+    "buckets": "--buckets",
     "normalize": "--normalize",
     "key_columns": "number of --id-column columns",
     "duplicates": "--duplicates",
