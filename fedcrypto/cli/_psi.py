@@ -20,6 +20,7 @@ from .psi_tool import _run
 from .psi_tool._certs import make_certs, make_identity
 from .psi_tool._net import DEFAULT_MIN_RATE, FRAME_GRACE
 from .psi_tool._progress import terminal_line
+from .psi_tool._scale import add_scale_options
 from .psi_tool._tls import certificate_fingerprint, format_fingerprint
 
 __all__ = ["register", "build_psi_parser"]
@@ -290,6 +291,7 @@ def build_psi_parser(parser: argparse.ArgumentParser) -> None:
         _add_protocol_options(p)
         _add_output_options(p)
         _add_network_options(p)
+        add_scale_options(p)
         p.set_defaults(func=func)
 
     local = modes.add_parser(
@@ -304,6 +306,7 @@ def build_psi_parser(parser: argparse.ArgumentParser) -> None:
     _add_input_options(local)
     _add_protocol_options(local)
     _add_output_options(local)
+    add_scale_options(local, network=False)
     local.set_defaults(func=_run.run_local)
 
     ident = modes.add_parser(

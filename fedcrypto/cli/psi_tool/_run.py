@@ -60,6 +60,7 @@ from ._net import (
 )
 from ._output import check_output_path, write_intersection, write_report
 from ._progress import Progress, format_bytes, terminal_line
+from ._scale import join_provider, open_executor
 from ._tls import (
     CertificateRejectedError,
     PinMismatchError,
@@ -97,6 +98,7 @@ def _settings(args: argparse.Namespace, role: str) -> psi.PsiSettings:
         "reveal": reveal_to_canonical(args.reveal, role),
         "batch_size": args.batch_size,
         "workers": args.workers,
+        "buckets": getattr(args, "buckets", 1),
     }
     if args.memory_budget is not None:
         kwargs["memory_budget"] = args.memory_budget << 20
@@ -517,6 +519,8 @@ def _run_network(args: argparse.Namespace, role: str) -> int:
             if role == "connector":
                 _tell_peer_input_failed(args, tls)
             raise
+        executor = open_executor(args)
+        closers.append(lambda: executor.shutdown(wait=False, cancel_futures=True))
         hello = Hello.build(
             role=role,
             tool_version=__version__,
@@ -550,7 +554,8 @@ def _run_network(args: argparse.Namespace, role: str) -> int:
             items=data.keys,
             peer_size=hs.peer_size,
             session_id=hs.session_id,
-            workdir=args.workdir,
+            executor=executor,
+            join=join_provider(args, settings),
             progress=progress,
         )
         closers.append(party.close)
@@ -572,6 +577,8 @@ def _run_network(args: argparse.Namespace, role: str) -> int:
             "session_id": hs.session_id.hex(),
             "peer_tool": hs.peer_tool_version,
         }
+        if isinstance(party, psi.PartitionedParty):
+            extra["buckets"] = {"done": party.buckets_done, "total": party.buckets_total}
         if rejected is not None:
             extra["rejected_connections"] = rejected
         return _finish(
@@ -627,13 +634,16 @@ def run_local(args: argparse.Namespace) -> int:
             raise InvalidArgumentError("A and B have different numbers of key columns")
         sid = os.urandom(32)
         t0 = time.monotonic()
+        executor = open_executor(args)
+        closers.append(lambda: executor.shutdown(wait=False, cancel_futures=True))
         a = psi.create_party(
             settings,
             role="listener",
             items=data.keys,
             peer_size=len(data_b.keys),
             session_id=sid,
-            workdir=args.workdir,
+            executor=executor,
+            join=join_provider(args, settings),
             progress=progress,
         )
         b = psi.create_party(
@@ -642,7 +652,8 @@ def run_local(args: argparse.Namespace) -> int:
             items=data_b.keys,
             peer_size=len(data.keys),
             session_id=sid,
-            workdir=args.workdir,
+            executor=executor,
+            join=join_provider(args, settings),
             progress=Progress(quiet=args.quiet, label="B"),
         )
         closers.extend((a.close, b.close))
