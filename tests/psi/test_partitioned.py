@@ -70,7 +70,7 @@ def test_partitioned_equals_plain(protocol: str, reveal: str) -> None:
     a, b = _ids(0, 300), _ids(150, 420)
     plain = run_pair(PsiSettings(protocol=protocol, reveal=reveal, batch_size=64), a, b)
     parted = run_pair(PsiSettings(protocol=protocol, reveal=reveal, batch_size=64, buckets=5), a, b)
-    for p, q in zip(plain, parted):
+    for p, q in zip(plain, parted, strict=True):
         assert p.count == q.count
         if p.indices is None:
             assert q.indices is None
