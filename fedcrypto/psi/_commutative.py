@@ -34,6 +34,7 @@ from ._join import TagJoin
 from ._messages import MaskedBatch, PsiMessage, ShuffledTags, TagReply, element_size
 from ._parallel import map_chunks
 from ._party import PsiParty, batch_count, secure_permutation
+from ._seeded import purpose_rng, seeded_secret
 from ._settings import TAG_BYTES, PsiSettings, session_tag
 
 __all__ = ["CommutativeParty"]
@@ -65,15 +66,20 @@ def _mask_peer(
 class CommutativeParty(PsiParty):
     """ECDH / DH PSI party (see the module docstring for the message flow)."""
 
-    def __init__(self, settings: PsiSettings, **kwargs: Any) -> None:
+    def __init__(
+        self, settings: PsiSettings, *, rng_seed: bytes | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(settings, **kwargs)
         self._protocol = settings.protocol
         self._group = settings.resolved_group()
-        self._secret: Any = (
-            _dh.new_exponent(self._group)
-            if self._protocol == "dh"
-            else _ecdh.new_scalar(self._group)
-        )
+        # rng_seed: a resumable partitioned run derives this bucket's randomness (see _seeded)
+        self._rng_seed = rng_seed
+        if rng_seed is not None:
+            self._secret: Any = seeded_secret(self._protocol, self._group, rng_seed)
+        elif self._protocol == "dh":
+            self._secret = _dh.new_exponent(self._group)
+        else:
+            self._secret = _ecdh.new_scalar(self._group)
         self._dst = session_tag(settings, self._session_id, "hash-to-group")
         self._tag_key = hashlib.sha256(session_tag(settings, self._session_id, "tag")).digest()
         self._elem = element_size(settings, "element")
@@ -84,7 +90,9 @@ class CommutativeParty(PsiParty):
         self._learn_peer = settings.reveal in (self.peer_role, "both", "count")
         self._my_batches = batch_count(self.n, bs)
         self._peer_batches = batch_count(self.peer_size, bs)
-        self._perm = secure_permutation(self.n)
+        self._perm = secure_permutation(
+            self.n, purpose_rng(rng_seed, "permutation") if rng_seed is not None else None
+        )
         self._next_send = 0
         self._replies = 0
         self._peer_received = 0
@@ -202,7 +210,8 @@ class CommutativeParty(PsiParty):
     def _shuffled_batches(self) -> list[PsiMessage]:
         all_tags = np.frombuffer(b"".join(self._shuffle_buf), dtype=f"V{TAG_BYTES}")
         self._shuffle_buf = []
-        shuffled = all_tags[secure_permutation(all_tags.size)].tobytes()
+        rng = purpose_rng(self._rng_seed, "shuffle") if self._rng_seed is not None else None
+        shuffled = all_tags[secure_permutation(all_tags.size, rng)].tobytes()
         total = self._peer_batches
         step = self._bs * TAG_BYTES
         return [

@@ -36,6 +36,7 @@ def create_party(
     join: JoinProvider | None = None,
     finished: Mapping[int, PsiResult] | None = None,
     on_bucket_done: BucketDoneFn | None = None,
+    randomness_seed: bytes | None = None,
 ) -> PsiParty:
     """Create this side of a PSI run.
 
@@ -64,6 +65,10 @@ def create_party(
         the results of the buckets both sides already completed in the same session.
     :param on_bucket_done: partitioned runs: ``on_bucket_done(bucket, result)`` after each
         bucket finishes (indices already mapped to positions in ``items``), to checkpoint.
+    :param randomness_seed: partitioned ECDH/DH runs that may be resumed: 32 secret random
+        bytes (keep them like a private key, in the checkpoint) from which every bucket's
+        secret scalar, permutation and dummies are derived, so that a bucket re-run after a
+        crash sends exactly the messages it sent before.  Use one seed for one session only.
     :returns: a :class:`PsiParty` (a :class:`PartitionedParty` when ``settings.buckets > 1``).
     :raises BucketOverflowError: partitioned runs, a bucket past its padded size (re-run).
     :raises InvalidArgumentError: for bad settings, role, sizes or session id.
@@ -110,10 +115,13 @@ def create_party(
             rsa_key=rsa_key,
             finished=_check_finished(finished, settings.buckets),
             on_bucket_done=on_bucket_done,
+            randomness_seed=_check_seed(randomness_seed, settings),
             **common,
         )
-    if finished:
-        raise InvalidArgumentError("finished buckets only exist in a partitioned run")
+    if finished or randomness_seed is not None:
+        raise InvalidArgumentError(
+            "finished buckets and randomness_seed only exist in a partitioned run"
+        )
     return single_party(settings, rsa_key=rsa_key, **common)
 
 
@@ -130,3 +138,17 @@ def _check_finished(
         if not isinstance(r, PsiResult):
             raise InvalidTypeError("finished must map bucket numbers to PsiResult")
     return finished
+
+
+def _check_seed(seed: bytes | None, settings: PsiSettings) -> bytes | None:
+    if seed is None:
+        return None
+    if not isinstance(seed, bytes):
+        raise InvalidTypeError("randomness_seed must be bytes")
+    if len(seed) != 32:
+        raise InvalidArgumentError("randomness_seed must be exactly 32 bytes")
+    if settings.protocol == "rsa":
+        raise InvalidArgumentError(
+            "randomness_seed (resumable runs) is available for the ecdh and dh protocols only"
+        )
+    return seed

@@ -32,6 +32,7 @@ import numpy.typing as npt
 from ..exceptions import BucketOverflowError, RemoteProtocolError
 from ..hazmat.rsa_blind import RsaBlindKey
 from ._buckets import (
+    DUMMY_BYTES,
     assign_buckets,
     bucket_key,
     bucket_session_id,
@@ -41,6 +42,7 @@ from ._buckets import (
 from ._messages import BucketMessage, PsiMessage
 from ._party import PsiParty, PsiResult
 from ._rsa import SESSION_KEY_PRIMES, signer_role
+from ._seeded import bucket_seed, purpose_rng
 from ._settings import PsiSettings
 from ._single import single_party
 
@@ -71,9 +73,11 @@ class PartitionedParty(PsiParty):
         rsa_key: RsaBlindKey | None = None,
         finished: Mapping[int, PsiResult] | None = None,
         on_bucket_done: BucketDoneFn | None = None,
+        randomness_seed: bytes | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(settings, **kwargs)
+        self._seed = randomness_seed
         B = settings.buckets
         self._B = B
         self._sub_settings = settings.single_bucket()
@@ -137,7 +141,14 @@ class PartitionedParty(PsiParty):
     def _open(self, b: int) -> list[PsiMessage]:
         pos = self._bucket_positions(b)
         items = [self._items[int(i)] for i in pos]
-        items += dummy_items(self._my_size - len(items))
+        extra: dict[str, Any] = {}
+        if self._seed is None:
+            items += dummy_items(self._my_size - len(items))
+        else:
+            seed = bucket_seed(self._seed, b)
+            raw = purpose_rng(seed, "dummies").bytes(DUMMY_BYTES * (self._my_size - len(items)))
+            items += [raw[i : i + DUMMY_BYTES] for i in range(0, len(raw), DUMMY_BYTES)]
+            extra["rng_seed"] = seed
         sub = single_party(
             self._sub_settings,
             rsa_key=self._rsa_key,
@@ -148,6 +159,7 @@ class PartitionedParty(PsiParty):
             executor=self._executor,
             join=self._join_provider,
             progress=None,
+            **extra,
         )
         self._active[b] = sub
         return self._wrap(b, sub.start())

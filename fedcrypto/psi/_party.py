@@ -40,16 +40,16 @@ class PsiResult(Immutable):
             self.indices.setflags(write=False)
 
 
-def secure_permutation(n: int) -> npt.NDArray[np.int64]:
+def secure_permutation(n: int, rng: VectorRNG | None = None) -> npt.NDArray[np.int64]:
     """A uniformly random permutation of ``range(n)`` (sort by 64-bit keys from
-    :class:`~fedcrypto._random.VectorRNG`, AES-CTR keyed from the OS CSPRNG).
+    :class:`~fedcrypto._random.VectorRNG`, AES-CTR keyed from the OS CSPRNG, or ``rng``).
 
     Ties among 64-bit keys (probability below n^2 / 2^65) only make the permutation
     marginally non-uniform; they leak nothing about the items.
     """
     if n == 0:
         return np.empty(0, dtype=np.int64)
-    return np.argsort(VectorRNG().uint64(n), kind="stable").astype(np.int64)
+    return np.argsort((rng or VectorRNG()).uint64(n), kind="stable").astype(np.int64)
 
 
 def batch_count(n: int, batch_size: int) -> int:

@@ -205,3 +205,48 @@ def test_buckets_setting_validated_and_compared() -> None:
     with pytest.raises(InvalidArgumentError):
         PsiSettings(buckets=1 << 17).validate()
     assert PsiSettings(buckets=3).as_dict()["buckets"] == 3
+
+
+@pytest.mark.parametrize(
+    ("protocol", "reveal"), [("ecdh", "both"), ("ecdh", "count"), ("dh", "both")]
+)
+def test_seeded_bucket_repeats_exactly_the_same_messages(protocol: str, reveal: str) -> None:
+    """A resumed bucket never shows the peer different randomness: same seed, same bytes."""
+    s = PsiSettings(protocol=protocol, reveal=reveal, batch_size=16, buckets=3)
+    a, b = _ids(0, 50), _ids(25, 90)
+    seed = bytes(range(100, 132))
+
+    def transcript(seed_a: bytes) -> list[bytes]:
+        out: list[bytes] = []
+        pa = create_party(
+            s,
+            role="listener",
+            items=a,
+            peer_size=len(b),
+            session_id=SID,
+            randomness_seed=seed_a,
+        )
+        pb = create_party(
+            s,
+            role="connector",
+            items=b,
+            peer_size=len(a),
+            session_id=SID,
+            randomness_seed=bytes(32),
+        )
+        _drive(pa, pb, s, lambda who, m: out.append(m.to_bytes()) if who == "a" else None)
+        assert pa.result().count == 25
+        return out
+
+    first, again = transcript(seed), transcript(seed)
+    assert first == again
+    assert transcript(bytes(range(32))) != first
+    with pytest.raises(InvalidArgumentError, match="ecdh and dh"):
+        create_party(
+            PsiSettings(protocol="rsa", buckets=2),
+            role="listener",
+            items=a,
+            peer_size=1,
+            session_id=SID,
+            randomness_seed=seed,
+        )
