@@ -75,6 +75,7 @@ _OPTION_NAMES = {
     "reveal": "--reveal",
     "batch_size": "--batch-size",
     "buckets": "--buckets",
+    "resume": "--resume (checkpointed session)",
     "normalize": "--normalize",
     "key_columns": "number of --id-column columns",
     "duplicates": "--duplicates",
