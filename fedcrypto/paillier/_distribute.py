@@ -28,8 +28,9 @@ __all__ = ["TASK_ROWS", "encrypt_residues_on", "decrypt_residues_on"]
 
 LimbArray = npt.NDArray[np.uint64]
 
-#: Rows per task (a 2048-bit key: 32768 ciphertexts of 512 bytes = 16 MiB per block).
-TASK_ROWS = 32768
+#: Rows per task (a 2048-bit key: 1024 ciphertexts of 512 bytes = 512 KiB per block, about
+#: a second of work; rebuilding the key and its table on the worker costs a few percent).
+TASK_ROWS = 1024
 
 _RELAXED = {"unsafe_allow_small_keys": True, "unsafe_allow_large_keys": True}
 

@@ -142,7 +142,7 @@ class PaillierPublicKey(PublicParams):
                 (not on shared hosts).  Default: constant time.
             executor: any :class:`concurrent.futures.Executor` (a
                 :func:`fedcrypto.scale.process_executor` pool, a Dask cluster): blocks of
-                32768 values become tasks that get the key as integers and plain limb
+                1024 ciphertexts become tasks that get the key as integers and plain limb
                 arrays.  None (default): inline, with ``threads`` kernel threads.
 
         Returns:
