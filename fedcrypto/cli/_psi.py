@@ -16,11 +16,10 @@ import sys
 from typing import Any
 
 from ..exceptions import InvalidArgumentError
-from .psi_tool import _run
+from .psi_tool import _run, add_scale_options
 from .psi_tool._certs import make_certs, make_identity
 from .psi_tool._net import DEFAULT_MIN_RATE, FRAME_GRACE
 from .psi_tool._progress import terminal_line
-from .psi_tool._scale import add_scale_options
 from .psi_tool._tls import certificate_fingerprint, format_fingerprint
 
 __all__ = ["register", "build_psi_parser"]

@@ -272,3 +272,73 @@ def test_scheduler_two_tool_processes_on_tls_dask(
         )
     assert la.rc == 0 and lb.rc == 0, (la.err, lb.err)
     assert sorted(_lines(tmp_path / "oa")) == EXPECTED == sorted(_lines(tmp_path / "ob"))
+
+
+def _cluster_files(tmp_path: Path, name: str) -> tuple[Any, list[str]]:
+    distributed = pytest.importorskip("distributed")
+    from distributed.security import Security
+
+    sec = Security.temporary()
+    paths = []
+    for part, pem in (
+        ("ca", sec.tls_ca_file),
+        ("cert", sec.tls_client_cert),
+        ("key", sec.tls_client_key),
+    ):
+        path = tmp_path / f"{name}-{part}.pem"
+        path.write_text(pem)
+        os.chmod(path, 0o600)
+        paths.append(str(path))
+    cluster = distributed.LocalCluster(
+        n_workers=1,
+        threads_per_worker=1,
+        processes=True,
+        protocol="tls",
+        security=sec,
+        dashboard_address=None,
+    )
+    opts = [
+        "--scheduler",
+        cluster.scheduler_address,
+        "--scheduler-ca",
+        paths[0],
+        "--scheduler-cert",
+        paths[1],
+        "--scheduler-key",
+        paths[2],
+    ]
+    return cluster, opts
+
+
+@pytest.mark.slow
+def test_two_clusters_two_tools_20k(tmp_path: Path, run_pair: Any, write_ids: Any) -> None:
+    """One TLS Dask cluster per organisation, two tool processes over loopback TLS."""
+    ids_a = [f"user{i:06d}" for i in range(0, 20000)]
+    ids_b = [f"user{i:06d}" for i in range(10000, 30000)]
+    a = write_ids(tmp_path / "a.txt", ids_a)
+    b = write_ids(tmp_path / "b.txt", ids_b)
+    ca, opts_a = _cluster_files(tmp_path, "a")
+    cb, opts_b = _cluster_files(tmp_path, "b")
+    try:
+        common = ["--buckets", "4", "--batch-size", "4096", "--quiet"]
+        la, lb = run_pair(
+            tmp_path,
+            [
+                "--input",
+                a,
+                "--output",
+                str(tmp_path / "oa"),
+                "--report",
+                str(tmp_path / "r.json"),
+                *common,
+                *opts_a,
+            ],
+            ["--input", b, "--output", str(tmp_path / "ob"), *common, *opts_b],
+        )
+    finally:
+        ca.close()
+        cb.close()
+    assert la.rc == 0 and lb.rc == 0, (la.err, lb.err)
+    want = sorted(set(ids_a) & set(ids_b))
+    assert sorted(_lines(tmp_path / "oa")) == want == sorted(_lines(tmp_path / "ob"))
+    assert json.loads((tmp_path / "r.json").read_text())["buckets"]["done"] == 4
