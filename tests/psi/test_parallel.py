@@ -57,3 +57,25 @@ def test_inline_when_no_executor() -> None:
     assert len(out) == 10
     with pytest.raises(TypeError):
         pickle.dumps(InlineExecutor())
+
+
+def test_parties_start_no_processes_and_write_no_files(
+    tmp_path: os.PathLike[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """executor=None runs inline and the default join never spills: the party owns nothing."""
+    import multiprocessing
+    import tempfile
+
+    from fedcrypto.psi import PsiSettings, run_pair
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    seen: list[tuple[int, int]] = []
+
+    def progress(phase: str, done: int, total: int) -> None:
+        seen.append((len(multiprocessing.active_children()), len(os.listdir(tmp_path))))
+
+    a = [b"id%d" % i for i in range(8192)]
+    s = PsiSettings(batch_size=4096, memory_budget=1 << 20)
+    ra, _ = run_pair(s, a, a[:5000], progress=progress)
+    assert ra.count == 5000
+    assert seen and all(c == (0, 0) for c in seen), seen
