@@ -29,6 +29,7 @@ from fedcrypto.hazmat import h2c as _h2c
 from fedcrypto.hazmat.groups import DH_GROUPS
 from fedcrypto.hazmat.rsa_blind import RsaBlindKey, blind, full_domain_hash, unblind_and_verify
 from fedcrypto.psi import PsiSettings, _dh, _ecdh, run_pair
+from fedcrypto.scale import process_executor
 
 BIG = os.environ.get("FEDCRYPTO_BENCH_BIG", "") not in ("", "0")
 SECRETFLOW_ECDH_PER_CORE = 20_000  # published: scalar multiplications / s / core
@@ -191,7 +192,10 @@ def test_end_to_end_in_process(
     a = _ids(n)
     b = _ids(n, start=n // 2)  # half overlapping
     s = PsiSettings(protocol=protocol, group=group, reveal="both")
-    result = benchmark.pedantic(run_pair, args=(s, a, b), rounds=1, iterations=1)
+    with process_executor() as executor:
+        result = benchmark.pedantic(
+            run_pair, args=(s, a, b), kwargs={"executor": executor}, rounds=1, iterations=1
+        )
     assert result[0].count == n - n // 2
     wall = benchmark.stats.stats.min
     cores = os.cpu_count() or 1

@@ -18,6 +18,7 @@ import sys
 import time
 
 from fedcrypto.psi import PsiSettings, run_pair
+from fedcrypto.scale import process_executor
 
 
 def main(argv: list[str]) -> int:
@@ -30,7 +31,8 @@ def main(argv: list[str]) -> int:
     b = [b"user-%010d" % i for i in range(n // 2, n + n // 2)]
     settings = PsiSettings(protocol=protocol, group=group, reveal="both", workers=workers)
     t0 = time.perf_counter()
-    ra, rb = run_pair(settings, a, b)
+    with process_executor(workers) as executor:
+        ra, rb = run_pair(settings, a, b, executor=executor)
     wall = time.perf_counter() - t0
     cpu_children = resource.getrusage(resource.RUSAGE_CHILDREN)
     me = resource.getrusage(resource.RUSAGE_SELF)

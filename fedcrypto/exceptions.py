@@ -29,6 +29,9 @@ __all__ = [
     "InvalidSignatureError",
     "PeerError",
     "InputFormatError",
+    "WorkerLostError",
+    "SchedulerUnreachableError",
+    "BucketOverflowError",
 ]
 
 
@@ -116,3 +119,21 @@ class PeerError(RemoteProtocolError):
 
 class InputFormatError(FedCryptoError, ValueError):
     """An input file cannot be used (missing column, bad encoding, ragged rows, empty...)."""
+
+
+class WorkerLostError(FedCryptoError, RuntimeError):
+    """A worker of the caller's executor died or was lost (killed, out of memory, cluster
+    gone) and the task could not be completed.  No partial result is produced."""
+
+
+class SchedulerUnreachableError(FedCryptoError, ConnectionError):
+    """The Dask scheduler named by the caller could not be reached (the message names the
+    address)."""
+
+
+class BucketOverflowError(FedCryptoError, RuntimeError):
+    """Partitioned PSI: this party's items filled one bucket past its public padded size.
+
+    It happens with negligible probability for honest, distinct inputs (see
+    ``docs/scale-out.md``); the run is aborted before anything about the buckets is sent.
+    Re-run: a new session re-keys the bucket assignment."""

@@ -42,12 +42,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _local(protocol: str, group: str | None, n: int) -> None:
     from ..psi import PsiSettings, run_pair
+    from ..scale import process_executor
 
     a = [f"u{i:09d}".encode() for i in range(n)]
     b = [f"u{i:09d}".encode() for i in range(n // 2, n // 2 + n)]
     settings = PsiSettings(protocol=protocol, group=group)
     t0 = time.perf_counter()
-    res_a, _ = run_pair(settings, a, b)
+    with process_executor() as executor:
+        res_a, _ = run_pair(settings, a, b, executor=executor)
     wall = time.perf_counter() - t0
     cores = os.cpu_count() or 1
     print(

@@ -16,7 +16,7 @@ import sys
 from typing import Any
 
 from ..exceptions import InvalidArgumentError
-from .psi_tool import _run
+from .psi_tool import _run, add_scale_options
 from .psi_tool._certs import make_certs, make_identity
 from .psi_tool._net import DEFAULT_MIN_RATE, FRAME_GRACE
 from .psi_tool._progress import terminal_line
@@ -290,6 +290,7 @@ def build_psi_parser(parser: argparse.ArgumentParser) -> None:
         _add_protocol_options(p)
         _add_output_options(p)
         _add_network_options(p)
+        add_scale_options(p)
         p.set_defaults(func=func)
 
     local = modes.add_parser(
@@ -304,6 +305,7 @@ def build_psi_parser(parser: argparse.ArgumentParser) -> None:
     _add_input_options(local)
     _add_protocol_options(local)
     _add_output_options(local)
+    add_scale_options(local, network=False)
     local.set_defaults(func=_run.run_local)
 
     ident = modes.add_parser(

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+from concurrent.futures import Executor
 from typing import Any, cast
 
 import numpy as np
@@ -118,6 +119,7 @@ class PaillierPublicKey(PublicParams):
         pool: RandomizerPool | None = None,
         threads: int | None = None,
         unsafe_variable_time: bool = False,
+        executor: Executor | None = None,
     ) -> EncryptedVector:
         """Encrypt a 1-D sequence or numpy array of ints or floats.
 
@@ -138,6 +140,10 @@ class PaillierPublicKey(PublicParams):
                 depend on the secret ``alpha``, and ``alpha`` reveals the plaintext, so
                 only use it where no one can observe this process's timing or cache
                 (not on shared hosts).  Default: constant time.
+            executor: any :class:`concurrent.futures.Executor` (a
+                :func:`fedcrypto.scale.process_executor` pool, a Dask cluster): blocks of
+                1024 ciphertexts become tasks that get the key as integers and plain limb
+                arrays.  None (default): inline, with ``threads`` kernel threads.
 
         Returns:
             An :class:`EncryptedVector` of ``len(values)`` ciphertexts.
@@ -155,6 +161,7 @@ class PaillierPublicKey(PublicParams):
             pool=pool,
             threads=threads,
             variable_time=unsafe_variable_time,
+            executor=executor,
         )
 
     def warm_up(self, *, variable_time: bool = False) -> None:
@@ -249,10 +256,12 @@ class PaillierPrivateKey(PrivateParams):
         randomness: Randomness = "djn",
         threads: int | None = None,
         unsafe_variable_time: bool = False,
+        executor: Executor | None = None,
     ) -> EncryptedVector:
         """Encrypt like :meth:`PaillierPublicKey.encrypt`, faster: randomizers are computed
         modulo ``p**2`` and ``q**2`` and recombined by CRT (same distribution).
-        ``unsafe_variable_time`` as for :meth:`PaillierPublicKey.encrypt`."""
+        ``unsafe_variable_time`` and ``executor`` as for :meth:`PaillierPublicKey.encrypt`
+        (with an executor, ``p`` and ``q`` travel to its workers)."""
         return encrypt_values(
             self._pub,
             values,
@@ -261,6 +270,7 @@ class PaillierPrivateKey(PrivateParams):
             threads=threads,
             private_key=self,
             variable_time=unsafe_variable_time,
+            executor=executor,
         )
 
     def decrypt(
@@ -269,6 +279,7 @@ class PaillierPrivateKey(PrivateParams):
         *,
         threads: int | None = None,
         unsafe_variable_time: bool = False,
+        executor: Executor | None = None,
     ) -> np.ndarray:
         """Decrypt an :class:`EncryptedVector` (or a :class:`PackedVector`) to a numpy array.
 
@@ -281,6 +292,8 @@ class PaillierPrivateKey(PrivateParams):
             threads: kernel threads (default all cores).
             unsafe_variable_time: use variable-time exponentiation (faster with some
                 backends, but leaks timing information about ``p`` and ``q``).
+            executor: any :class:`concurrent.futures.Executor` (None: inline); blocks of
+                ciphertexts become tasks, and ``p`` and ``q`` travel to its workers.
 
         Raises:
             KeyMismatchError: the vector was made under another key.
@@ -288,9 +301,20 @@ class PaillierPrivateKey(PrivateParams):
                 (the result of an overflowing homomorphic computation).
         """
         if isinstance(vector, EncryptedVector):
-            return decrypt_values(self, vector, threads=threads, variable_time=unsafe_variable_time)
+            return decrypt_values(
+                self,
+                vector,
+                threads=threads,
+                variable_time=unsafe_variable_time,
+                executor=executor,
+            )
         if isinstance(vector, PackedVector):
-            return vector.decrypt(self, threads=threads, unsafe_variable_time=unsafe_variable_time)
+            return vector.decrypt(
+                self,
+                threads=threads,
+                unsafe_variable_time=unsafe_variable_time,
+                executor=executor,
+            )
         raise InvalidTypeError(f"cannot decrypt {type(vector).__name__}")
 
     def warm_up(self, *, variable_time: bool = False) -> None:

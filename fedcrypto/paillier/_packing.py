@@ -41,6 +41,7 @@ from __future__ import annotations
 import math
 import struct
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -60,6 +61,7 @@ from ..exceptions import (
 from ..serialization import ObjectType, Reader, Writer, pack, unpack
 from . import _crypto
 from ._crypto import Randomness
+from ._distribute import decrypt_residues_on, encrypt_residues_on
 from ._limbmath import fits_bits, widen
 from ._params import PrivateParams, PublicParams
 from ._pool import RandomizerPool
@@ -205,13 +207,16 @@ class PackingScheme(Immutable):
         pool: RandomizerPool | None = None,
         threads: int | None = None,
         unsafe_variable_time: bool = False,
+        executor: Executor | None = None,
     ) -> PackedVector:
         """Quantize, pack and encrypt a float tensor of any shape (one party's contribution).
 
         ``key`` is the public key, or the private key when the party holds it (as the
         clients do in BatchCrypt's horizontal FL): then the randomizers are computed
         by CRT modulo ``p**2`` and ``q**2``, about twice as fast, same distribution.
-        ``unsafe_variable_time`` as for :meth:`PaillierPublicKey.encrypt`.
+        ``unsafe_variable_time`` as for :meth:`PaillierPublicKey.encrypt`.  ``executor``:
+        any :class:`concurrent.futures.Executor` to spread the ciphertexts over (None =
+        inline with the kernel's threads; see :meth:`PaillierPublicKey.encrypt`).
 
         Returns:
             A :class:`PackedVector` of ``ceil(size / s)`` ciphertexts with weight 1.
@@ -237,7 +242,8 @@ class PackingScheme(Immutable):
         q = self.quantize(arr)
         m = _pack_slots(self, q, s, public_key.plaintext_width)
         pooled = pool.take_for(public_key, m.shape[0]) if pool is not None else None
-        c = _crypto.encrypt_residues(
+        c = encrypt_residues_on(
+            executor,
             public_key,
             m,
             randomness=randomness,
@@ -501,8 +507,12 @@ class PackedVector(Immutable):
         *,
         threads: int | None = None,
         unsafe_variable_time: bool = False,
+        executor: Executor | None = None,
     ) -> np.ndarray:
         """Decrypt to the exact int64 sums of the quantized values (flattened, length ``size``).
+
+        ``executor``: any :class:`concurrent.futures.Executor` (None = inline); the private
+        key travels to its workers as integers.
 
         Raises:
             KeyMismatchError: wrong key.
@@ -515,8 +525,8 @@ class PackedVector(Immutable):
         pk._check_same(private_key._pub)
         sch = self._scheme
         s, w, r1 = self.slots, sch.slot_bits, sch.bits + 1
-        m = _crypto.decrypt_residues(
-            private_key, self._c, threads=threads, secret=not unsafe_variable_time
+        m = decrypt_residues_on(
+            executor, private_key, self._c, threads=threads, secret=not unsafe_variable_time
         )
         if not fits_bits(m, s * w).all():
             raise EncodingOverflowError(
@@ -550,13 +560,18 @@ class PackedVector(Immutable):
         *,
         threads: int | None = None,
         unsafe_variable_time: bool = False,
+        executor: Executor | None = None,
     ) -> np.ndarray:
         """Decrypt and unpack to the float64 (weighted) sum of the clipped tensors, in their shape.
 
         The result is within :meth:`PackingScheme.error_bound` of the exact sum.
+        ``executor`` as for :meth:`decrypt_quantized`.
         """
         v = self.decrypt_quantized(
-            private_key, threads=threads, unsafe_variable_time=unsafe_variable_time
+            private_key,
+            threads=threads,
+            unsafe_variable_time=unsafe_variable_time,
+            executor=executor,
         )
         return (v.astype(np.float64) * self._scheme.step).reshape(self._shape)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Executor
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,7 @@ from ..exceptions import (
 from ..serialization import ObjectType, Reader, Writer, pack, unpack
 from . import _crypto
 from ._crypto import Randomness
+from ._distribute import decrypt_residues_on, encrypt_residues_on
 from ._encoding import (
     INTEGER,
     MAX_FRAC_BITS,
@@ -618,6 +620,7 @@ def encrypt_values(
     threads: int | None = None,
     private_key: PrivateParams | None = None,
     variable_time: bool = False,
+    executor: Executor | None = None,
 ) -> EncryptedVector:
     """Encode and encrypt ``values`` under ``pk`` (the body of the keys' ``encrypt``).
 
@@ -628,7 +631,8 @@ def encrypt_values(
         raise InvalidTypeError("pool must be a RandomizerPool")
     m, encoding = encode(pk, values, frac_bits=frac_bits)
     pooled = pool.take_for(pk, m.shape[0]) if pool is not None else None
-    c = _crypto.encrypt_residues(
+    c = encrypt_residues_on(
+        executor,
         pk,
         m,
         randomness=randomness,
@@ -646,6 +650,7 @@ def decrypt_values(
     *,
     threads: int | None = None,
     variable_time: bool = False,
+    executor: Executor | None = None,
 ) -> np.ndarray:
     """Decrypt and decode ``vector`` with ``sk`` (the body of the private key's ``decrypt``).
 
@@ -654,5 +659,5 @@ def decrypt_values(
         EncodingOverflowError: a plaintext lies in the overflow gap.
     """
     sk._pub._check_same(vector._pk)
-    m = _crypto.decrypt_residues(sk, vector._c, threads=threads, secret=not variable_time)
+    m = decrypt_residues_on(executor, sk, vector._c, threads=threads, secret=not variable_time)
     return decode(sk._pub, m, vector._encoding)

@@ -23,10 +23,13 @@ Example::
 
 from __future__ import annotations
 
+from ._buckets import OVERFLOW_BITS, padded_bucket_size
 from ._factory import create_party
+from ._join import InMemoryJoin, JoinProvider, SpillingJoin
 from ._local import run_pair
 from ._messages import (
     BlindedBatch,
+    BucketMessage,
     MaskedBatch,
     MatchPositions,
     PsiMessage,
@@ -37,8 +40,10 @@ from ._messages import (
     TagReply,
     decode_message,
 )
+from ._partitioned import BUCKET_WINDOW, PartitionedParty
 from ._party import PsiParty, PsiResult
 from ._settings import (
+    MAX_BUCKETS,
     PROTOCOL_VERSION,
     PROTOCOLS,
     REVEAL_MODES,
@@ -70,4 +75,13 @@ __all__ = [
     "decode_message",
     "supported_groups",
     "run_pair",
+    "JoinProvider",
+    "InMemoryJoin",
+    "SpillingJoin",
+    "PartitionedParty",
+    "BucketMessage",
+    "BUCKET_WINDOW",
+    "MAX_BUCKETS",
+    "OVERFLOW_BITS",
+    "padded_bucket_size",
 ]

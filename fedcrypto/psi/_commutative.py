@@ -32,8 +32,9 @@ from ..exceptions import RemoteProtocolError
 from . import _dh, _ecdh
 from ._join import TagJoin
 from ._messages import MaskedBatch, PsiMessage, ShuffledTags, TagReply, element_size
-from ._parallel import WorkerPool
+from ._parallel import map_chunks
 from ._party import PsiParty, batch_count, secure_permutation
+from ._seeded import purpose_rng, seeded_secret
 from ._settings import TAG_BYTES, PsiSettings, session_tag
 
 __all__ = ["CommutativeParty"]
@@ -65,15 +66,20 @@ def _mask_peer(
 class CommutativeParty(PsiParty):
     """ECDH / DH PSI party (see the module docstring for the message flow)."""
 
-    def __init__(self, settings: PsiSettings, **kwargs: Any) -> None:
+    def __init__(
+        self, settings: PsiSettings, *, rng_seed: bytes | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(settings, **kwargs)
         self._protocol = settings.protocol
         self._group = settings.resolved_group()
-        self._secret: Any = (
-            _dh.new_exponent(self._group)
-            if self._protocol == "dh"
-            else _ecdh.new_scalar(self._group)
-        )
+        # rng_seed: a resumable partitioned run derives this bucket's randomness (see _seeded)
+        self._rng_seed = rng_seed
+        if rng_seed is not None:
+            self._secret: Any = seeded_secret(self._protocol, self._group, rng_seed)
+        elif self._protocol == "dh":
+            self._secret = _dh.new_exponent(self._group)
+        else:
+            self._secret = _ecdh.new_scalar(self._group)
         self._dst = session_tag(settings, self._session_id, "hash-to-group")
         self._tag_key = hashlib.sha256(session_tag(settings, self._session_id, "tag")).digest()
         self._elem = element_size(settings, "element")
@@ -84,20 +90,17 @@ class CommutativeParty(PsiParty):
         self._learn_peer = settings.reveal in (self.peer_role, "both", "count")
         self._my_batches = batch_count(self.n, bs)
         self._peer_batches = batch_count(self.peer_size, bs)
-        self._perm = secure_permutation(self.n)
+        self._perm = secure_permutation(
+            self.n, purpose_rng(rng_seed, "permutation") if rng_seed is not None else None
+        )
         self._next_send = 0
         self._replies = 0
         self._peer_received = 0
         self._shuffled_received = 0
         self._shuffle_buf: list[bytes] = []
-        self._pool = WorkerPool(
-            settings.workers,
-            min_items=PARALLEL_MIN_ITEMS.get(self._group, PARALLEL_MIN_ITEMS_DH),
-        )
-        self._join = (
-            TagJoin(
-                self.peer_size, self.n, memory_budget=settings.memory_budget, workdir=self._workdir
-            )
+        self._min_items = PARALLEL_MIN_ITEMS.get(self._group, PARALLEL_MIN_ITEMS_DH)
+        self._join: TagJoin | None = (
+            self._join_provider.new_join(self.peer_size, self.n, want_ref_positions=False)
             if self._learn_me
             else None
         )
@@ -118,8 +121,15 @@ class CommutativeParty(PsiParty):
         lo, hi = i * self._bs, i * self._bs + self._my_batch_len(i)
         chunk = [self._items[int(j)] for j in self._perm[lo:hi]]
         data = b"".join(
-            self._pool.map_chunks(
-                _mask_own, chunk, self._protocol, self._group, self._secret, self._dst
+            map_chunks(
+                self._executor,
+                _mask_own,
+                chunk,
+                self._protocol,
+                self._group,
+                self._secret,
+                self._dst,
+                min_items=self._min_items,
             )
         )
         self._report("hashing", hi, self.n)
@@ -167,8 +177,15 @@ class CommutativeParty(PsiParty):
                 f"masked batch {i} holds {msg.count} elements, expected {self._peer_batch_len(i)}"
             )
         tags = b"".join(
-            self._pool.map_chunks(
-                _mask_peer, msg.elements(), self._protocol, self._group, self._secret, self._tag_key
+            map_chunks(
+                self._executor,
+                _mask_peer,
+                msg.elements(),
+                self._protocol,
+                self._group,
+                self._secret,
+                self._tag_key,
+                min_items=self._min_items,
             )
         )
         self._peer_received += 1
@@ -193,7 +210,8 @@ class CommutativeParty(PsiParty):
     def _shuffled_batches(self) -> list[PsiMessage]:
         all_tags = np.frombuffer(b"".join(self._shuffle_buf), dtype=f"V{TAG_BYTES}")
         self._shuffle_buf = []
-        shuffled = all_tags[secure_permutation(all_tags.size)].tobytes()
+        rng = purpose_rng(self._rng_seed, "shuffle") if self._rng_seed is not None else None
+        shuffled = all_tags[secure_permutation(all_tags.size, rng)].tobytes()
         total = self._peer_batches
         step = self._bs * TAG_BYTES
         return [
@@ -257,6 +275,5 @@ class CommutativeParty(PsiParty):
             self._finish(res.probe, int(res.probe.size))
 
     def _close(self) -> None:
-        self._pool.close()
         if self._join is not None:
             self._join.close()

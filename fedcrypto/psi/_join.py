@@ -13,6 +13,12 @@ appended to files in a private temporary directory under ``workdir``; :meth:`fin
 matches one partition at a time, so peak memory is about ``1/P`` of the data.  Tags are
 outputs of a random oracle, so partitions are balanced.  The directory is removed by
 :meth:`close` (also called by :meth:`finish` and on garbage collection).
+
+Parties never choose where their tags go: the caller hands them a *join provider*,
+:class:`InMemoryJoin` (the default: never touches the disk) or :class:`SpillingJoin` (spill
+files under a directory the caller owns, past a memory budget; the CLI passes its
+``--workdir``).  A party calls the provider once per run (once per bucket in partitioned
+PSI) to get a fresh :class:`TagJoin`.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from .._immutable import Immutable
 from ..exceptions import InvalidArgumentError
 from ._settings import TAG_BYTES
 
-__all__ = ["TagJoin", "JoinResult"]
+__all__ = ["TagJoin", "JoinResult", "JoinProvider", "InMemoryJoin", "SpillingJoin"]
 
 _REC = np.dtype([("tag", f"V{TAG_BYTES}"), ("pos", "<i8")])
 # bytes per element held while matching: record (24) + isin sort temporaries (~3 tags)
@@ -61,7 +67,8 @@ class TagJoin:
 
     :param n_ref: number of reference tags that will be added (sizes the partitioning).
     :param n_probe: number of probe tags that will be added.
-    :param memory_budget: bytes the join may use; above the estimate it spills to disk.
+    :param memory_budget: bytes the join may use; above the estimate it spills to disk
+        (None: always in memory).
     :param workdir: directory for spill files (None: the system temporary directory).
     :param want_ref_positions: also report which reference positions matched.
     """
@@ -71,7 +78,7 @@ class TagJoin:
         n_ref: int,
         n_probe: int,
         *,
-        memory_budget: int,
+        memory_budget: int | None,
         workdir: str | None = None,
         want_ref_positions: bool = False,
     ) -> None:
@@ -80,7 +87,11 @@ class TagJoin:
         self._want_ref = want_ref_positions
         estimate = (n_ref + n_probe) * _BYTES_PER_ELEMENT
         self._bits = 0
-        while estimate >> self._bits > memory_budget // 2 and self._bits < _MAX_PARTITION_BITS:
+        while (
+            memory_budget is not None
+            and estimate >> self._bits > memory_budget // 2
+            and self._bits < _MAX_PARTITION_BITS
+        ):
             self._bits += 1
         self._mem: dict[str, list[npt.NDArray[np.void]]] = {"ref": [], "probe": []}
         self._dir: str | None = None
@@ -186,3 +197,61 @@ class TagJoin:
         if self._dir is not None:
             self._finalizer()
             self._dir = None
+
+
+class JoinProvider(Immutable):
+    """Makes the :class:`TagJoin` of one PSI run (base of the two providers below)."""
+
+    def new_join(self, n_ref: int, n_probe: int, *, want_ref_positions: bool) -> TagJoin:
+        """A fresh join for ``n_ref`` reference and ``n_probe`` probe tags."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+
+class InMemoryJoin(JoinProvider):
+    """Keep every tag in memory (about 56 bytes per element while matching); no files."""
+
+    def __init__(self) -> None:
+        self._set()
+
+    def new_join(self, n_ref: int, n_probe: int, *, want_ref_positions: bool) -> TagJoin:
+        """A join that never spills."""
+        return TagJoin(n_ref, n_probe, memory_budget=None, want_ref_positions=want_ref_positions)
+
+    def __repr__(self) -> str:
+        return "InMemoryJoin()"
+
+
+class SpillingJoin(JoinProvider):
+    """Spill hash partitions to a private temporary directory under ``workdir`` once a run's
+    estimated matching memory exceeds ``memory_budget`` bytes (the directory is removed
+    when the run finishes or fails).
+
+    :param workdir: an existing directory the caller owns.
+    :param memory_budget: bytes the matching step may hold (at least 1 MiB).
+    :raises InvalidArgumentError: a budget below 1 MiB or a missing directory.
+    """
+
+    def __init__(self, workdir: str, memory_budget: int = 512 << 20) -> None:
+        if not isinstance(workdir, str) or not os.path.isdir(workdir):
+            raise InvalidArgumentError("workdir must be an existing directory")
+        if isinstance(memory_budget, bool) or not isinstance(memory_budget, int):
+            raise InvalidArgumentError("memory_budget must be an int")
+        if memory_budget < 1 << 20:
+            raise InvalidArgumentError("memory_budget must be at least 1 MiB")
+        self._set(workdir=workdir, memory_budget=memory_budget)
+
+    workdir: str
+    memory_budget: int
+
+    def new_join(self, n_ref: int, n_probe: int, *, want_ref_positions: bool) -> TagJoin:
+        """A join spilling under ``workdir`` past ``memory_budget``."""
+        return TagJoin(
+            n_ref,
+            n_probe,
+            memory_budget=self.memory_budget,
+            workdir=self.workdir,
+            want_ref_positions=want_ref_positions,
+        )
+
+    def __repr__(self) -> str:
+        return f"SpillingJoin(memory_budget={self.memory_budget})"

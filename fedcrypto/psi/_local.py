@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from typing import Any
 
 from ..exceptions import LocalProtocolError
@@ -23,6 +24,7 @@ def run_pair(
     *,
     session_id: bytes | None = None,
     workdir: str | None = None,
+    executor: Executor | None = None,
     **party_kwargs: Any,
 ) -> tuple[PsiResult, PsiResult]:
     """Run a complete PSI between a listener and a connector in this process.
@@ -30,6 +32,9 @@ def run_pair(
     Every message goes through :meth:`PsiMessage.to_bytes` and :func:`decode_message`, as
     over a network.  The two parties are driven alternately; each side's outgoing messages
     are queued and delivered in order.
+
+    ``executor`` (any :class:`concurrent.futures.Executor`, None = inline) runs both
+    parties' chunks; ``workdir`` and the other keywords go to :func:`create_party`.
 
     :returns: ``(listener_result, connector_result)``.
     :raises LocalProtocolError: if the run stalls or messages are left over (a bug).
@@ -44,6 +49,7 @@ def run_pair(
             peer_size=len(connector_items),
             session_id=sid,
             workdir=workdir,
+            executor=executor,
             **party_kwargs,
         ),
         "connector": create_party(
@@ -53,6 +59,7 @@ def run_pair(
             peer_size=len(listener_items),
             session_id=sid,
             workdir=workdir,
+            executor=executor,
             **party_kwargs,
         ),
     }

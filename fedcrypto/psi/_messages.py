@@ -41,6 +41,7 @@ from ..exceptions import (
 )
 from ..hazmat.groups import DH_GROUPS
 from ..serialization import ObjectType, Reader, Writer, pack, param_id, unpack
+from ._buckets import bucket_session_id
 from ._settings import TAG_BYTES, PsiSettings, check_session_id
 
 __all__ = [
@@ -53,6 +54,8 @@ __all__ = [
     "SignedBatch",
     "SignerTags",
     "MatchPositions",
+    "BucketMessage",
+    "BUCKET_MAGIC",
     "decode_message",
     "message_param",
 ]
@@ -311,6 +314,9 @@ def decode_message(data: bytes, settings: PsiSettings, session_id: bytes) -> Psi
     the kind belongs to the protocol, element sizes and the batch-size bound.  Group
     membership of the elements is checked later by the party that uses them.
 
+    With ``settings.buckets > 1`` every message is a :class:`BucketMessage` (bucket id
+    checked against ``buckets``, inner message decoded with the bucket's derived session).
+
     :raises SerializationError: malformed, truncated, foreign or oversized data.
     :raises RemoteProtocolError: a message kind that the protocol in ``settings`` never sends.
     :raises InvalidTypeError: ``data`` is not bytes (a caller bug).
@@ -318,6 +324,8 @@ def decode_message(data: bytes, settings: PsiSettings, session_id: bytes) -> Psi
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise InvalidTypeError("message data must be bytes")
     data = bytes(data)
+    if settings.buckets > 1:
+        return _decode_bucket(data, settings, session_id)
     if len(data) < 8:
         raise SerializationError("truncated message")
     kind = int.from_bytes(data[6:8], "big")
@@ -336,3 +344,50 @@ def decode_message(data: bytes, settings: PsiSettings, session_id: bytes) -> Psi
         InvalidTypeError,
     ) as exc:  # pragma: no cover - _parse checks first
         raise SerializationError(f"{cls.__name__}: {exc}") from None
+
+
+#: First bytes of a bucket frame (partitioned PSI), followed by ``u32 bucket`` and the inner
+#: message bound to the bucket's derived session id.
+BUCKET_MAGIC = b"FCPSB\x00\x00\x01"
+
+
+@dataclass(frozen=True, eq=False)
+class BucketMessage(PsiMessage):
+    """Partitioned PSI: one sub-session message tagged with its bucket.
+
+    Wire format: ``BUCKET_MAGIC || u32 bucket || inner.to_bytes()``; ``param`` is the parent
+    session's binding (checked by the partitioned party), the inner message carries the
+    bucket's own (see :func:`~._buckets.bucket_session_id`).
+    """
+
+    bucket: int
+    inner: PsiMessage
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_uint("bucket", self.bucket, _U32)
+        if not isinstance(self.inner, PsiMessage) or isinstance(self.inner, BucketMessage):
+            raise InvalidTypeError("inner must be a single-session PsiMessage")
+
+    def to_bytes(self) -> bytes:
+        """``BUCKET_MAGIC || u32 bucket || inner message``."""
+        return BUCKET_MAGIC + self.bucket.to_bytes(4, "big") + self.inner.to_bytes()
+
+    def __repr__(self) -> str:
+        return f"BucketMessage(bucket={self.bucket}, inner={self.inner!r})"
+
+
+def _decode_bucket(data: bytes, settings: PsiSettings, session_id: bytes) -> BucketMessage:
+    head = len(BUCKET_MAGIC) + 4
+    if len(data) < head or data[: len(BUCKET_MAGIC)] != BUCKET_MAGIC:
+        raise SerializationError("expected a bucket frame (partitioned PSI)")
+    bucket = int.from_bytes(data[len(BUCKET_MAGIC) : head], "big")
+    if bucket >= settings.buckets:
+        raise SerializationError(
+            f"bucket {bucket} out of range (the run has {settings.buckets} buckets)"
+        )
+    sub = settings.single_bucket()
+    inner = decode_message(
+        data[head:], sub, bucket_session_id(session_id, settings.buckets, bucket)
+    )
+    return BucketMessage(param=message_param(settings, session_id), bucket=bucket, inner=inner)

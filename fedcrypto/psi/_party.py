@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +13,7 @@ import numpy.typing as npt
 from .._immutable import Immutable
 from .._random import VectorRNG
 from ..exceptions import InvalidTypeError, LocalProtocolError, RemoteProtocolError
+from ._join import JoinProvider
 from ._messages import PsiMessage, message_param
 from ._settings import PsiSettings
 
@@ -38,16 +40,16 @@ class PsiResult(Immutable):
             self.indices.setflags(write=False)
 
 
-def secure_permutation(n: int) -> npt.NDArray[np.int64]:
+def secure_permutation(n: int, rng: VectorRNG | None = None) -> npt.NDArray[np.int64]:
     """A uniformly random permutation of ``range(n)`` (sort by 64-bit keys from
-    :class:`~fedcrypto._random.VectorRNG`, AES-CTR keyed from the OS CSPRNG).
+    :class:`~fedcrypto._random.VectorRNG`, AES-CTR keyed from the OS CSPRNG, or ``rng``).
 
     Ties among 64-bit keys (probability below n^2 / 2^65) only make the permutation
     marginally non-uniform; they leak nothing about the items.
     """
     if n == 0:
         return np.empty(0, dtype=np.int64)
-    return np.argsort(VectorRNG().uint64(n), kind="stable").astype(np.int64)
+    return np.argsort((rng or VectorRNG()).uint64(n), kind="stable").astype(np.int64)
 
 
 def batch_count(n: int, batch_size: int) -> int:
@@ -79,7 +81,8 @@ class PsiParty:
         items: Sequence[bytes],
         peer_size: int,
         session_id: bytes,
-        workdir: str | None,
+        executor: Executor | None,
+        join: JoinProvider,
         progress: ProgressFn | None,
     ) -> None:
         self.settings = settings
@@ -90,7 +93,8 @@ class PsiParty:
         self.peer_size = peer_size
         self._session_id = session_id
         self._param = message_param(settings, session_id)
-        self._workdir = workdir
+        self._executor = executor
+        self._join_provider = join
         self._progress = progress
         self._started = False
         self._failed = False
@@ -144,7 +148,9 @@ class PsiParty:
         return self._result
 
     def close(self) -> None:
-        """Release worker processes and temporary files (idempotent; also done on completion)."""
+        """Release the join's memory and spill files (idempotent; also done on completion).
+
+        The executor belongs to the caller and is left running."""
         self._close()
 
     def __reduce__(self) -> Any:

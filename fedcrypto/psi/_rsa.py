@@ -45,13 +45,15 @@ from ._messages import (
     SignedBatch,
     SignerTags,
 )
-from ._parallel import WorkerPool
+from ._parallel import map_chunks
 from ._party import PsiParty, batch_count, secure_permutation
 from ._settings import TAG_BYTES, PsiSettings, session_tag
 
 __all__ = ["RsaParty", "signer_role"]
 
 _WINDOW = 2
+#: Smallest chunk of RSA work worth one task on the executor.
+_MIN_ITEMS = 128
 #: Session keys are three-prime RSA (about 2.2x faster CRT signing; see RsaBlindKey).
 SESSION_KEY_PRIMES = 3
 
@@ -117,7 +119,6 @@ class RsaParty(PsiParty):
         self._dst = session_tag(settings, self._session_id, "full-domain-hash")
         self._tag_key = hashlib.sha256(session_tag(settings, self._session_id, "tag")).digest()
         self._perm = secure_permutation(self.n)
-        self._pool = WorkerPool(settings.workers, min_items=128)
         self._join: TagJoin | None = None
         if self.is_signer:
             if rsa_key is None:
@@ -143,12 +144,8 @@ class RsaParty(PsiParty):
             self._signed = 0
             self._tags_received = 0
             self._pending: dict[int, tuple[list[int], list[int]]] = {}
-            self._join = TagJoin(
-                self.peer_size,
-                self.n,
-                memory_budget=settings.memory_budget,
-                workdir=self._workdir,
-                want_ref_positions=self._signer_learns,
+            self._join = self._join_provider.new_join(
+                self.peer_size, self.n, want_ref_positions=self._signer_learns
             )
 
     # ================================ signer ===========================================
@@ -162,7 +159,16 @@ class RsaParty(PsiParty):
         chunk = [self._items[int(k)] for k in self._perm[lo:hi]]
         primes, e = self._key.private_numbers()
         data = b"".join(
-            self._pool.map_chunks(_own_tags_chunk, chunk, primes, e, self._dst, self._tag_key)
+            map_chunks(
+                self._executor,
+                _own_tags_chunk,
+                chunk,
+                primes,
+                e,
+                self._dst,
+                self._tag_key,
+                min_items=_MIN_ITEMS,
+            )
         )
         self._report("hashing", hi, self.n)
         self._report("masking own", hi, self.n)
@@ -189,7 +195,13 @@ class RsaParty(PsiParty):
         if any(not 0 < v < n for v in values):
             raise InvalidGroupElementError("peer sent a blinded value outside (0, n)")
         primes, e = self._key.private_numbers()
-        sigs = [s for part in self._pool.map_chunks(_sign_chunk, values, primes, e) for s in part]
+        sigs = [
+            s
+            for part in map_chunks(
+                self._executor, _sign_chunk, values, primes, e, min_items=_MIN_ITEMS
+            )
+            for s in part
+        ]
         self._blinded_received += 1
         self._report("masking peer's", min(self.peer_size, (i + 1) * self._bs), self.peer_size)
         out: list[PsiMessage] = [
@@ -379,6 +391,5 @@ class RsaParty(PsiParty):
         ]
 
     def _close(self) -> None:
-        self._pool.close()
         if self._join is not None:
             self._join.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 
@@ -15,12 +16,14 @@ __all__ = [
     "ROLES",
     "TAG_BYTES",
     "SESSION_ID_BYTES",
+    "MAX_BUCKETS",
     "PsiSettings",
     "supported_groups",
 ]
 
 #: Version of the PSI message protocol (part of every domain-separation tag).
-PROTOCOL_VERSION = 1
+#: 2: settings carry ``buckets`` (partitioned PSI, bucket frames).
+PROTOCOL_VERSION = 2
 PROTOCOLS = ("ecdh", "dh", "rsa")
 REVEAL_MODES = ("listener", "connector", "both", "count")
 ROLES = ("listener", "connector")
@@ -42,6 +45,8 @@ _ALIASES = {
     "p-256": "p256",
 }
 _MAX_BATCH = 1 << 20
+#: Most buckets a partitioned run may use (each bucket is a sub-session with its own frames).
+MAX_BUCKETS = 1 << 16
 
 
 def supported_groups(protocol: str) -> tuple[str, ...]:
@@ -69,15 +74,19 @@ class PsiSettings(Immutable):
     :param batch_size: elements per message (bounds every frame).
     :param memory_budget: bytes the matching step may hold in memory; past it the join
         runs out of core with hash partitions in ``workdir``.
-    :param workers: processes for hashing and scalar multiplications (None = all cores,
-        1 = no subprocesses).  Does not change any result.
+    :param workers: for the tools: how many local worker processes to start
+        (:func:`fedcrypto.scale.process_executor`; None = all cores).  The party objects
+        ignore it: they run on the ``executor`` their caller passes.  Never changes a result.
     :param rsa_primes: RSA only: prime factors of the signer's per-run key, 3 (default,
         about 2.2x faster signing) or 2.  A local choice of the signer: the peer only sees
         the public key ``(n, e)``, whatever the count (see docs/psi.md).
+    :param buckets: partitioned PSI (1 = one session, the default): both sides split their
+        items into this many buckets by a session-keyed HMAC and run one padded sub-session
+        per bucket (see :class:`fedcrypto.psi.PartitionedParty` and ``docs/scale-out.md``).
 
-    ``protocol``, ``group``, ``reveal`` and ``batch_size`` must be equal on both sides
-    (:meth:`as_dict` is what the handshake compares); ``memory_budget``, ``workers`` and
-    ``rsa_primes`` are local choices.
+    ``protocol``, ``group``, ``reveal``, ``batch_size`` and ``buckets`` must be equal on
+    both sides (:meth:`as_dict` is what the handshake compares); ``memory_budget``,
+    ``workers`` and ``rsa_primes`` are local choices.
     """
 
     protocol: str = "ecdh"
@@ -87,6 +96,7 @@ class PsiSettings(Immutable):
     memory_budget: int = 512 << 20
     workers: int | None = None
     rsa_primes: int = 3
+    buckets: int = 1
 
     def resolved_group(self) -> str:
         """The group name with the protocol's default filled in and aliases resolved.
@@ -116,7 +126,7 @@ class PsiSettings(Immutable):
                 raise InvalidTypeError(f"{name} must be a string")
         if self.group is not None and not isinstance(self.group, str):
             raise InvalidTypeError("group must be a string or None")
-        for name in ("batch_size", "memory_budget"):
+        for name in ("batch_size", "memory_budget", "buckets"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int):
                 raise InvalidTypeError(f"{name} must be an int")
@@ -144,17 +154,24 @@ class PsiSettings(Immutable):
             raise InvalidTypeError("rsa_primes must be an int")
         if self.rsa_primes not in (2, 3):
             raise InvalidArgumentError("rsa_primes must be 2 or 3")
+        if not 1 <= self.buckets <= MAX_BUCKETS:
+            raise InvalidArgumentError(f"buckets must be between 1 and {MAX_BUCKETS}")
 
     def as_dict(self) -> dict[str, str | int]:
         """The settings both sides must agree on: protocol, group (resolved), reveal,
-        batch_size, and the PSI protocol version."""
+        batch_size, buckets, and the PSI protocol version."""
         return {
             "protocol": self.protocol,
             "group": self.resolved_group(),
             "reveal": self.reveal,
             "batch_size": self.batch_size,
+            "buckets": self.buckets,
             "psi_version": PROTOCOL_VERSION,
         }
+
+    def single_bucket(self) -> PsiSettings:
+        """These settings with ``buckets=1`` (what each bucket's sub-session runs)."""
+        return dataclasses.replace(self, buckets=1)
 
     def suite_id(self) -> bytes:
         """Canonical bytes naming protocol, version, group and reveal mode (used in DSTs)."""

@@ -225,16 +225,20 @@ def signed_dummy(param: bytes) -> SignedBatch:
 
 
 def test_bad_element_detected_inside_worker_processes() -> None:
-    s = PsiSettings(workers=2, batch_size=2048)
-    a, b = _pair(s, n=2048)
+    from fedcrypto.scale import process_executor
+
+    s = PsiSettings(batch_size=4096)
+    ex = process_executor(2)
+    a, b = _pair(s, n=4096, executor=ex)
     a.start()
     good = b.start()[0]
-    assert isinstance(good, MaskedBatch) and good.count == 2048
+    assert isinstance(good, MaskedBatch) and good.count == 4096
     tw = _twist_u().to_bytes(32, "little")
-    bad = replace(good, data=good.data[: 1000 * 32] + tw + good.data[1001 * 32 :])
+    bad = replace(good, data=good.data[: 3000 * 32] + tw + good.data[3001 * 32 :])
     with pytest.raises(InvalidGroupElementError):
         a.handle(bad)
     b.close()
+    ex.shutdown()
 
 
 def test_rsa_signer_rejects_bad_match_positions(rsa_key: object) -> None:

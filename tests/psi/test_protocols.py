@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from fedcrypto.exceptions import InvalidArgumentError, InvalidTypeError, ProtocolError
 from fedcrypto.psi import (
+    PROTOCOL_VERSION,
     PsiSettings,
     create_party,
     decode_message,
@@ -119,10 +120,13 @@ def test_empty_sets_and_disjoint() -> None:
 
 
 def test_workers_do_not_change_results() -> None:
-    a = [b"id%d" % i for i in range(2100)]
-    b = [b"id%d" % i for i in range(1000, 2500)]
-    s = PsiSettings(reveal="both", batch_size=2048, workers=2)
-    _check(s, a, b)
+    from fedcrypto.scale import process_executor
+
+    a = [b"id%d" % i for i in range(4200)]
+    b = [b"id%d" % i for i in range(1000, 5100)]
+    s = PsiSettings(reveal="both", batch_size=4096)
+    with process_executor(2) as ex:
+        _check(s, a, b, executor=ex)
 
 
 def test_out_of_core_join_end_to_end(tmp_path: os.PathLike[str]) -> None:
@@ -211,5 +215,5 @@ def test_domain_separation_tags_are_valid_dsts() -> None:
             s = PsiSettings(protocol=protocol, group=group, reveal="connector")
             dst = session_tag(s, os.urandom(32), "full-domain-hash")
             assert 1 <= len(dst) <= 255
-            assert dst.startswith(b"fedcrypto-psi-v1:" + protocol.encode())
+            assert dst.startswith(b"fedcrypto-psi-v%d:" % PROTOCOL_VERSION + protocol.encode())
             assert session_tag(s, bytes(32), "tag") != session_tag(s, b"\x01" * 32, "tag")

@@ -284,7 +284,9 @@ def test_wrong_protocol_version(tmp_path, listeners, write_ids):
         return Hello(fields, b"FCPSI-HELLO\x00" + json.dumps(fields).encode())
 
     end = fake_connector(lst.port, B_IDS, hello_edit=edit)
-    lst.wait().assert_clean_failure(1, "PSI protocol version: this side speaks 1, the peer 99")
+    lst.wait().assert_clean_failure(
+        1, f"PSI protocol version: this side speaks {psi.PROTOCOL_VERSION}, the peer 99"
+    )
     assert "settings differ" in str(end)  # the listener's ABORT reached the fake peer
     _no_outputs(tmp_path, "out.txt")
 

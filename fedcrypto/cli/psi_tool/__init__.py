@@ -5,12 +5,15 @@ Modules: ``_input`` (ID files), ``_net`` (frames, connections, rates and deadlin
 listener's accept loop and rejected-attempt log), ``_handshake`` (versioned hello),
 ``_progress`` (stderr lines and bars), ``_output`` (atomic results, JSON report), ``_certs``
 (``make-identity``, ``make-certs``), ``_errors`` (error types to exit codes and messages),
-``_run`` (the driver).  See ``docs/psi-tool.md``.
+``_run`` (the driver), ``_scale`` (``--buckets``/``--scheduler``/``--resume`` options and
+the executor), ``_checkpoint`` and ``_resume`` (``--resume``).  See ``docs/psi-tool.md``.
 """
 
 from __future__ import annotations
 
 from ._input import InputData, InputSpec, load_input
 from ._run import run_connect, run_listen, run_local
+from ._scale import add_scale_options
 
 __all__ = ["InputSpec", "InputData", "load_input", "run_listen", "run_connect", "run_local"]
+__all__ += ["add_scale_options"]

@@ -15,6 +15,8 @@ error type                                       exit  message on stderr
 ``RemoteProtocolError`` (other)                  1     ``the peer sent an unacceptable message:``
 ``LocalProtocolError``, other ``FedCryptoError``, 1    ``this side failed: ...``
 ``OSError``, anything else
+``SchedulerUnreachableError``                    2     ``your options: cannot reach the Dask
+                                                       scheduler at <address>: ...``
 ``KeyboardInterrupt`` (Ctrl-C, SIGTERM)          130   ``interrupted``
 ===============================================  ====  ==========================================
 
@@ -37,6 +39,7 @@ from ...exceptions import (
     LocalProtocolError,
     PeerError,
     RemoteProtocolError,
+    SchedulerUnreachableError,
     SerializationError,
 )
 from ._net import PeerAborted
@@ -89,6 +92,10 @@ def classify(exc: BaseException) -> Outcome:
         )
         return Outcome(
             EXIT_FAILED, f"the peer sent {what}: {text}", f"it rejected our data: {text}", "peer"
+        )
+    if isinstance(exc, SchedulerUnreachableError):
+        return Outcome(
+            EXIT_USAGE, f"your options: {text}", "it could not start its workers", "input"
         )
     if isinstance(exc, InputFormatError | InvalidArgumentError | InvalidTypeError):
         return Outcome(

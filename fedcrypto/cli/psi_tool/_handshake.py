@@ -74,6 +74,8 @@ _OPTION_NAMES = {
     "group": "--group",
     "reveal": "--reveal",
     "batch_size": "--batch-size",
+    "buckets": "--buckets",
+    "resume": "--resume (checkpointed session)",
     "normalize": "--normalize",
     "key_columns": "number of --id-column columns",
     "duplicates": "--duplicates",

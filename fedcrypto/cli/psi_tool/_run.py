@@ -60,6 +60,8 @@ from ._net import (
 )
 from ._output import check_output_path, write_intersection, write_report
 from ._progress import Progress, format_bytes, terminal_line
+from ._resume import Resume, hello_settings
+from ._scale import join_provider, open_executor
 from ._tls import (
     CertificateRejectedError,
     PinMismatchError,
@@ -97,6 +99,7 @@ def _settings(args: argparse.Namespace, role: str) -> psi.PsiSettings:
         "reveal": reveal_to_canonical(args.reveal, role),
         "batch_size": args.batch_size,
         "workers": args.workers,
+        "buckets": getattr(args, "buckets", 1),
     }
     if args.memory_budget is not None:
         kwargs["memory_budget"] = args.memory_budget << 20
@@ -517,11 +520,14 @@ def _run_network(args: argparse.Namespace, role: str) -> int:
             if role == "connector":
                 _tell_peer_input_failed(args, tls)
             raise
+        resume = Resume(args, role, settings, data) if getattr(args, "resume", False) else None
+        executor = open_executor(args)
+        closers.append(lambda: executor.shutdown(wait=False, cancel_futures=True))
         hello = Hello.build(
             role=role,
             tool_version=__version__,
             protocol_version=psi.PROTOCOL_VERSION,
-            settings=settings.as_dict(),
+            settings=hello_settings(settings, resume),
             input_settings=_input_settings(spec, data),
             set_size=len(data.keys),
         )
@@ -544,19 +550,35 @@ def _run_network(args: argparse.Namespace, role: str) -> int:
             )
         progress.info(f"connected to {peer_name}{detail}")
         progress.reset_clock()
+        sid = hs.session_id
+        resume_kwargs: dict[str, Any] = {}
+        if resume is not None:
+            peer_fp = conn.tls_info.peer_cert_sha256 if tls is not None else None
+            sid, resume_kwargs = resume.start(
+                conn,
+                peer_fingerprint=format_fingerprint(peer_fp) if peer_fp else None,
+                peer_size=hs.peer_size,
+                fresh_sid=hs.session_id,
+            )
+            if resume.resumed:
+                progress.info(
+                    f"resuming: {resume.resumed} of {settings.buckets} buckets already finished"
+                )
         party = psi.create_party(
             settings,
             role=role,
             items=data.keys,
             peer_size=hs.peer_size,
-            session_id=hs.session_id,
-            workdir=args.workdir,
+            session_id=sid,
+            executor=executor,
+            join=join_provider(args, settings),
             progress=progress,
+            **resume_kwargs,
         )
         closers.append(party.close)
 
         def decode(body_: bytes) -> psi.PsiMessage:
-            return psi.decode_message(body_, settings, hs.session_id)
+            return psi.decode_message(body_, settings, sid)
 
         result = drive(conn, party, decode)
         progress.finish()
@@ -572,9 +594,15 @@ def _run_network(args: argparse.Namespace, role: str) -> int:
             "session_id": hs.session_id.hex(),
             "peer_tool": hs.peer_tool_version,
         }
+        if isinstance(party, psi.PartitionedParty):
+            extra["buckets"] = {
+                "done": party.buckets_done,
+                "total": party.buckets_total,
+                "resumed": resume.resumed if resume is not None else 0,
+            }
         if rejected is not None:
             extra["rejected_connections"] = rejected
-        return _finish(
+        code = _finish(
             args,
             role=role,
             settings=settings,
@@ -586,6 +614,9 @@ def _run_network(args: argparse.Namespace, role: str) -> int:
             elapsed=elapsed,
             extra=extra,
         )
+        if resume is not None and code == EXIT_OK:
+            resume.done()
+        return code
 
     return _guarded(body, progress)
 
@@ -627,13 +658,16 @@ def run_local(args: argparse.Namespace) -> int:
             raise InvalidArgumentError("A and B have different numbers of key columns")
         sid = os.urandom(32)
         t0 = time.monotonic()
+        executor = open_executor(args)
+        closers.append(lambda: executor.shutdown(wait=False, cancel_futures=True))
         a = psi.create_party(
             settings,
             role="listener",
             items=data.keys,
             peer_size=len(data_b.keys),
             session_id=sid,
-            workdir=args.workdir,
+            executor=executor,
+            join=join_provider(args, settings),
             progress=progress,
         )
         b = psi.create_party(
@@ -642,7 +676,8 @@ def run_local(args: argparse.Namespace) -> int:
             items=data_b.keys,
             peer_size=len(data.keys),
             session_id=sid,
-            workdir=args.workdir,
+            executor=executor,
+            join=join_provider(args, settings),
             progress=Progress(quiet=args.quiet, label="B"),
         )
         closers.extend((a.close, b.close))
