@@ -39,6 +39,7 @@ from ._messages import (
 )
 from ._party import PsiParty, PsiResult
 from ._settings import (
+    COMPUTE_MODES,
     PROTOCOL_VERSION,
     PROTOCOLS,
     REVEAL_MODES,
@@ -47,6 +48,10 @@ from ._settings import (
     PsiSettings,
     supported_groups,
 )
+from ._sum import DEFAULT_SUM_KEY_SIZE, DEFAULT_VALUE_BITS, SumOutcome, SumParty, create_sum_party
+from ._sum_layout import SumLayout
+from ._sum_local import run_sum_pair
+from ._sum_messages import SumKey, SumOpening, SumResult, ValueBatch, decode_sum_message
 
 __all__ = [
     "PROTOCOL_VERSION",
@@ -70,4 +75,18 @@ __all__ = [
     "decode_message",
     "supported_groups",
     "run_pair",
+    # intersection-sum (compute="sum"): docs/psi-compute.md
+    "COMPUTE_MODES",
+    "DEFAULT_SUM_KEY_SIZE",
+    "DEFAULT_VALUE_BITS",
+    "SumLayout",
+    "SumOutcome",
+    "SumParty",
+    "SumKey",
+    "ValueBatch",
+    "SumResult",
+    "SumOpening",
+    "create_sum_party",
+    "decode_sum_message",
+    "run_sum_pair",
 ]

@@ -17,6 +17,7 @@ __all__ = [
     "SESSION_ID_BYTES",
     "PsiSettings",
     "supported_groups",
+    "COMPUTE_MODES",
 ]
 
 #: Version of the PSI message protocol (part of every domain-separation tag).
@@ -42,6 +43,11 @@ _ALIASES = {
     "p-256": "p256",
 }
 _MAX_BATCH = 1 << 20
+#: What a run computes: the intersection itself, only its size, or the intersection-sum
+#: with cardinality (see ``docs/psi-compute.md``).
+COMPUTE_MODES = ("intersection", "count", "sum")
+#: Largest ``threshold`` accepted (the hello caps set sizes at 2^40).
+_MAX_THRESHOLD = 1 << 40
 
 
 def supported_groups(protocol: str) -> tuple[str, ...]:
@@ -71,6 +77,11 @@ class PsiSettings(Immutable):
         runs out of core with hash partitions in ``workdir``.
     :param workers: processes for hashing and scalar multiplications (None = all cores,
         1 = no subprocesses).  Does not change any result.
+    :param compute: ``"intersection"`` (default), ``"count"`` (the same run as reveal
+        ``"count"``) or ``"sum"``: intersection-sum with cardinality, see
+        :func:`fedcrypto.psi.create_sum_party` and ``docs/psi-compute.md``.
+    :param threshold: compute ``"sum"`` only: the sums are revealed only when the
+        intersection has at least this many elements (0 = always).
 
     ``protocol``, ``group``, ``reveal`` and ``batch_size`` must be equal on both sides
     (:meth:`as_dict` is what the handshake compares); ``memory_budget`` and ``workers`` are
@@ -83,6 +94,16 @@ class PsiSettings(Immutable):
     batch_size: int = 65536
     memory_budget: int = 512 << 20
     workers: int | None = None
+    compute: str = "intersection"
+    threshold: int = 0
+
+    def __post_init__(self) -> None:
+        # compute="count" and reveal="count" name the same run: normalize to one spelling
+        # so both sides agree whichever they used.
+        if self.compute == "count" and self.reveal == "both":
+            self._set(reveal="count")
+        elif self.reveal == "count" and self.compute == "intersection":
+            self._set(compute="count")
 
     def resolved_group(self) -> str:
         """The group name with the protocol's default filled in and aliases resolved.
@@ -136,24 +157,60 @@ class PsiSettings(Immutable):
             raise InvalidArgumentError("memory_budget must be at least 1 MiB")
         if self.workers is not None and not 1 <= self.workers <= 256:
             raise InvalidArgumentError("workers must be between 1 and 256")
+        self._validate_compute()
+
+    def _validate_compute(self) -> None:
+        """Check ``compute`` and ``threshold`` (see :data:`COMPUTE_MODES`)."""
+        if not isinstance(self.compute, str):
+            raise InvalidTypeError("compute must be a string")
+        if isinstance(self.threshold, bool) or not isinstance(self.threshold, int):
+            raise InvalidTypeError("threshold must be an int")
+        if self.compute not in COMPUTE_MODES:
+            raise InvalidArgumentError(
+                f"unknown compute mode {self.compute!r}; choose one of {', '.join(COMPUTE_MODES)}"
+            )
+        if self.compute == "count" and self.reveal != "count":
+            raise InvalidArgumentError(
+                "compute 'count' reveals only the intersection size, to both sides: use it "
+                "with reveal 'both' or 'count'"
+            )
+        if self.compute == "sum":
+            if self.protocol == "rsa":
+                raise InvalidArgumentError("compute 'sum' needs the ecdh or dh protocol")
+            if self.reveal == "count":
+                raise InvalidArgumentError(
+                    "compute 'sum' takes reveal 'listener', 'connector' or 'both' (who learns "
+                    "the size and the sums)"
+                )
+        if not 0 <= self.threshold <= _MAX_THRESHOLD:
+            raise InvalidArgumentError("threshold must be between 0 and 2^40")
+        if self.threshold and self.compute != "sum":
+            raise InvalidArgumentError("threshold applies to compute 'sum' only")
 
     def as_dict(self) -> dict[str, str | int]:
         """The settings both sides must agree on: protocol, group (resolved), reveal,
         batch_size, and the PSI protocol version."""
-        return {
+        out: dict[str, str | int] = {
             "protocol": self.protocol,
             "group": self.resolved_group(),
             "reveal": self.reveal,
             "batch_size": self.batch_size,
             "psi_version": PROTOCOL_VERSION,
         }
+        if self.compute == "sum":  # absent otherwise: older hellos stay byte-identical
+            out["compute"] = self.compute
+            out["threshold"] = self.threshold
+        return out
 
     def suite_id(self) -> bytes:
         """Canonical bytes naming protocol, version, group and reveal mode (used in DSTs)."""
-        return (
+        suite = (
             f"fedcrypto-psi-v{PROTOCOL_VERSION}:{self.protocol}:{self.resolved_group()}:"
-            f"{self.reveal}".encode()
+            f"{self.reveal}"
         )
+        if self.compute == "sum":
+            suite += f":sum:{self.threshold}"
+        return suite.encode()
 
 
 def session_tag(settings: PsiSettings, session_id: bytes, purpose: str) -> bytes:
