@@ -16,7 +16,7 @@ import sys
 from typing import Any
 
 from ..exceptions import InvalidArgumentError
-from .psi_tool import _run
+from .psi_tool import _compute, _run
 from .psi_tool._certs import make_certs, make_identity
 from .psi_tool._net import DEFAULT_MIN_RATE, FRAME_GRACE
 from .psi_tool._progress import terminal_line
@@ -291,6 +291,10 @@ def build_psi_parser(parser: argparse.ArgumentParser) -> None:
         _add_output_options(p)
         _add_network_options(p)
         p.set_defaults(func=func)
+        _compute.add_compute_options(p)
+    # --compute sum (issue 13): these dispatch to _run.run_listen/_run.run_connect otherwise
+    listen.set_defaults(func=_compute.run_listen)
+    connect.set_defaults(func=_compute.run_connect)
 
     local = modes.add_parser(
         "local",

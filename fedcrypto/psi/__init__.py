@@ -50,6 +50,7 @@ from ._settings import (
 )
 from ._sum import DEFAULT_SUM_KEY_SIZE, DEFAULT_VALUE_BITS, SumOutcome, SumParty, create_sum_party
 from ._sum_layout import SumLayout
+from ._sum_layout import plan_layout as plan_sum_layout
 from ._sum_local import run_sum_pair
 from ._sum_messages import SumKey, SumOpening, SumResult, ValueBatch, decode_sum_message
 
@@ -80,6 +81,7 @@ __all__ = [
     "DEFAULT_SUM_KEY_SIZE",
     "DEFAULT_VALUE_BITS",
     "SumLayout",
+    "plan_sum_layout",
     "SumOutcome",
     "SumParty",
     "SumKey",

@@ -87,11 +87,14 @@ class SumOutcome(PsiResult):
         learns them and ``|∩| >= threshold``, else None.
     :ivar below_threshold: True when this side learns the result and ``|∩| < threshold``.
     :ivar value_holder: True on the side that supplied the values.
+    :ivar labels: the value holder's column names (as it chose to send them; from the
+        peer on the matcher: sanitize before display), or ``()``.
     """
 
     sums: tuple[int, ...] | None = None
     below_threshold: bool = False
     value_holder: bool = False
+    labels: tuple[str, ...] = ()
 
 
 def _mask_own(items: Sequence[bytes], protocol: str, group: str, secret: Any, dst: bytes) -> bytes:
@@ -134,6 +137,7 @@ class SumParty(PsiParty):
         layout: SumLayout | None,
         private_key: PaillierPrivateKey | None,
         unsafe_allow_small_keys: bool,
+        labels: tuple[str, ...] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(settings, **kwargs)
@@ -153,6 +157,7 @@ class SumParty(PsiParty):
         self._layout = layout
         self._sk = private_key
         self._small = unsafe_allow_small_keys
+        self._labels = labels
         holder_role = self.role if self._holder else self.peer_role
         matcher_role = self.peer_role if self._holder else self.role
         self._holder_learns = settings.reveal in (holder_role, "both")
@@ -197,7 +202,11 @@ class SumParty(PsiParty):
             self._value_batches = batch_count(self.n, self._rows_per)
             return [
                 SumKey(
-                    param=self._param, layout=self._layout, rows=self.n, public_key=pk.to_bytes()
+                    param=self._param,
+                    layout=self._layout,
+                    rows=self.n,
+                    public_key=pk.to_bytes(),
+                    labels=self._labels,
                 )
             ]
         out: list[PsiMessage] = []
@@ -431,6 +440,7 @@ class SumParty(PsiParty):
         msg.layout.check(pk.n.bit_length(), self.peer_size)
         self._pk = pk
         self._peer_layout = msg.layout
+        self._labels = msg.labels
         self._rows_per = _rows_per_batch(self.settings, self._elem, msg.layout, pk.ciphertext_bytes)
         self._value_batches = batch_count(self.peer_size, self._rows_per)
         return []
@@ -558,7 +568,12 @@ class SumParty(PsiParty):
         if not self._holder:
             count = self._matches  # the matcher always learns the cardinality
         self._result = SumOutcome(
-            indices=None, count=count, sums=sums, below_threshold=below, value_holder=self._holder
+            indices=None,
+            count=count,
+            sums=sums,
+            below_threshold=below,
+            value_holder=self._holder,
+            labels=self._labels,
         )
 
     def result(self) -> SumOutcome:
@@ -586,6 +601,7 @@ def create_sum_party(
     private_key: PaillierPrivateKey | None = None,
     key_size: int = DEFAULT_SUM_KEY_SIZE,
     unsafe_allow_small_keys: bool = False,
+    column_names: Sequence[str] = (),
     progress: ProgressFn | None = None,
 ) -> SumParty:
     """Create this side of an intersection-sum run (``PsiSettings(compute="sum")``).
@@ -605,6 +621,8 @@ def create_sum_party(
     :param key_size: bits of the fresh Paillier key (default 2048).
     :param unsafe_allow_small_keys: accept (matcher) or make (holder) Paillier keys below
         2048 bits: tests only.
+    :param column_names: value holder only, optional: a name per value column, sent to
+        the matcher in the clear (each at most 255 UTF-8 bytes).
     :param progress: ``progress(phase, done, total)`` callback.
     :returns: a :class:`SumParty`.
     :raises InvalidArgumentError: bad settings, role or sizes, values that are out of range
@@ -645,12 +663,18 @@ def create_sum_party(
         layout = plan_layout(table.shape[1], value_bits, max(1, len(items)), bits)
     elif private_key is not None:
         raise InvalidArgumentError("private_key is only used by the side that holds values")
+    labels = tuple(column_names)
+    if labels and (table is None or len(labels) != table.shape[1]):
+        raise InvalidArgumentError("column_names: one name per value column (value holder only)")
+    if not all(isinstance(x, str) and len(x.encode("utf-8")) <= 255 for x in labels):
+        raise InvalidArgumentError("column_names must be strings of at most 255 UTF-8 bytes")
     return SumParty(
         settings,
         values=table,
         layout=layout,
         private_key=private_key,
         unsafe_allow_small_keys=unsafe_allow_small_keys,
+        labels=labels,
         role=role,
         items=items,
         peer_size=peer_size,

@@ -30,8 +30,8 @@ def run_sum_pair(
     Exactly one of ``listener_values`` / ``connector_values`` is given (that side holds the
     values).  Every message goes through ``to_bytes`` and :func:`decode_sum_message`, as
     over a network.  ``party_kwargs`` go to both :func:`create_sum_party` calls
-    (``value_bits``, ``key_size``, ``unsafe_allow_small_keys``, ...; ``private_key`` only
-    to the value holder).
+    (``value_bits``, ``key_size``, ``unsafe_allow_small_keys``, ...; ``private_key`` and
+    ``column_names`` only to the value holder).
 
     :returns: ``(listener_outcome, connector_outcome)``.
     :raises LocalProtocolError: if the run stalls or messages are left over (a bug).
@@ -39,6 +39,7 @@ def run_sum_pair(
     """
     sid = session_id if session_id is not None else os.urandom(32)
     private_key = party_kwargs.pop("private_key", None)
+    column_names = party_kwargs.pop("column_names", ())
 
     def make(role: str, items: Sequence[bytes], peer: Sequence[bytes], values: Any) -> SumParty:
         return create_sum_party(
@@ -49,6 +50,7 @@ def run_sum_pair(
             session_id=sid,
             values=values,
             private_key=private_key if values is not None else None,
+            column_names=column_names if values is not None else (),
             **party_kwargs,
         )
 

@@ -9,6 +9,7 @@ and session binding as every PSI message; all integers big-endian):
 
     u16 columns  u16 value_bits  u16 slot_bits  u16 slots  u64 rows
     u32 len || Paillier public key (PaillierPublicKey.to_bytes)
+    u16 labels (0 or columns)  labels * (u8 len || UTF-8 column name, at most 255 bytes)
 
 ``ValueBatch`` (value holder -> matcher)::
 
@@ -63,6 +64,8 @@ MAX_KEY_BYTES = 3 * (MAX_KEY_SIZE // 8) + 64
 #: Largest ciphertext (mod n^2 of a MAX_KEY_SIZE modulus), in bytes.
 MAX_CIPHERTEXT_BYTES = 2 * (MAX_KEY_SIZE // 8)
 _ENVELOPE_OVERHEAD = 64
+#: Longest column label, in UTF-8 bytes.
+MAX_LABEL_BYTES = 255
 
 
 def _uint(name: str, value: object, bound: int) -> int:
@@ -86,6 +89,7 @@ class SumKey(PsiMessage):
     layout: SumLayout
     rows: int
     public_key: bytes
+    labels: tuple[str, ...] = ()
 
     OBJECT_TYPE: ClassVar[ObjectType] = ObjectType.PSI_SUM_KEY
 
@@ -97,11 +101,21 @@ class SumKey(PsiMessage):
             _uint(name, getattr(self.layout, name), _U16)
         _uint("rows", self.rows, _U64)
         _bytes("public_key", self.public_key)
+        if not isinstance(self.labels, tuple) or not all(isinstance(x, str) for x in self.labels):
+            raise InvalidTypeError("labels must be a tuple of str")
+        if self.labels and len(self.labels) != self.layout.columns:
+            raise InvalidArgumentError("one label per value column, or none")
+        if any(len(x.encode("utf-8")) > MAX_LABEL_BYTES for x in self.labels):
+            raise InvalidArgumentError(f"a column label is longer than {MAX_LABEL_BYTES} bytes")
 
     def _payload(self) -> bytes:
         lay = self.layout
         w = Writer().u16(lay.columns).u16(lay.value_bits).u16(lay.slot_bits).u16(lay.slots)
-        return w.u64(self.rows).blob(self.public_key).getvalue()
+        w.u64(self.rows).blob(self.public_key).u16(len(self.labels))
+        for label in self.labels:
+            raw = label.encode("utf-8")
+            w.u8(len(raw)).raw(raw)
+        return w.getvalue()
 
     @classmethod
     def _parse(cls, param: bytes, payload: bytes, settings: PsiSettings) -> SumKey:
@@ -109,11 +123,21 @@ class SumKey(PsiMessage):
         columns, value_bits, slot_bits, slots = r.u16(), r.u16(), r.u16(), r.u16()
         rows = r.u64()
         key = r.blob(MAX_KEY_BYTES)
-        r.finish()
         if not 1 <= columns <= MAX_COLUMNS or not 1 <= slots <= columns or not value_bits:
             raise SerializationError("SumKey: layout out of range")
+        nlabels = r.u16()
+        if nlabels not in (0, columns):
+            raise SerializationError("SumKey: one label per value column, or none")
+        labels = []
+        for _ in range(nlabels):
+            raw = r.raw(r.u8())
+            try:
+                labels.append(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                raise SerializationError("SumKey: a column label is not UTF-8") from None
+        r.finish()
         layout = SumLayout(columns=columns, value_bits=value_bits, slot_bits=slot_bits, slots=slots)
-        return cls(param=param, layout=layout, rows=rows, public_key=key)
+        return cls(param=param, layout=layout, rows=rows, public_key=key, labels=tuple(labels))
 
     def __repr__(self) -> str:
         return f"SumKey(layout={self.layout}, rows={self.rows})"

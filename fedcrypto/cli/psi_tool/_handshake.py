@@ -77,6 +77,8 @@ _OPTION_NAMES = {
     "normalize": "--normalize",
     "key_columns": "number of --id-column columns",
     "duplicates": "--duplicates",
+    "compute": "--compute",
+    "threshold": "--threshold",
 }
 
 
