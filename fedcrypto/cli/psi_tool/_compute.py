@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ... import __version__, psi
+from ... import __version__, paillier, psi
 from ..._sanitize import peer_text
 from ...exceptions import InputFormatError, InvalidArgumentError
 from ...psi import DEFAULT_SUM_KEY_SIZE, DEFAULT_VALUE_BITS
@@ -43,7 +43,7 @@ from ._run import (
 )
 from ._run import run_connect as _run_connect
 from ._run import run_listen as _run_listen
-from ._sum_input import column_label, load_values, resolve_value_columns
+from ._sum_input import ValueColumnError, column_label, load_values, resolve_value_columns
 
 __all__ = ["add_compute_options", "run_listen", "run_connect", "write_sum"]
 
@@ -173,6 +173,8 @@ def _prepare(
     if args.output == args.report and args.output not in (None, "-"):
         raise InvalidArgumentError("--output and --report must be different files")
     settings = _settings(args, role)
+    if args.value_column and args.paillier_key_size < paillier.MIN_KEY_SIZE:
+        raise InvalidArgumentError(f"--paillier-key-size must be at least {paillier.MIN_KEY_SIZE}")
     base = _input_spec(args, args.input)
     holder = bool(args.value_column)
     spec = InputSpec(
@@ -191,7 +193,7 @@ def _prepare(
     if holder:
         name = "<stdin>" if spec.path == "-" else spec.path
         if data.delimiter is None:
-            raise InputFormatError(
+            raise ValueColumnError(
                 f"{name}: --value-column needs a delimited file (CSV/TSV or --delimiter)"
             )
         cols = resolve_value_columns(list(args.value_column), data, name)
@@ -226,8 +228,8 @@ def run_sum(args: argparse.Namespace, role: str) -> int:
         tls = _tls_config(args, server=(role == "listener"))
         try:
             settings, spec, data, values, labels = _prepare(args, role, progress)
-        except InputFormatError:
-            if role == "connector":
+        except InputFormatError as exc:
+            if role == "connector" and not isinstance(exc, ValueColumnError):
                 _tell_peer_input_failed(args, tls)
             raise
         hello = Hello.build(
