@@ -81,7 +81,7 @@ class ObjectType(enum.IntEnum):
     PSI_SUM_RESULT = 0x0222
     PSI_SUM_OPENING = 0x0223
     # 0x0228: PSI payload transfer (fedcrypto.psi._payload_messages)
-    PSI_PAYLOAD_TAGS = 0x0228
+    PSI_PAYLOAD_EVALUATED = 0x0228
     PSI_PAYLOAD_BATCH = 0x0229
     PSI_PAYLOAD_POSITIONS = 0x022A
     # 0x023x: unbalanced PSI (fedcrypto.psi._unbalanced)

@@ -38,6 +38,14 @@ from ._messages import (
     decode_message,
 )
 from ._party import PsiParty, PsiResult
+from ._payload import PayloadOutcome, PayloadParty, create_payload_party
+from ._payload_local import run_payload_pair
+from ._payload_messages import (
+    EvaluatedBatch,
+    PayloadBatch,
+    PayloadPositions,
+    decode_payload_message,
+)
 from ._settings import (
     COMPUTE_MODES,
     PROTOCOL_VERSION,
@@ -91,4 +99,13 @@ __all__ = [
     "create_sum_party",
     "decode_sum_message",
     "run_sum_pair",
+    # payload transfer: docs/psi-compute.md
+    "PayloadOutcome",
+    "PayloadParty",
+    "EvaluatedBatch",
+    "PayloadBatch",
+    "PayloadPositions",
+    "create_payload_party",
+    "decode_payload_message",
+    "run_payload_pair",
 ]
