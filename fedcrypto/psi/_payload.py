@@ -226,9 +226,9 @@ class PayloadParty(PsiParty):
             if self._both:
                 out += self._position_batches()
             self._matched.sort()
-            idx = np.asarray([i for i, _ in self._matched], dtype=np.int64)
+            found = np.asarray([i for i, _ in self._matched], dtype=np.int64)
             self._result = PayloadOutcome(
-                indices=idx,
+                indices=found,
                 count=len(self._matched),
                 payloads=tuple(p for _, p in self._matched),
             )
