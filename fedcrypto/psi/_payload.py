@@ -4,6 +4,7 @@ exactly the matched rows (PSI with associated data), over an ECDH OPRF (:mod:`._
 The **sender** ``S`` holds IDs with a payload (bytes) each and a per-run OPRF key ``k``; the
 **receiver** ``R`` holds IDs and learns the intersection.
 
+0. ``S`` announces itself with an empty acknowledgement (two senders notice at once).
 1. ``R`` blinds its IDs (``x(r * H(x))``, :class:`MaskedBatch`); ``S`` evaluates them in order
    (``x(k * B)``, :class:`EvaluatedBatch`); ``R`` unblinds: ``F(x) = x(k * H(x))`` — the
    doubly-masked element with ``R``'s mask removed.
@@ -102,6 +103,7 @@ class PayloadParty(PsiParty):
             self._pos_total: int | None = None
         else:
             self._blind, self._unblind = _oprf.new_blind(self._group)
+            self._announced = False
             self._my_batches = batch_count(self.n, self._bs)
             self._evaluated = 0
             self._tag_index: dict[bytes, int] = {}
@@ -124,7 +126,8 @@ class PayloadParty(PsiParty):
 
     def _start(self) -> list[PsiMessage]:
         if self._sender:
-            return []
+            # an empty acknowledgement announces the sender: two senders notice at once
+            return [TagReply(param=self._param, index=0, total=0, data=b"", elem_size=TAG_BYTES)]
         out: list[PsiMessage] = []
         for _ in range(_WINDOW):
             out += self._next_blinded()
@@ -135,12 +138,21 @@ class PayloadParty(PsiParty):
             if isinstance(msg, MaskedBatch):
                 return self._on_blinded(msg)
             if isinstance(msg, TagReply):
+                if self._next_send == 0:
+                    raise RemoteProtocolError("both sides send payloads: exactly one side does")
                 return self._on_ack(msg)
             if isinstance(msg, PayloadPositions):
                 return self._on_positions(msg)
             if isinstance(msg, PayloadBatch):
                 raise RemoteProtocolError("both sides send payloads: exactly one side does")
         else:
+            if not self._announced:
+                if isinstance(msg, TagReply) and msg.count == 0 and msg.index == 0:
+                    self._announced = True
+                    return []
+                if isinstance(msg, MaskedBatch):
+                    raise RemoteProtocolError("neither side sends payloads: exactly one side does")
+                raise RemoteProtocolError("the peer did not start as the payload sender")
             if isinstance(msg, EvaluatedBatch):
                 return self._on_evaluated(msg)
             if isinstance(msg, PayloadBatch):
