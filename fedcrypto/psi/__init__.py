@@ -41,6 +41,7 @@ from ._party import PsiParty, PsiResult
 from ._payload import PayloadOutcome, PayloadParty, create_payload_party
 from ._payload_local import run_payload_pair
 from ._payload_messages import (
+    MAX_PAYLOAD_BYTES,
     EvaluatedBatch,
     PayloadBatch,
     PayloadPositions,
@@ -100,6 +101,7 @@ __all__ = [
     "decode_sum_message",
     "run_sum_pair",
     # payload transfer: docs/psi-compute.md
+    "MAX_PAYLOAD_BYTES",
     "PayloadOutcome",
     "PayloadParty",
     "EvaluatedBatch",

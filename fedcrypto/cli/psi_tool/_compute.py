@@ -17,24 +17,21 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ... import __version__, paillier, psi
+from ... import paillier, psi
 from ..._sanitize import peer_text
 from ...exceptions import InputFormatError, InvalidArgumentError
 from ...psi import DEFAULT_SUM_KEY_SIZE, DEFAULT_VALUE_BITS
-from ._handshake import Hello, reveal_to_canonical, run_handshake
+from ._handshake import reveal_to_canonical
 from ._input import InputData, InputSpec, load_input
 from ._net import Connection
 from ._output import atomic_text, check_output_path, write_report
+from ._payload_tool import run_payload
 from ._progress import Progress
 from ._run import (
-    _connect,
-    _connection,
     _describe_input,
     _error_line,
     _guarded,
-    _input_settings,
     _input_spec,
-    _listen,
     _tell_peer_input_failed,
     _tls_config,
     _tls_report,
@@ -43,6 +40,7 @@ from ._run import (
 )
 from ._run import run_connect as _run_connect
 from ._run import run_listen as _run_listen
+from ._session import build_hello, open_session
 from ._sum_input import ValueColumnError, column_label, load_values, resolve_value_columns
 
 __all__ = ["add_compute_options", "run_listen", "run_connect", "write_sum"]
@@ -74,10 +72,19 @@ def add_compute_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("compute over the intersection (docs/psi-compute.md)")
     g.add_argument(
         "--compute",
-        choices=("intersection", "count", "sum"),
+        choices=("intersection", "count", "sum", "payload"),
         default="intersection",
         help="intersection (default); count (= --reveal count); sum: intersection-sum with "
-        "cardinality, both sides must say it",
+        "cardinality; payload: the intersection plus the sender's --payload-column values "
+        "(both sides must say the same)",
+    )
+    g.add_argument(
+        "--payload-column",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="payload transfer, on the sending side: a column to send for the matched rows "
+        "(header name or 0-based index; repeatable; implies --compute payload)",
     )
     g.add_argument(
         "--value-column",
@@ -116,6 +123,8 @@ def run_listen(args: argparse.Namespace) -> int:
     """``psi listen``: the intersection-sum when ``--compute sum``, else the usual run."""
     if getattr(args, "compute", "intersection") == "sum":
         return run_sum(args, "listener")
+    if _payload_mode(args):
+        return run_payload(args, "listener")
     error = _check_plain(args)
     return error if error is not None else _run_listen(args)
 
@@ -124,8 +133,16 @@ def run_connect(args: argparse.Namespace) -> int:
     """``psi connect``: the intersection-sum when ``--compute sum``, else the usual run."""
     if getattr(args, "compute", "intersection") == "sum":
         return run_sum(args, "connector")
+    if _payload_mode(args):
+        return run_payload(args, "connector")
     error = _check_plain(args)
     return error if error is not None else _run_connect(args)
+
+
+def _payload_mode(args: argparse.Namespace) -> bool:
+    if getattr(args, "payload_column", None) and args.compute == "intersection":
+        args.compute = "payload"
+    return bool(args.compute == "payload")
 
 
 def _check_plain(args: argparse.Namespace) -> int | None:
@@ -170,6 +187,8 @@ def _prepare(
 ) -> tuple[psi.PsiSettings, InputSpec, InputData, Any, tuple[str, ...]]:
     if args.output_format == "rows":
         raise InvalidArgumentError("--compute sum writes one summary row: use --output-format ids")
+    if args.payload_column:
+        raise InvalidArgumentError("--payload-column cannot be combined with --compute sum")
     if args.output == args.report and args.output not in (None, "-"):
         raise InvalidArgumentError("--output and --report must be different files")
     settings = _settings(args, role)
@@ -232,23 +251,9 @@ def run_sum(args: argparse.Namespace, role: str) -> int:
             if role == "connector" and not isinstance(exc, ValueColumnError):
                 _tell_peer_input_failed(args, tls)
             raise
-        hello = Hello.build(
-            role=role,
-            tool_version=__version__,
-            protocol_version=psi.PROTOCOL_VERSION,
-            settings=settings.as_dict(),
-            input_settings=_input_settings(spec, data),
-            set_size=len(data.keys),
-        )
+        hello = build_hello(role, settings.as_dict(), spec, data)
         t0 = time.monotonic()
-        if role == "listener":
-            conn, hs, peer_name, _ = _listen(args, tls, hello, progress, holder)
-        else:
-            sock, deadline, peer_name = _connect(args, tls)
-            conn = _connection(args, sock)
-            holder.append(conn)
-            hs = run_handshake(conn, hello, max_peer_size=args.max_peer_size, deadline=deadline)
-        progress.info(f"connected to {peer_name}")
+        conn, hs, _ = open_session(args, role, hello, tls, progress, holder)
         progress.reset_clock()
         party = psi.create_sum_party(
             settings,
