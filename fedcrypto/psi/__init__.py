@@ -62,6 +62,27 @@ from ._sum_layout import SumLayout
 from ._sum_layout import plan_layout as plan_sum_layout
 from ._sum_local import run_sum_pair
 from ._sum_messages import SumKey, SumOpening, SumResult, ValueBatch, decode_sum_message
+from ._unbalanced import (
+    CacheReceiver,
+    OprfClient,
+    OprfServer,
+    StaleCacheError,
+    TagCache,
+    build_cache,
+    cache_messages,
+    false_positive_bound,
+    new_server_key,
+    run_unbalanced,
+)
+from ._unbalanced_messages import (
+    CACHE_TAG_BYTES,
+    CacheChunk,
+    CacheHeader,
+    CacheRequest,
+    OprfRequest,
+    OprfResponse,
+    decode_unbalanced_message,
+)
 
 __all__ = [
     "PROTOCOL_VERSION",
@@ -110,4 +131,22 @@ __all__ = [
     "create_payload_party",
     "decode_payload_message",
     "run_payload_pair",
+    # unbalanced PSI with a reusable cache: docs/psi-compute.md
+    "CACHE_TAG_BYTES",
+    "CacheChunk",
+    "CacheHeader",
+    "CacheReceiver",
+    "CacheRequest",
+    "OprfClient",
+    "OprfRequest",
+    "OprfResponse",
+    "OprfServer",
+    "StaleCacheError",
+    "TagCache",
+    "build_cache",
+    "cache_messages",
+    "decode_unbalanced_message",
+    "false_positive_bound",
+    "new_server_key",
+    "run_unbalanced",
 ]
