@@ -16,7 +16,7 @@ import sys
 from typing import Any
 
 from ..exceptions import InvalidArgumentError
-from .psi_tool import _compute, _run
+from .psi_tool import _compute, _run, _unbalanced_tool
 from .psi_tool._certs import make_certs, make_identity
 from .psi_tool._net import DEFAULT_MIN_RATE, FRAME_GRACE
 from .psi_tool._progress import terminal_line
@@ -360,6 +360,11 @@ def build_psi_parser(parser: argparse.ArgumentParser) -> None:
     certs.add_argument("--days", type=_positive, default=30, help="validity (default 30 days)")
     certs.add_argument("--force", action="store_true", help="overwrite existing files")
     certs.set_defaults(func=_make_certs)
+
+    # unbalanced PSI (issue 13): serve / query
+    _unbalanced_tool.add_unbalanced_modes(
+        modes, _add_input_options, _add_network_options, _positive, _port, _EPILOG
+    )
 
 
 def _usage_error(message: str) -> int:

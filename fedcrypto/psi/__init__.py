@@ -76,6 +76,7 @@ from ._unbalanced import (
 )
 from ._unbalanced_messages import (
     CACHE_TAG_BYTES,
+    UNBALANCED_PARAM,
     CacheChunk,
     CacheHeader,
     CacheRequest,
@@ -133,6 +134,7 @@ __all__ = [
     "run_payload_pair",
     # unbalanced PSI with a reusable cache: docs/psi-compute.md
     "CACHE_TAG_BYTES",
+    "UNBALANCED_PARAM",
     "CacheChunk",
     "CacheHeader",
     "CacheReceiver",

@@ -314,6 +314,11 @@ class OprfClient:
         """True once every request was answered."""
         return self._result is not None
 
+    @property
+    def answered(self) -> int:
+        """Requests answered so far (for flow control: keep a small window in flight)."""
+        return self._answered
+
     def handle(self, msg: PsiMessage) -> None:
         """Consume one response."""
         if not self._started:
