@@ -16,7 +16,13 @@ import sys
 from typing import Any
 
 from ..exceptions import InvalidArgumentError
-from .psi_tool import _compute, _run, _unbalanced_tool
+from .psi_tool import (
+    _run,
+    add_compute_options,
+    add_unbalanced_modes,
+    run_compute_connect,
+    run_compute_listen,
+)
 from .psi_tool._certs import make_certs, make_identity
 from .psi_tool._net import DEFAULT_MIN_RATE, FRAME_GRACE
 from .psi_tool._progress import terminal_line
@@ -291,10 +297,10 @@ def build_psi_parser(parser: argparse.ArgumentParser) -> None:
         _add_output_options(p)
         _add_network_options(p)
         p.set_defaults(func=func)
-        _compute.add_compute_options(p)
+        add_compute_options(p)
     # --compute sum (issue 13): these dispatch to _run.run_listen/_run.run_connect otherwise
-    listen.set_defaults(func=_compute.run_listen)
-    connect.set_defaults(func=_compute.run_connect)
+    listen.set_defaults(func=run_compute_listen)
+    connect.set_defaults(func=run_compute_connect)
 
     local = modes.add_parser(
         "local",
@@ -362,9 +368,7 @@ def build_psi_parser(parser: argparse.ArgumentParser) -> None:
     certs.set_defaults(func=_make_certs)
 
     # unbalanced PSI (issue 13): serve / query
-    _unbalanced_tool.add_unbalanced_modes(
-        modes, _add_input_options, _add_network_options, _positive, _port, _EPILOG
-    )
+    add_unbalanced_modes(modes, _add_input_options, _add_network_options, _positive, _port, _EPILOG)
 
 
 def _usage_error(message: str) -> int:
