@@ -325,11 +325,13 @@ class OprfClient:
             raise LocalProtocolError("handle() before start()")
         if not isinstance(msg, OprfResponse):
             raise RemoteProtocolError(f"expected an OPRF response, got {type(msg).__name__}")
-        if msg.stale or msg.epoch != self._cache.epoch:
+        if msg.stale:
             raise StaleCacheError(
                 "the server's key epoch changed (its key was rotated): this cache is stale; "
                 "download the cache again"
             )
+        if msg.epoch != self._cache.epoch:
+            raise RemoteProtocolError("the server answered for another key epoch")
         j = self._answered
         if self._result is not None or j >= self._total:
             raise RemoteProtocolError("the server sent more answers than were asked")
