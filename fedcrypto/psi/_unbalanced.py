@@ -347,7 +347,12 @@ class OprfClient:
         self._answered += 1
         if self._answered == self._total:
             mine = np.concatenate(self._tags) if self._tags else np.empty(0, np.uint64)
-            self._result = np.flatnonzero(np.isin(mine, self._cache.tags)).astype(np.int64)
+            # binary search in the sorted cache: O(m log N), independent of N's scan cost
+            tags = self._cache.tags
+            pos = np.searchsorted(tags, mine)
+            hit = pos < len(tags)
+            hit[hit] = tags[pos[hit]] == mine[hit]
+            self._result = np.flatnonzero(hit).astype(np.int64)
 
     def result(self) -> npt.NDArray[np.int64]:
         """Sorted positions of this client's items found in the server's cache."""
