@@ -78,6 +78,7 @@ class PsiSettings(Immutable):
     :param workers: processes for hashing and scalar multiplications (None = all cores,
         1 = no subprocesses).  Does not change any result.
     :param compute: ``"intersection"`` (default), ``"count"`` (the same run as reveal
+        ``"count"``, which it implies: ``PsiSettings(compute="count")`` has reveal
         ``"count"``) or ``"sum"``: intersection-sum with cardinality, see
         :func:`fedcrypto.psi.create_sum_party` and ``docs/psi-compute.md``.
     :param threshold: compute ``"sum"`` only: the sums are revealed only when the
@@ -98,12 +99,10 @@ class PsiSettings(Immutable):
     threshold: int = 0
 
     def __post_init__(self) -> None:
-        # compute="count" and reveal="count" name the same run: normalize to one spelling
-        # so both sides agree whichever they used.
+        # compute="count" is the run of reveal="count": it implies that reveal mode, so both
+        # sides agree (same hello, same suite) whichever spelling they used.
         if self.compute == "count" and self.reveal == "both":
             self._set(reveal="count")
-        elif self.reveal == "count" and self.compute == "intersection":
-            self._set(compute="count")
 
     def resolved_group(self) -> str:
         """The group name with the protocol's default filled in and aliases resolved.

@@ -169,7 +169,7 @@ def test_fresh_paillier_key_when_none_given():
 # -- settings and local errors -------------------------------------------------------------
 def test_settings_compute_and_threshold_validation():
     assert psi.PsiSettings(compute="count").reveal == "count"
-    assert psi.PsiSettings(reveal="count").compute == "count"
+    assert psi.PsiSettings(reveal="count").compute == "intersection"  # replace() stays free
     # count is the same run whichever spelling: same hello and suite
     assert psi.PsiSettings(compute="count").as_dict() == psi.PsiSettings(reveal="count").as_dict()
     assert "compute" not in psi.PsiSettings().as_dict()  # old hellos unchanged
