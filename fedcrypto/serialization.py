@@ -75,6 +75,21 @@ class ObjectType(enum.IntEnum):
     PSI_RSA_SIGNED_BATCH = 0x0206
     PSI_RSA_SIGNER_TAGS = 0x0207
     PSI_MATCH_POSITIONS = 0x0208
+    # 0x022x: PSI intersection-sum (fedcrypto.psi._sum_messages)
+    PSI_SUM_KEY = 0x0220
+    PSI_SUM_VALUE_BATCH = 0x0221
+    PSI_SUM_RESULT = 0x0222
+    PSI_SUM_OPENING = 0x0223
+    # 0x0228: PSI payload transfer (fedcrypto.psi._payload_messages)
+    PSI_PAYLOAD_EVALUATED = 0x0228
+    PSI_PAYLOAD_BATCH = 0x0229
+    PSI_PAYLOAD_POSITIONS = 0x022A
+    # 0x023x: unbalanced PSI (fedcrypto.psi._unbalanced)
+    PSI_OPRF_REQUEST = 0x0230
+    PSI_OPRF_RESPONSE = 0x0231
+    PSI_CACHE_HEADER = 0x0232
+    PSI_CACHE_CHUNK = 0x0233
+    PSI_CACHE_REQUEST = 0x0234
     SHAMIR_SHARE = 0x0301
     ADDITIVE_SHARE = 0x0302
     BEAVER_TRIPLE_SHARE = 0x0303

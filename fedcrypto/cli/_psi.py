@@ -16,7 +16,14 @@ import sys
 from typing import Any
 
 from ..exceptions import InvalidArgumentError
-from .psi_tool import _run, add_scale_options
+from .psi_tool import (
+    _run,
+    add_compute_options,
+    add_scale_options,
+    add_unbalanced_modes,
+    run_compute_connect,
+    run_compute_listen,
+)
 from .psi_tool._certs import make_certs, make_identity
 from .psi_tool._net import DEFAULT_MIN_RATE, FRAME_GRACE
 from .psi_tool._progress import terminal_line
@@ -292,6 +299,10 @@ def build_psi_parser(parser: argparse.ArgumentParser) -> None:
         _add_network_options(p)
         add_scale_options(p)
         p.set_defaults(func=func)
+        add_compute_options(p)
+    # --compute sum (issue 13): these dispatch to _run.run_listen/_run.run_connect otherwise
+    listen.set_defaults(func=run_compute_listen)
+    connect.set_defaults(func=run_compute_connect)
 
     local = modes.add_parser(
         "local",
@@ -358,6 +369,9 @@ def build_psi_parser(parser: argparse.ArgumentParser) -> None:
     certs.add_argument("--days", type=_positive, default=30, help="validity (default 30 days)")
     certs.add_argument("--force", action="store_true", help="overwrite existing files")
     certs.set_defaults(func=_make_certs)
+
+    # unbalanced PSI (issue 13): serve / query
+    add_unbalanced_modes(modes, _add_input_options, _add_network_options, _positive, _port, _EPILOG)
 
 
 def _usage_error(message: str) -> int:

@@ -42,8 +42,18 @@ from ._messages import (
 )
 from ._partitioned import BUCKET_WINDOW, PartitionedParty
 from ._party import PsiParty, PsiResult
+from ._payload import PayloadOutcome, PayloadParty, create_payload_party
+from ._payload_local import run_payload_pair
+from ._payload_messages import (
+    MAX_PAYLOAD_BYTES,
+    EvaluatedBatch,
+    PayloadBatch,
+    PayloadPositions,
+    decode_payload_message,
+)
 from ._settings import (
     MAX_BUCKETS,
+    COMPUTE_MODES,
     PROTOCOL_VERSION,
     PROTOCOLS,
     REVEAL_MODES,
@@ -51,6 +61,33 @@ from ._settings import (
     TAG_BYTES,
     PsiSettings,
     supported_groups,
+)
+from ._sum import DEFAULT_SUM_KEY_SIZE, DEFAULT_VALUE_BITS, SumOutcome, SumParty, create_sum_party
+from ._sum_layout import SumLayout
+from ._sum_layout import plan_layout as plan_sum_layout
+from ._sum_local import run_sum_pair
+from ._sum_messages import SumKey, SumOpening, SumResult, ValueBatch, decode_sum_message
+from ._unbalanced import (
+    CacheReceiver,
+    OprfClient,
+    OprfServer,
+    StaleCacheError,
+    TagCache,
+    build_cache,
+    cache_messages,
+    false_positive_bound,
+    new_server_key,
+    run_unbalanced,
+)
+from ._unbalanced_messages import (
+    CACHE_TAG_BYTES,
+    UNBALANCED_PARAM,
+    CacheChunk,
+    CacheHeader,
+    CacheRequest,
+    OprfRequest,
+    OprfResponse,
+    decode_unbalanced_message,
 )
 
 __all__ = [
@@ -84,4 +121,48 @@ __all__ = [
     "MAX_BUCKETS",
     "OVERFLOW_BITS",
     "padded_bucket_size",
+    # intersection-sum (compute="sum"): docs/psi-compute.md
+    "COMPUTE_MODES",
+    "DEFAULT_SUM_KEY_SIZE",
+    "DEFAULT_VALUE_BITS",
+    "SumLayout",
+    "plan_sum_layout",
+    "SumOutcome",
+    "SumParty",
+    "SumKey",
+    "ValueBatch",
+    "SumResult",
+    "SumOpening",
+    "create_sum_party",
+    "decode_sum_message",
+    "run_sum_pair",
+    # payload transfer: docs/psi-compute.md
+    "MAX_PAYLOAD_BYTES",
+    "PayloadOutcome",
+    "PayloadParty",
+    "EvaluatedBatch",
+    "PayloadBatch",
+    "PayloadPositions",
+    "create_payload_party",
+    "decode_payload_message",
+    "run_payload_pair",
+    # unbalanced PSI with a reusable cache: docs/psi-compute.md
+    "CACHE_TAG_BYTES",
+    "UNBALANCED_PARAM",
+    "CacheChunk",
+    "CacheHeader",
+    "CacheReceiver",
+    "CacheRequest",
+    "OprfClient",
+    "OprfRequest",
+    "OprfResponse",
+    "OprfServer",
+    "StaleCacheError",
+    "TagCache",
+    "build_cache",
+    "cache_messages",
+    "decode_unbalanced_message",
+    "false_positive_bound",
+    "new_server_key",
+    "run_unbalanced",
 ]

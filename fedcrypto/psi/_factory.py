@@ -77,6 +77,8 @@ def create_party(
     if not isinstance(settings, PsiSettings):
         raise InvalidTypeError("settings must be a PsiSettings")
     settings.validate()
+    if settings.compute == "sum":
+        raise InvalidArgumentError("compute 'sum' runs through create_sum_party")
     if role not in ROLES:
         raise InvalidArgumentError(f"role must be one of {', '.join(ROLES)}")
     session_id = check_session_id(session_id)

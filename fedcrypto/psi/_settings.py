@@ -19,6 +19,7 @@ __all__ = [
     "MAX_BUCKETS",
     "PsiSettings",
     "supported_groups",
+    "COMPUTE_MODES",
 ]
 
 #: Version of the PSI message protocol (part of every domain-separation tag).
@@ -47,6 +48,11 @@ _ALIASES = {
 _MAX_BATCH = 1 << 20
 #: Most buckets a partitioned run may use (each bucket is a sub-session with its own frames).
 MAX_BUCKETS = 1 << 16
+#: What a run computes: the intersection itself, only its size, or the intersection-sum
+#: with cardinality (see ``docs/psi-compute.md``).
+COMPUTE_MODES = ("intersection", "count", "sum")
+#: Largest ``threshold`` accepted (the hello caps set sizes at 2^40).
+_MAX_THRESHOLD = 1 << 40
 
 
 def supported_groups(protocol: str) -> tuple[str, ...]:
@@ -83,6 +89,12 @@ class PsiSettings(Immutable):
     :param buckets: partitioned PSI (1 = one session, the default): both sides split their
         items into this many buckets by a session-keyed HMAC and run one padded sub-session
         per bucket (see :class:`fedcrypto.psi.PartitionedParty` and ``docs/scale-out.md``).
+    :param compute: ``"intersection"`` (default), ``"count"`` (the same run as reveal
+        ``"count"``, which it implies: ``PsiSettings(compute="count")`` has reveal
+        ``"count"``) or ``"sum"``: intersection-sum with cardinality, see
+        :func:`fedcrypto.psi.create_sum_party` and ``docs/psi-compute.md``.
+    :param threshold: compute ``"sum"`` only: the sums are revealed only when the
+        intersection has at least this many elements (0 = always).
 
     ``protocol``, ``group``, ``reveal``, ``batch_size`` and ``buckets`` must be equal on
     both sides (:meth:`as_dict` is what the handshake compares); ``memory_budget``,
@@ -97,6 +109,14 @@ class PsiSettings(Immutable):
     workers: int | None = None
     rsa_primes: int = 3
     buckets: int = 1
+    compute: str = "intersection"
+    threshold: int = 0
+
+    def __post_init__(self) -> None:
+        # compute="count" is the run of reveal="count": it implies that reveal mode, so both
+        # sides agree (same hello, same suite) whichever spelling they used.
+        if self.compute == "count" and self.reveal == "both":
+            self._set(reveal="count")
 
     def resolved_group(self) -> str:
         """The group name with the protocol's default filled in and aliases resolved.
@@ -156,11 +176,43 @@ class PsiSettings(Immutable):
             raise InvalidArgumentError("rsa_primes must be 2 or 3")
         if not 1 <= self.buckets <= MAX_BUCKETS:
             raise InvalidArgumentError(f"buckets must be between 1 and {MAX_BUCKETS}")
+        self._validate_compute()
+
+    def _validate_compute(self) -> None:
+        """Check ``compute`` and ``threshold`` (see :data:`COMPUTE_MODES`)."""
+        if not isinstance(self.compute, str):
+            raise InvalidTypeError("compute must be a string")
+        if isinstance(self.threshold, bool) or not isinstance(self.threshold, int):
+            raise InvalidTypeError("threshold must be an int")
+        if self.compute not in COMPUTE_MODES:
+            raise InvalidArgumentError(
+                f"unknown compute mode {self.compute!r}; choose one of {', '.join(COMPUTE_MODES)}"
+            )
+        if self.compute == "count" and self.reveal != "count":
+            raise InvalidArgumentError(
+                "compute 'count' reveals only the intersection size, to both sides: use it "
+                "with reveal 'both' or 'count'"
+            )
+        if self.compute == "sum":
+            if self.protocol == "rsa":
+                raise InvalidArgumentError("compute 'sum' needs the ecdh or dh protocol")
+            if self.buckets != 1:
+                # per-bucket sums would each be revealed: a sum run is one session
+                raise InvalidArgumentError("compute 'sum' runs as one session: use buckets=1")
+            if self.reveal == "count":
+                raise InvalidArgumentError(
+                    "compute 'sum' takes reveal 'listener', 'connector' or 'both' (who learns "
+                    "the size and the sums)"
+                )
+        if not 0 <= self.threshold <= _MAX_THRESHOLD:
+            raise InvalidArgumentError("threshold must be between 0 and 2^40")
+        if self.threshold and self.compute != "sum":
+            raise InvalidArgumentError("threshold applies to compute 'sum' only")
 
     def as_dict(self) -> dict[str, str | int]:
         """The settings both sides must agree on: protocol, group (resolved), reveal,
-        batch_size, buckets, and the PSI protocol version."""
-        return {
+        batch_size, buckets, the PSI protocol version, and compute/threshold for sums."""
+        out: dict[str, str | int] = {
             "protocol": self.protocol,
             "group": self.resolved_group(),
             "reveal": self.reveal,
@@ -168,6 +220,10 @@ class PsiSettings(Immutable):
             "buckets": self.buckets,
             "psi_version": PROTOCOL_VERSION,
         }
+        if self.compute == "sum":  # absent otherwise: older hellos stay byte-identical
+            out["compute"] = self.compute
+            out["threshold"] = self.threshold
+        return out
 
     def single_bucket(self) -> PsiSettings:
         """These settings with ``buckets=1`` (what each bucket's sub-session runs)."""
@@ -175,10 +231,13 @@ class PsiSettings(Immutable):
 
     def suite_id(self) -> bytes:
         """Canonical bytes naming protocol, version, group and reveal mode (used in DSTs)."""
-        return (
+        suite = (
             f"fedcrypto-psi-v{PROTOCOL_VERSION}:{self.protocol}:{self.resolved_group()}:"
-            f"{self.reveal}".encode()
+            f"{self.reveal}"
         )
+        if self.compute == "sum":
+            suite += f":sum:{self.threshold}"
+        return suite.encode()
 
 
 def session_tag(settings: PsiSettings, session_id: bytes, purpose: str) -> bytes:

@@ -79,6 +79,8 @@ _OPTION_NAMES = {
     "normalize": "--normalize",
     "key_columns": "number of --id-column columns",
     "duplicates": "--duplicates",
+    "compute": "--compute",
+    "threshold": "--threshold",
 }
 
 
@@ -301,11 +303,13 @@ def _fmt(value: object) -> str:
 @dataclass(frozen=True)
 class HandshakeResult(Immutable):
     """Outcome of the handshake: ``session_id`` (32 bytes), ``peer_size`` and the peer's
-    ``peer_tool_version`` (sanitized)."""
+    ``peer_tool_version`` (sanitized); ``peer_fields``: the peer's whole hello (read-only,
+    unsanitized: for optional fields such as the payload column names of issue 13)."""
 
     session_id: bytes
     peer_size: int
     peer_tool_version: str
+    peer_fields: Mapping[str, Any] | None = None
 
 
 def exchange_hellos(conn: Connection, ours: Hello, *, deadline: Deadline | None = None) -> Hello:
@@ -379,7 +383,9 @@ def confirm_handshake(
             "handshake transcripts differ between the two sides",
             "handshake transcripts differ between the two sides",
         )
-    return HandshakeResult(sid, peer_size, peer_text(theirs.fields["tool_version"], 64))
+    return HandshakeResult(
+        sid, peer_size, peer_text(theirs.fields["tool_version"], 64), theirs.fields
+    )
 
 
 def run_handshake(
