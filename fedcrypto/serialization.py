@@ -75,6 +75,10 @@ class ObjectType(enum.IntEnum):
     PSI_RSA_SIGNED_BATCH = 0x0206
     PSI_RSA_SIGNER_TAGS = 0x0207
     PSI_MATCH_POSITIONS = 0x0208
+    # multi-party PSI (docs/psi-multiparty.md)
+    PSI_MP_KEY_SHARE = 0x0281
+    PSI_MP_RING_BATCH = 0x0282
+    PSI_MP_OKVS_BATCH = 0x0283
     SHAMIR_SHARE = 0x0301
     ADDITIVE_SHARE = 0x0302
     BEAVER_TRIPLE_SHARE = 0x0303

@@ -37,6 +37,10 @@ from ._messages import (
     TagReply,
     decode_message,
 )
+from ._mp_local import run_multiparty
+from ._mp_messages import MpKeyShare, MpMessage, MpOkvsBatch, MpRingBatch, decode_mp_message
+from ._mp_settings import MAX_PARTIES, MP_REVEAL_MODES, MultipartySettings
+from ._multiparty import MultipartyParty
 from ._party import PsiParty, PsiResult
 from ._settings import (
     PROTOCOL_VERSION,
@@ -70,4 +74,15 @@ __all__ = [
     "decode_message",
     "supported_groups",
     "run_pair",
+    # multi-party PSI (docs/psi-multiparty.md)
+    "MAX_PARTIES",
+    "MP_REVEAL_MODES",
+    "MultipartySettings",
+    "MultipartyParty",
+    "MpMessage",
+    "MpKeyShare",
+    "MpRingBatch",
+    "MpOkvsBatch",
+    "decode_mp_message",
+    "run_multiparty",
 ]
