@@ -16,7 +16,7 @@ import sys
 from typing import Any
 
 from ..exceptions import InvalidArgumentError
-from .psi_tool import _run
+from .psi_tool import _multiparty, _run
 from .psi_tool._certs import make_certs, make_identity
 from .psi_tool._net import DEFAULT_MIN_RATE, FRAME_GRACE
 from .psi_tool._progress import terminal_line
@@ -291,6 +291,7 @@ def build_psi_parser(parser: argparse.ArgumentParser) -> None:
         _add_output_options(p)
         _add_network_options(p)
         p.set_defaults(func=func)
+    _multiparty.add_multiparty_options(listen, connect)  # --parties N (n-party PSI)
 
     local = modes.add_parser(
         "local",

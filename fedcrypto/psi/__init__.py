@@ -39,7 +39,13 @@ from ._messages import (
 )
 from ._mp_local import run_multiparty
 from ._mp_messages import MpKeyShare, MpMessage, MpOkvsBatch, MpRingBatch, decode_mp_message
-from ._mp_settings import MAX_PARTIES, MP_REVEAL_MODES, MultipartySettings
+from ._mp_settings import (
+    MAX_PARTIES,
+    MAX_SET_SIZE,
+    MP_PROTOCOL_VERSION,
+    MP_REVEAL_MODES,
+    MultipartySettings,
+)
 from ._multiparty import MultipartyParty
 from ._party import PsiParty, PsiResult
 from ._settings import (
@@ -76,6 +82,8 @@ __all__ = [
     "run_pair",
     # multi-party PSI (docs/psi-multiparty.md)
     "MAX_PARTIES",
+    "MAX_SET_SIZE",
+    "MP_PROTOCOL_VERSION",
     "MP_REVEAL_MODES",
     "MultipartySettings",
     "MultipartyParty",

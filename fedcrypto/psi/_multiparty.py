@@ -350,14 +350,19 @@ class MultipartyParty:
         last = self._ring_got[o] == self._batches(o)
         self._ring_seen[o].append(_digests(msg.data, self._elem))
         if last:
-            _check_distinct(self._ring_seen[o], o)
+            _check_distinct(self._ring_seen[o], o, msg.sender)
             self._ring_seen[o] = []
         key = self._keys.home if o == self.index else self._keys.mask
-        masked = b"".join(
-            self._pool.map_chunks(
-                mask_peer, _split(msg.data, self._elem), self._protocol, self._group, key
+        try:
+            masked = b"".join(
+                self._pool.map_chunks(
+                    mask_peer, _split(msg.data, self._elem), self._protocol, self._group, key
+                )
             )
-        )
+        except InvalidGroupElementError as exc:
+            raise InvalidGroupElementError(
+                f"party {msg.sender} sent an invalid element of party {o}'s set: {exc}"
+            ) from None
         done = min(self._ring_got[o] * self._bs, self._sizes[o])
         if o == self.index:
             self._labels.append(masked)
@@ -499,7 +504,9 @@ def _digests(data: bytes, size: int) -> bytes:
     )
 
 
-def _check_distinct(parts: list[bytes], origin: int) -> None:
+def _check_distinct(parts: list[bytes], origin: int, sender: int) -> None:
     arr = np.frombuffer(b"".join(parts), dtype="V16")
     if np.unique(arr).size != arr.size:
-        raise InvalidGroupElementError(f"party {origin}'s set holds a repeated element")
+        raise InvalidGroupElementError(
+            f"party {origin}'s set, as sent by party {sender}, holds a repeated element"
+        )
