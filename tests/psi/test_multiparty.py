@@ -183,7 +183,9 @@ def test_duplicate_elements_in_a_forwarded_set_are_refused() -> None:
             return _ring(m, data=m.data[:32] * (len(m.data) // 32))
         return m
 
-    with pytest.raises(InvalidGroupElementError, match="party 1.s set, as sent by party 1, holds a repeated"):
+    with pytest.raises(
+        InvalidGroupElementError, match="party 1.s set, as sent by party 1, holds a repeated"
+    ):
         _run_tampered(SETS3, dup)
 
 

@@ -35,10 +35,12 @@ import hmac
 import json
 import os
 import queue
+import select
 import socket
 import threading
 import time
 import traceback
+from collections.abc import Callable, Generator
 from typing import Any
 
 import numpy as np
@@ -54,7 +56,7 @@ from . import _run
 from ._errors import EXIT_OK, classify
 from ._handshake import Hello, check_nesting, compare_hellos
 from ._input import InputSpec
-from ._listen import RejectionLog, accept_peer
+from ._listen import NoPeerError, RejectionLog, _address, _bind
 from ._net import Connection, Deadline, FrameKind, PeerAborted, connect_tcp, parse_peer
 from ._output import write_intersection, write_report
 from ._progress import Progress
@@ -176,7 +178,6 @@ def _admit_all(
     if ctx is not None and pins is not None:
         for path in getattr(args, MEMBER_CERT_DEST)[1:]:
             _load_anchor(ctx, "--tls-member-cert", path)
-    port = [args.port]
 
     def admit(sock: socket.socket, deadline: Deadline, cancel: threading.Event) -> Any:
         if ctx is None:
@@ -207,8 +208,6 @@ def _admit_all(
         value[0].close()
 
     def listening(host: str, bound: int) -> None:
-        if port[0] == 0:
-            port[0] = bound
         if not members:
             progress.info(
                 f"listening on {host}:{bound} for {args.parties - 1} members "
@@ -216,31 +215,98 @@ def _admit_all(
             )
 
     log = RejectionLog(progress.warn)
-    while len(members) < args.parties - 1:
-        admitted = accept_peer(
-            args.host,
-            port[0],
-            admit=admit,
-            discard=discard,
-            connect_timeout=args.connect_timeout,
-            handshake_timeout=args.handshake_timeout,
-            on_reject=log,
-            port_file=args.port_file,
-            on_listening=listening,
-        )
-        sock, fp = admitted.value
+    admissions = _accept_members(args, admit, discard, listening, log)
+    for sock, address, fp in admissions:
         if fp is not None and any(m.fp == fp for m in members):
             Connection(sock, max_frame=1 << 16, idle_timeout=3.0).abort(
                 "another member already joined with this certificate (one identity, one party)"
             )
-            progress.warn(
-                f"refused {admitted.address}: its certificate is already used by a member"
-            )
+            progress.warn(f"refused {address}: its certificate is already used by a member")
             continue
-        m = _Member(len(members) + 1, _run._connection(args, sock), admitted.address, fp)
+        m = _Member(len(members) + 1, _run._connection(args, sock), address, fp)
         members.append(m)
         progress.info(f"{m.name} joined ({len(members)} of {args.parties - 1})")
+        if len(members) == args.parties - 1:
+            break
+    admissions.close()  # stop listening, cancel and discard late admissions
     log.flush()
+
+
+def _accept_members(
+    args: argparse.Namespace,
+    admit: Callable[[socket.socket, Deadline, threading.Event], Any],
+    discard: Callable[[Any], None],
+    listening: Callable[[str, int], None],
+    log: RejectionLog,
+) -> Generator[tuple[Any, str, bytes | None], None, None]:
+    """Bind once and yield ``(socket, address, fingerprint)`` for each admitted connection
+    (TLS and certificate checks run in a thread per attempt) until the caller stops or
+    ``--connect-timeout`` passes (then :class:`NoPeerError`)."""
+    lsock = _bind(args.host, args.port)
+    bound = lsock.getsockname()[1]
+    if args.port_file:
+        tmp = f"{args.port_file}.tmp{os.getpid()}"
+        with open(tmp, "w", encoding="ascii") as fh:
+            fh.write(f"{bound}\n")
+        os.replace(tmp, args.port_file)
+    listening(args.host, bound)
+    results: queue.Queue[tuple[bool, str, Any]] = queue.Queue()
+    cancel = threading.Event()
+    stop_at = time.monotonic() + args.connect_timeout
+    joined = 0
+
+    def run(sock: socket.socket, address: str, deadline: Deadline) -> None:
+        try:
+            value = admit(sock, deadline, cancel)
+        except Exception as exc:  # noqa: BLE001 - a failed attempt must not end the leader
+            results.put(
+                (
+                    False,
+                    address,
+                    str(exc)
+                    if isinstance(exc, FedCryptoError)
+                    else f"internal error ({type(exc).__name__})",
+                )
+            )
+            return
+        if cancel.is_set():
+            discard(value)
+        else:
+            results.put((True, address, value))
+
+    try:
+        while True:
+            while not results.empty():
+                ok, address, value = results.get_nowait()
+                if ok:
+                    joined += 1
+                    yield value[0], address, value[1]
+                else:
+                    log(address, value)
+            if time.monotonic() >= stop_at:
+                raise NoPeerError(
+                    f"only {joined} of {args.parties - 1} members joined within "
+                    f"{args.connect_timeout:g} s (--connect-timeout)"
+                )
+            r, _, _ = select.select([lsock], [], [], 0.05)
+            if not r:
+                continue
+            try:
+                sock, addr = lsock.accept()
+            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                continue
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            deadline = Deadline(args.handshake_timeout, "the handshake", "--handshake-timeout")
+            threading.Thread(
+                target=run, args=(sock, _address(addr), deadline), name="mpsi-admit", daemon=True
+            ).start()
+    finally:
+        cancel.set()
+        lsock.close()
+        while not results.empty():
+            ok, _, value = results.get_nowait()
+            if ok:
+                discard(value)
 
 
 def _abort_all(members: list[_Member], reason: str) -> None:
