@@ -27,8 +27,12 @@ from ..hazmat.groups import DH_GROUPS
 from ..hazmat.h2c import P256_N
 from ..hazmat.modmath import powmod
 from . import _dh, _ecdh
+from ._commutative import _mask_own
 
 __all__ = ["MpKeys", "mask_own", "mask_peer", "CURVE25519_L"]
+
+#: ``H(item)^key`` for each item: the two-party helper (hash to the group, then mask).
+mask_own = _mask_own
 
 #: Order of the prime-order subgroup of curve25519.
 CURVE25519_L = (1 << 252) + 27742317777372353535851937790883648493
@@ -91,15 +95,6 @@ class MpKeys:
 
     def __reduce__(self) -> Any:
         raise TypeError("secret keys cannot be pickled")
-
-
-def mask_own(items: Sequence[bytes], protocol: str, group: str, key: Any, dst: bytes) -> bytes:
-    """``H(item)^key`` for each item (hash to the group, then mask), concatenated."""
-    if protocol == "dh":
-        return _dh.dh_mask_own(items, key, group, dst)
-    if group == "curve25519":
-        return _ecdh.x25519_mask_own(items, key, dst)
-    return _ecdh.p256_mask_own(items, key, dst)
 
 
 def mask_peer(elements: Sequence[bytes], protocol: str, group: str, key: Any) -> bytes:
