@@ -58,7 +58,7 @@ MAX_SECONDS = 5.0
 HEADER = 32  # envelope: magic, version, type, parameter id, payload length
 BATCH_HEADER = 14  # u32 index, u32 total, u32 count, u16 elem_size
 EDGE_VALUES = [0, 1, 2, 0x7F, 0xFF, 0xFFFF, 2**31, 2**32 - 1, 2**32, 2**63, 2**64 - 1]
-PSI_TYPES = [t for t in ObjectType if 0x0200 <= t < 0x0300]
+PSI_TYPES = [t for t in ObjectType if 0x0200 <= t < 0x0280]  # 0x028x: test_wire_mpsi.py
 SID = bytes(range(32))
 DECODE_OK = (SerializationError, RemoteProtocolError)
 
