@@ -110,6 +110,11 @@ def test_three_tool_processes_over_tls(tmp_path: Path, identities: dict[str, Any
     assert sorted(m["index"] for m in rep["members"]) == [1, 2]
     assert all(m["certificate_sha256"] for m in rep["members"])
     assert "finished its part" in procs[0].err
+    rep_bob = json.loads((tmp_path / "rep-bob.json").read_text())
+    assert [e["index"] for e in rep_bob["roster"]] == [0, 1, 2]
+    assert rep["members"][0]["certificate_sha256"] in {
+        e["certificate_sha256"] for e in rep_bob["roster"]
+    }
 
 
 def test_leader_only_reveal(tmp_path: Path, identities: dict[str, Any]) -> None:

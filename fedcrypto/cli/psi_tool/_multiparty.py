@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from ... import __version__, psi
+from ..._sanitize import peer_text
 from ...exceptions import (
     FedCryptoError,
     InvalidArgumentError,
@@ -508,7 +509,8 @@ def _member(
         fp = e.get("certificate_sha256")
         progress.info(
             f"party {e['index']}{' (this side)' if e['index'] == me else ''}: "
-            f"{e['set_size']} IDs" + (f", certificate SHA-256 {str(fp)[:95]}" if fp else "")
+            f"{e['set_size']} IDs"
+            + (f", certificate SHA-256 {peer_text(str(fp), 95)}" if fp else "")
         )
     party = psi.MultipartyParty(
         settings, index=me, items=data.keys, sizes=sizes, session_id=sid, progress=progress
@@ -609,8 +611,18 @@ def _run_mp(args: argparse.Namespace, leader: bool) -> int:
                     raise
             conn = _run._connection(args, sock)
             links.append(conn)
-            result, me, sizes, _ = _member(args, settings, conn, ours, data, progress)
-            extra = {"leader": f"{host}:{port}"}
+            result, me, sizes, entries = _member(args, settings, conn, ours, data, progress)
+            extra = {
+                "leader": f"{host}:{port}",
+                "roster": [
+                    {
+                        "index": i,
+                        "set_size": sizes[i],
+                        "certificate_sha256": peer_text(str(e.get("certificate_sha256")), 100),
+                    }
+                    for i, e in enumerate(entries)
+                ],
+            }
         progress.finish()
         return _write(
             args, settings, data, spec, result, me, sizes, time.monotonic() - t0, extra, progress
