@@ -2,7 +2,7 @@
 
 Default (small, well under a minute): 3 parties x 20,000 IDs, ECDH curve25519.
 ``FEDCRYPTO_BENCH_BIG=1``: 3 parties x 1,000,000 IDs (issue 14 goal: <= 4 min wall,
-<= 1 GiB per party, all three on one machine).  Half of the IDs are common to all three
+<= 1 GiB per party, all three on one machine); ``FEDCRYPTO_BENCH_MPSI_N=K`` sets any size.  Half of the IDs are common to all three
 sets, a tenth shared by each pair only, the rest private.
 
 Prints the wall time, each party's peak RSS (``ru_maxrss`` from ``wait4``) and checks the
@@ -25,7 +25,7 @@ from pathlib import Path
 from fedcrypto.cli.psi_tool._certs import make_identity
 
 BIG = os.environ.get("FEDCRYPTO_BENCH_BIG") == "1"
-N = 1_000_000 if BIG else 20_000
+N = int(os.environ.get("FEDCRYPTO_BENCH_MPSI_N", 1_000_000 if BIG else 20_000))
 WALL_GOAL = 240.0 if BIG else None
 MEM_GOAL = 1 << 30
 
