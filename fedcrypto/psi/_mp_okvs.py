@@ -16,6 +16,7 @@ the point is a key; the table reveals the number of keys (its size) and nothing 
 from __future__ import annotations
 
 import hashlib
+from array import array
 from collections.abc import Sequence
 
 import numpy as np
@@ -50,35 +51,43 @@ def encode(pos: npt.NDArray[np.int64], values: bytes, cells: int) -> bytes | Non
     n = pos.shape[0]
     if n == 0:
         return random_bytes(16 * cells)
-    deg = np.bincount(pos.ravel(), minlength=cells).tolist()
+    # flat typed arrays, not lists of Python ints: about 60 bytes per key at the peak
+    deg = array("q", np.bincount(pos.ravel(), minlength=cells).astype(np.int64).tobytes())
     xr_arr = np.zeros(cells, dtype=np.int64)
     ids = np.arange(n, dtype=np.int64)
     for k in range(3):
         np.bitwise_xor.at(xr_arr, pos[:, k], ids)
-    xr = xr_arr.tolist()
-    rows = pos.tolist()
-    stack = [c for c in range(cells) if deg[c] == 1]
-    order: list[tuple[int, int]] = []
+    xr = array("q", xr_arr.tobytes())
+    del xr_arr, ids
+    flat = array("q", np.ascontiguousarray(pos, dtype=np.int64).tobytes())
+    stack = array("q", np.flatnonzero(np.frombuffer(deg, dtype=np.int64) == 1).tobytes())
+    order_items = array("q")
+    order_cells = array("q")
     while stack:
         c = stack.pop()
         if deg[c] != 1:
             continue
         it = xr[c]
-        order.append((it, c))
-        for c2 in rows[it]:
+        order_items.append(it)
+        order_cells.append(c)
+        for c2 in flat[3 * it : 3 * it + 3]:
             deg[c2] -= 1
             xr[c2] ^= it
             if deg[c2] == 1:
                 stack.append(c2)
-    if len(order) < n:
+    if len(order_items) < n:
         return None
-    init = random_bytes(16 * cells)
-    table = [int.from_bytes(init[i : i + 16], "little") for i in range(0, len(init), 16)]
-    vals = [int.from_bytes(values[i : i + 16], "little") for i in range(0, len(values), 16)]
-    for it, c in reversed(order):
-        a, b, d = rows[it]
-        table[c] ^= vals[it] ^ table[a] ^ table[b] ^ table[d]
-    return b"".join(t.to_bytes(16, "little") for t in table)
+    del deg, xr, stack
+    table = array("Q", random_bytes(16 * cells))  # cell i = (table[2i], table[2i+1])
+    vals = array("Q", values)
+    for j in range(n - 1, -1, -1):
+        it, c = order_items[j], order_cells[j]
+        a, b, d = flat[3 * it], flat[3 * it + 1], flat[3 * it + 2]
+        table[2 * c] ^= vals[2 * it] ^ table[2 * a] ^ table[2 * b] ^ table[2 * d]
+        table[2 * c + 1] ^= (
+            vals[2 * it + 1] ^ table[2 * a + 1] ^ table[2 * b + 1] ^ table[2 * d + 1]
+        )
+    return table.tobytes()
 
 
 def decode(table: U64x2, pos: npt.NDArray[np.int64]) -> U64x2:
