@@ -62,7 +62,6 @@ from ._net import Connection, Deadline, FrameKind, PeerAborted, connect_tcp, par
 from ._output import write_intersection, write_report
 from ._progress import Progress
 from ._tls import (
-    CertificateRejectedError,
     PinMismatchError,
     TlsConfig,
     _load_anchor,
@@ -184,12 +183,9 @@ def _admit_all(
         if ctx is None:
             return sock, None
         assert tls is not None
-        try:
-            ssock = tls_handshake(
-                sock, ctx, server=True, server_hostname=None, deadline=deadline, cancel=cancel
-            )
-        except CertificateRejectedError:
-            raise
+        ssock = tls_handshake(
+            sock, ctx, server=True, server_hostname=None, deadline=deadline, cancel=cancel
+        )
         try:
             fp = check_peer_certificate(ssock, tls, peer="the member") if pins is None else None
             if pins is not None:
@@ -538,10 +534,6 @@ def _member(
 
 
 # -- shared driver --------------------------------------------------------------------------
-def _error_line(message: str) -> None:
-    _run._error_line(message)
-
-
 def _run_mp(args: argparse.Namespace, leader: bool) -> int:
     progress = Progress(quiet=args.quiet)
     members: list[_Member] = []
@@ -647,7 +639,7 @@ def _run_mp(args: argparse.Namespace, leader: bool) -> int:
                     c.abort(outcome.tell_peer)
                 else:
                     c.close(flush_timeout=1.0)
-        _error_line(outcome.message)
+        _run._error_line(outcome.message)
         if os.environ.get("FEDCRYPTO_DEBUG") == "1":
             traceback.print_exc()
         return outcome.code
