@@ -2,8 +2,9 @@
 
 Default (small, well under a minute): 3 parties x 20,000 IDs, ECDH curve25519.
 ``FEDCRYPTO_BENCH_BIG=1``: 3 parties x 1,000,000 IDs (issue 14 goal: <= 4 min wall,
-<= 1 GiB per party, all three on one machine); ``FEDCRYPTO_BENCH_MPSI_N=K`` sets any size.  Half of the IDs are common to all three
-sets, a tenth shared by each pair only, the rest private.
+<= 1 GiB per party, all three on one machine); ``FEDCRYPTO_BENCH_MPSI_N=K`` sets any size.
+Half of the IDs are common to all three sets, a tenth shared by each pair only, the rest
+private.
 
 Prints the wall time, each party's peak RSS (``ru_maxrss`` from ``wait4``) and checks the
 intersection every party wrote against the plaintext one.  Each party runs with
@@ -61,10 +62,23 @@ def run(n: int = N) -> dict[str, object]:
         t0 = time.monotonic()
         leader = subprocess.Popen(
             _cmd(
-                "listen", "--port", "0", "--port-file", str(port_file),
-                "--input", str(files[0]), "--output", str(d / "out0.csv"),
-                "--tls-cert", ids[0].cert, "--tls-key", ids[0].key,
-                "--tls-member-cert", ids[1].cert, "--tls-member-cert", ids[2].cert,
+                "listen",
+                "--port",
+                "0",
+                "--port-file",
+                str(port_file),
+                "--input",
+                str(files[0]),
+                "--output",
+                str(d / "out0.csv"),
+                "--tls-cert",
+                ids[0].cert,
+                "--tls-key",
+                ids[0].key,
+                "--tls-member-cert",
+                ids[1].cert,
+                "--tls-member-cert",
+                ids[2].cert,
                 *common_opts,
             )  # fmt: skip
         )
@@ -76,10 +90,20 @@ def run(n: int = N) -> dict[str, object]:
         members = [
             subprocess.Popen(
                 _cmd(
-                    "connect", "--peer", f"127.0.0.1:{port}",
-                    "--input", str(files[p]), "--output", str(d / f"out{p}.csv"),
-                    "--tls-cert", ids[p].cert, "--tls-key", ids[p].key,
-                    "--tls-peer-cert", ids[0].cert, *common_opts,
+                    "connect",
+                    "--peer",
+                    f"127.0.0.1:{port}",
+                    "--input",
+                    str(files[p]),
+                    "--output",
+                    str(d / f"out{p}.csv"),
+                    "--tls-cert",
+                    ids[p].cert,
+                    "--tls-key",
+                    ids[p].key,
+                    "--tls-peer-cert",
+                    ids[0].cert,
+                    *common_opts,
                 )  # fmt: skip
             )
             for p in (1, 2)

@@ -738,8 +738,9 @@ def add_multiparty_options(
 ) -> None:
     """Add ``--parties`` to ``listen`` and ``connect`` and ``--tls-member-cert`` to
     ``listen``, and route both sub-commands through this module."""
+    groups = {}
     for p, func in ((listen, run_listen), (connect, run_connect)):
-        g = p.add_argument_group("multi-party (docs/psi-multiparty.md)")
+        g = groups[id(p)] = p.add_argument_group("multi-party (docs/psi-multiparty.md)")
         g.add_argument(
             "--parties",
             type=int,
@@ -748,8 +749,7 @@ def add_multiparty_options(
             help="run an N-party PSI (3 or more): the leader listens for N-1 members",
         )
         p.set_defaults(func=func)
-    listen.add_argument_group("multi-party (docs/psi-multiparty.md)")
-    listen.add_argument(
+    groups[id(listen)].add_argument(
         "--tls-member-cert",
         dest=MEMBER_CERT_DEST,
         action="append",
