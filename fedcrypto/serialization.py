@@ -90,6 +90,10 @@ class ObjectType(enum.IntEnum):
     PSI_CACHE_HEADER = 0x0232
     PSI_CACHE_CHUNK = 0x0233
     PSI_CACHE_REQUEST = 0x0234
+    # multi-party PSI (docs/psi-multiparty.md)
+    PSI_MP_KEY_SHARE = 0x0281
+    PSI_MP_RING_BATCH = 0x0282
+    PSI_MP_OKVS_BATCH = 0x0283
     SHAMIR_SHARE = 0x0301
     ADDITIVE_SHARE = 0x0302
     BEAVER_TRIPLE_SHARE = 0x0303

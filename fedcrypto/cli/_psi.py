@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from ..exceptions import InvalidArgumentError
 from .psi_tool import (
+    _multiparty,
     _run,
     add_compute_options,
     add_scale_options,
@@ -256,6 +258,41 @@ def _add_network_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _dispatch(
+    multiparty: Callable[[argparse.Namespace], int], two_party: Callable[[argparse.Namespace], int]
+) -> Callable[[argparse.Namespace], int]:
+    """``listen``/``connect``: the n-party run with ``--parties``, else the two-party one
+    (intersection, count, sum or payload).  The n-party run computes the intersection or its
+    size only, as one session on this machine: the other modes' options are refused (exit 2)."""
+
+    def run(args: argparse.Namespace) -> int:
+        if getattr(args, "parties", None) is None:
+            return two_party(args)
+        bad = [
+            name
+            for name, used in (
+                (
+                    "--compute sum/payload",
+                    getattr(args, "compute", "intersection") not in ("intersection", "count"),
+                ),
+                ("--value-column", bool(getattr(args, "value_column", None))),
+                ("--payload-column", bool(getattr(args, "payload_column", None))),
+                ("--buckets", getattr(args, "buckets", 1) != 1),
+                ("--resume", bool(getattr(args, "resume", False))),
+                ("--scheduler", bool(getattr(args, "scheduler", None))),
+            )
+            if used
+        ]
+        if bad:
+            print(f"error: --parties does not combine with {', '.join(bad)}", file=sys.stderr)
+            return 2
+        if getattr(args, "compute", "intersection") == "count":
+            args.reveal = "count"
+        return multiparty(args)
+
+    return run
+
+
 def build_psi_parser(parser: argparse.ArgumentParser) -> None:
     """Add the ``listen``, ``connect``, ``local``, ``make-identity``, ``fingerprint`` and
     ``make-certs`` sub-commands to ``parser``."""
@@ -301,8 +338,10 @@ def build_psi_parser(parser: argparse.ArgumentParser) -> None:
         p.set_defaults(func=func)
         add_compute_options(p)
     # --compute sum (issue 13): these dispatch to _run.run_listen/_run.run_connect otherwise
-    listen.set_defaults(func=run_compute_listen)
-    connect.set_defaults(func=run_compute_connect)
+    # --parties N (issue 14): the n-party leader and members; two-party runs otherwise
+    _multiparty.add_multiparty_options(listen, connect)
+    listen.set_defaults(func=_dispatch(_multiparty.run_listen, run_compute_listen))
+    connect.set_defaults(func=_dispatch(_multiparty.run_connect, run_compute_connect))
 
     local = modes.add_parser(
         "local",

@@ -40,6 +40,16 @@ from ._messages import (
     TagReply,
     decode_message,
 )
+from ._mp_local import run_multiparty
+from ._mp_messages import MpKeyShare, MpMessage, MpOkvsBatch, MpRingBatch, decode_mp_message
+from ._mp_settings import (
+    MAX_PARTIES,
+    MAX_SET_SIZE,
+    MP_PROTOCOL_VERSION,
+    MP_REVEAL_MODES,
+    MultipartySettings,
+)
+from ._multiparty import MultipartyParty
 from ._partitioned import BUCKET_WINDOW, PartitionedParty
 from ._party import PsiParty, PsiResult
 from ._payload import PayloadOutcome, PayloadParty, create_payload_party
@@ -52,8 +62,8 @@ from ._payload_messages import (
     decode_payload_message,
 )
 from ._settings import (
-    MAX_BUCKETS,
     COMPUTE_MODES,
+    MAX_BUCKETS,
     PROTOCOL_VERSION,
     PROTOCOLS,
     REVEAL_MODES,
@@ -165,4 +175,17 @@ __all__ = [
     "false_positive_bound",
     "new_server_key",
     "run_unbalanced",
+    # multi-party PSI (docs/psi-multiparty.md)
+    "MAX_PARTIES",
+    "MAX_SET_SIZE",
+    "MP_PROTOCOL_VERSION",
+    "MP_REVEAL_MODES",
+    "MultipartySettings",
+    "MultipartyParty",
+    "MpMessage",
+    "MpKeyShare",
+    "MpRingBatch",
+    "MpOkvsBatch",
+    "decode_mp_message",
+    "run_multiparty",
 ]

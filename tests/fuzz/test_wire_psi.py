@@ -59,7 +59,8 @@ HEADER = 32  # envelope: magic, version, type, parameter id, payload length
 BATCH_HEADER = 14  # u32 index, u32 total, u32 count, u16 elem_size
 EDGE_VALUES = [0, 1, 2, 0x7F, 0xFF, 0xFFFF, 2**31, 2**32 - 1, 2**32, 2**63, 2**64 - 1]
 #: The two-party intersection messages (``decode_message``); the issue-13 types from 0x0220 on
-#: have their own decoders and are fuzzed in test_wire_psi_compute.py.
+#: have their own decoders and are fuzzed in test_wire_psi_compute.py
+#: (0x028x, multi-party: test_wire_mpsi.py).
 PSI_TYPES = [t for t in ObjectType if 0x0200 <= t < 0x0220]
 SID = bytes(range(32))
 DECODE_OK = (SerializationError, RemoteProtocolError)
