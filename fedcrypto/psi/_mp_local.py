@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 
 from ..exceptions import InvalidArgumentError, InvalidTypeError, LocalProtocolError
 from ._mp_messages import MpMessage, decode_mp_message
@@ -21,6 +22,7 @@ def run_multiparty(
     *,
     session_id: bytes | None = None,
     observer: Callable[[MpMessage], None] | None = None,
+    executor: Executor | None = None,
 ) -> list[PsiResult]:
     """Run a complete n-party PSI in this process; party ``i`` holds ``sets[i]``.
 
@@ -32,6 +34,7 @@ def run_multiparty(
     :param session_id: 32 bytes (default: random).
     :param observer: called with every decoded message before delivery (to inspect what
         each party receives, e.g. in leakage tests).
+    :param executor: shared by every party for its masking (None: inline).
     :returns: one :class:`PsiResult` per party, in party order.
     :raises InvalidArgumentError: / :raises InvalidTypeError: for bad arguments.
     :raises LocalProtocolError: if the run stalls (a bug).
@@ -47,7 +50,14 @@ def run_multiparty(
     try:
         for i, items in enumerate(sets):
             parties.append(
-                MultipartyParty(settings, index=i, items=items, sizes=sizes, session_id=sid)
+                MultipartyParty(
+                    settings,
+                    index=i,
+                    items=items,
+                    sizes=sizes,
+                    session_id=sid,
+                    executor=executor,
+                )
             )
         queues: list[deque[bytes]] = [deque() for _ in range(n)]
 

@@ -40,7 +40,9 @@ class MultipartySettings(Immutable):
         ``"all"`` (every party learns it) or ``"count"`` (every party learns its size only).
     :param receiver: index of the learning party in ``receiver`` mode (0 = the leader).
     :param batch_size: elements per message (bounds every frame).
-    :param workers: processes for hashing and masking (None = all cores, 1 = inline).
+    :param workers: for the tool: how many local worker processes to start
+        (:func:`fedcrypto.scale.process_executor`; None = all cores).  The party objects
+        ignore it: they run on the ``executor`` their caller passes.
 
     Everything but ``workers`` must be equal at every party (:meth:`as_dict` is what the
     handshake compares).

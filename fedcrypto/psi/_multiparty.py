@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from typing import Any
 
 import numpy as np
@@ -59,7 +60,7 @@ from ._mp_messages import (
     mp_message_param,
 )
 from ._mp_settings import MAX_PARTIES, MAX_SET_SIZE, MultipartySettings, mp_session_tag
-from ._parallel import WorkerPool
+from ._parallel import map_chunks
 from ._party import PsiResult, batch_count, secure_permutation
 from ._settings import check_session_id
 
@@ -96,6 +97,10 @@ class MultipartyParty:
     :param items: this party's identifiers, distinct bytes.
     :param sizes: the announced set size of every party (``sizes[index] == len(items)``).
     :param session_id: 32 bytes agreed by all parties.
+    :param executor: where the masking runs (any :class:`concurrent.futures.Executor`, e.g.
+        :func:`fedcrypto.scale.process_executor`), or None for inline in this process.
+        This party's secret key travels with its tasks to the executor's workers; results
+        never depend on it.
     :param progress: ``progress(stage, done, total)``; stages ``"masking own"``,
         ``"masking peers'"``, ``"labels"``, ``"tables"``, ``"matching"``.
     :raises InvalidArgumentError: bad settings, index, sizes, session id, or repeated items.
@@ -117,6 +122,7 @@ class MultipartyParty:
         sizes: Sequence[int],
         session_id: bytes,
         progress: MpProgressFn | None = None,
+        executor: Executor | None = None,
     ) -> None:
         if not isinstance(settings, MultipartySettings):
             raise InvalidTypeError("settings must be a MultipartySettings")
@@ -151,9 +157,10 @@ class MultipartyParty:
         self._learn = index in self._learners
         self._count_mode = settings.reveal == "count"
         self._progress = progress
-        self._pool = WorkerPool(
-            settings.workers, min_items=PARALLEL_MIN_ITEMS.get(self._group, PARALLEL_MIN_ITEMS_DH)
-        )
+        if executor is not None and not isinstance(executor, Executor):
+            raise InvalidTypeError("executor must be a concurrent.futures.Executor or None")
+        self._executor = executor
+        self._min_items = PARALLEL_MIN_ITEMS.get(self._group, PARALLEL_MIN_ITEMS_DH)
         self._seed_sk = X25519PrivateKey.from_private_bytes(random_bytes(32))
         self._perm = secure_permutation(len(items))
         # ring state, per origin: batches received, buffered (for shuffling), seen digests
@@ -214,8 +221,8 @@ class MultipartyParty:
         return self._result
 
     def close(self) -> None:
-        """Release worker processes (idempotent; also done on completion or failure)."""
-        self._pool.close()
+        """Nothing to release: the caller owns the executor (kept so callers can always
+        ``close()`` a party, as with the two-party ones; idempotent)."""
 
     def __reduce__(self) -> Any:
         raise TypeError("PSI parties hold secret keys and cannot be pickled")
@@ -283,8 +290,15 @@ class MultipartyParty:
             lo, hi = b * self._bs, b * self._bs + self._batch_len(self.index, b)
             chunk = [self._items[int(j)] for j in self._perm[lo:hi]]
             data = b"".join(
-                self._pool.map_chunks(
-                    mask_own, chunk, self._protocol, self._group, self._keys.blind, self._dst
+                map_chunks(
+                    self._executor,
+                    mask_own,
+                    chunk,
+                    self._protocol,
+                    self._group,
+                    self._keys.blind,
+                    self._dst,
+                    min_items=self._min_items,
                 )
             )
             out += self._ring_msgs(self.index, 1, data, b)
@@ -355,8 +369,14 @@ class MultipartyParty:
         key = self._keys.home if o == self.index else self._keys.mask
         try:
             masked = b"".join(
-                self._pool.map_chunks(
-                    mask_peer, _split(msg.data, self._elem), self._protocol, self._group, key
+                map_chunks(
+                    self._executor,
+                    mask_peer,
+                    _split(msg.data, self._elem),
+                    self._protocol,
+                    self._group,
+                    key,
+                    min_items=self._min_items,
                 )
             )
         except InvalidGroupElementError as exc:

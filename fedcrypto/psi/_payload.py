@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from ..exceptions import InvalidArgumentError, InvalidTypeError, RemoteProtocolError
 from . import _oprf
 from ._ecdh import tag_many
+from ._join import InMemoryJoin
 from ._messages import MaskedBatch, PsiMessage, TagReply, element_size
 from ._party import ProgressFn, PsiParty, PsiResult, batch_count, secure_permutation
 from ._payload_messages import (
@@ -408,6 +409,8 @@ def create_payload_party(
         raise InvalidArgumentError(
             "payload transfer runs over protocol 'ecdh' (compute intersection)"
         )
+    if settings.buckets != 1:
+        raise InvalidArgumentError("payload transfer runs as one session: use buckets=1")
     if role not in ROLES:
         raise InvalidArgumentError(f"role must be one of {', '.join(ROLES)}")
     session_id = check_session_id(session_id)
@@ -430,6 +433,7 @@ def create_payload_party(
         items=items,
         peer_size=peer_size,
         session_id=session_id,
-        workdir=None,
+        executor=None,  # runs inline: its per-item work is one scalar multiplication
+        join=InMemoryJoin(),
         progress=progress,
     )

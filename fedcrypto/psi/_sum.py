@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,8 +52,9 @@ from ..paillier import (
     generate_private_key,
 )
 from . import _dh, _ecdh
+from ._join import InMemoryJoin
 from ._messages import MaskedBatch, PsiMessage, ShuffledTags, TagReply, element_size
-from ._parallel import WorkerPool
+from ._parallel import map_chunks
 from ._party import ProgressFn, PsiParty, PsiResult, batch_count, secure_permutation
 from ._settings import ROLES, TAG_BYTES, PsiSettings, check_session_id, session_tag
 from ._sum_layout import SumLayout, check_values, plan_layout
@@ -74,7 +76,7 @@ DEFAULT_VALUE_BITS = 48
 DEFAULT_SUM_KEY_SIZE = 2048
 #: Target size of one ValueBatch frame; the row count per batch follows from it.
 VALUE_BATCH_BYTES = 8 << 20
-_PARALLEL_MIN = {"curve25519": 2048, "p256": 1024}
+_PARALLEL_MIN = {"curve25519": 2048, "p256": 1024}  # below: inline
 
 
 @dataclass(frozen=True)
@@ -162,7 +164,7 @@ class SumParty(PsiParty):
         matcher_role = self.peer_role if self._holder else self.role
         self._holder_learns = settings.reveal in (holder_role, "both")
         self._matcher_learns = settings.reveal in (matcher_role, "both")
-        self._pool = WorkerPool(settings.workers, min_items=_PARALLEL_MIN.get(self._group, 128))
+        self._min_items = _PARALLEL_MIN.get(self._group, 128)
         # matcher state
         self._perm = secure_permutation(self.n)
         self._next_send = 0
@@ -223,8 +225,15 @@ class SumParty(PsiParty):
         hi = lo + self._len(self.n, i, self._bs)
         chunk = [self._items[int(j)] for j in self._perm[lo:hi]]
         data = b"".join(
-            self._pool.map_chunks(
-                _mask_own, chunk, self._protocol, self._group, self._secret, self._dst
+            map_chunks(
+                self._executor,
+                _mask_own,
+                chunk,
+                self._protocol,
+                self._group,
+                self._secret,
+                self._dst,
+                min_items=self._min_items,
             )
         )
         self._report("masking own", hi, self.n)
@@ -272,8 +281,15 @@ class SumParty(PsiParty):
                 f"masked batch {i} holds {msg.count} elements, not as announced"
             )
         tags = b"".join(
-            self._pool.map_chunks(
-                _tag_peer, msg.elements(), self._protocol, self._group, self._secret, self._tag_key
+            map_chunks(
+                self._executor,
+                _tag_peer,
+                msg.elements(),
+                self._protocol,
+                self._group,
+                self._secret,
+                self._tag_key,
+                min_items=self._min_items,
             )
         )
         self._peer_in += 1
@@ -318,8 +334,15 @@ class SumParty(PsiParty):
         rows = self._perm[lo:hi]
         chunk = [self._items[int(j)] for j in rows]
         elements = b"".join(
-            self._pool.map_chunks(
-                _mask_own, chunk, self._protocol, self._group, self._secret, self._dst
+            map_chunks(
+                self._executor,
+                _mask_own,
+                chunk,
+                self._protocol,
+                self._group,
+                self._secret,
+                self._dst,
+                min_items=self._min_items,
             )
         )
         plain = self._layout.pack(self._values[rows])
@@ -483,13 +506,15 @@ class SumParty(PsiParty):
                     f"value batch {i} holds {len(ev)} ciphertexts, expected {rows * per}"
                 )
             tags = b"".join(
-                self._pool.map_chunks(
+                map_chunks(
+                    self._executor,
                     _tag_peer,
                     msg.element_list(),
                     self._protocol,
                     self._group,
                     self._secret,
                     self._tag_key,
+                    min_items=self._min_items,
                 )
             )
             hit = [
@@ -588,7 +613,7 @@ class SumParty(PsiParty):
         return res
 
     def _close(self) -> None:
-        self._pool.close()
+        """Nothing to release: the caller owns the executor."""
 
 
 def create_sum_party(
@@ -605,6 +630,7 @@ def create_sum_party(
     unsafe_allow_small_keys: bool = False,
     column_names: Sequence[str] = (),
     progress: ProgressFn | None = None,
+    executor: Executor | None = None,
 ) -> SumParty:
     """Create this side of an intersection-sum run (``PsiSettings(compute="sum")``).
 
@@ -626,6 +652,8 @@ def create_sum_party(
     :param column_names: value holder only, optional: a name per value column, sent to
         the matcher in the clear (each at most 255 UTF-8 bytes).
     :param progress: ``progress(phase, done, total)`` callback.
+    :param executor: where the hashing and masking run (any
+        :class:`concurrent.futures.Executor`), or None for inline; never changes a result.
     :returns: a :class:`SumParty`.
     :raises InvalidArgumentError: bad settings, role or sizes, values that are out of range
         (the message names the row and column) or do not fit the Paillier plaintext.
@@ -681,6 +709,7 @@ def create_sum_party(
         items=items,
         peer_size=peer_size,
         session_id=session_id,
-        workdir=None,
+        executor=executor,
+        join=InMemoryJoin(),
         progress=progress,
     )

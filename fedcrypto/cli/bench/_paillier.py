@@ -238,7 +238,7 @@ def paillier_scenarios(
         out += [_warm_pool(inp, th, peer_or_none, prepare, goal(_WARM, th)) for th in thread_set]
 
     decrypts = [(t, False, goal("decrypt", t)) for t in thread_set]
-    for th, vt, goal in (*decrypts, (1, True, None)):
+    for th, vt, dec_goal in (*decrypts, (1, True, None)):
         out.append(
             Scenario(
                 op="decrypt unsafe_variable_time" if vt else "decrypt",
@@ -251,7 +251,7 @@ def paillier_scenarios(
                 peer=peer_or_none(lambda: [inp.phe_pair[1].decrypt(c) for c in inp.phe_cts]),
                 peer_name="phe",
                 peer_items=inp.k_phe,
-                goal=goal,
+                goal=dec_goal,
                 check=None if vt else check_decrypt,
                 setup=prepare("ev1k"),
             )

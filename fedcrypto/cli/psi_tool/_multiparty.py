@@ -41,6 +41,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Generator
+from concurrent.futures import Executor
 from typing import Any
 
 import numpy as np
@@ -53,6 +54,7 @@ from ...exceptions import (
     PeerError,
     RemoteProtocolError,
 )
+from ...scale import process_executor
 from . import _run
 from ._errors import EXIT_OK, classify
 from ._handshake import Hello, check_nesting, compare_hellos
@@ -485,6 +487,7 @@ def _member(
     ours: Hello,
     data: Any,
     progress: Progress,
+    executor: Executor,
 ) -> tuple[psi.PsiResult, int, list[int], list[Any]]:
     deadline = Deadline(args.handshake_timeout, "the handshake", "--handshake-timeout")
     conn.send(FrameKind.HELLO, ours.raw)
@@ -509,7 +512,13 @@ def _member(
             + (f", certificate SHA-256 {peer_text(str(fp), 95)}" if fp else "")
         )
     party = psi.MultipartyParty(
-        settings, index=me, items=data.keys, sizes=sizes, session_id=sid, progress=progress
+        settings,
+        index=me,
+        items=data.keys,
+        sizes=sizes,
+        session_id=sid,
+        progress=progress,
+        executor=executor,
     )
     try:
         for msg in party.start():
@@ -538,6 +547,7 @@ def _run_mp(args: argparse.Namespace, leader: bool) -> int:
     progress = Progress(quiet=args.quiet)
     members: list[_Member] = []
     links: list[Connection] = []
+    executors: list[Executor] = []
     try:
         if not 3 <= args.parties <= psi.MAX_PARTIES:
             raise InvalidArgumentError(
@@ -552,6 +562,8 @@ def _run_mp(args: argparse.Namespace, leader: bool) -> int:
         _, spec, data = _run._prepare(
             _pair_view(args), "listener" if leader else "connector", progress
         )
+        executor = process_executor(args.workers)  # this side's masking, local processes
+        executors.append(executor)
         ours = _hello(
             args, settings, "listener" if leader else "connector", len(data.keys), spec, data
         )
@@ -565,7 +577,13 @@ def _run_mp(args: argparse.Namespace, leader: bool) -> int:
             )
             progress.reset_clock()
             party = psi.MultipartyParty(
-                settings, index=0, items=data.keys, sizes=sizes, session_id=sid, progress=progress
+                settings,
+                index=0,
+                items=data.keys,
+                sizes=sizes,
+                session_id=sid,
+                progress=progress,
+                executor=executor,
             )
             try:
                 extra = _lead(args, settings, party, members, sid, progress)
@@ -603,7 +621,9 @@ def _run_mp(args: argparse.Namespace, leader: bool) -> int:
                     raise
             conn = _run._connection(args, sock)
             links.append(conn)
-            result, me, sizes, entries = _member(args, settings, conn, ours, data, progress)
+            result, me, sizes, entries = _member(
+                args, settings, conn, ours, data, progress, executor
+            )
             extra = {
                 "leader": f"{host}:{port}",
                 "roster": [
@@ -650,6 +670,8 @@ def _run_mp(args: argparse.Namespace, leader: bool) -> int:
         for c in links:
             with contextlib.suppress(Exception):
                 c.close(flush_timeout=2.0)
+        for ex in executors:
+            ex.shutdown(wait=False, cancel_futures=True)
 
 
 def _pair_view(args: argparse.Namespace) -> argparse.Namespace:
