@@ -20,11 +20,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import multiprocessing as mp
 import os
 import sys
 import time
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from typing import Any
 
 import numpy as np
@@ -42,10 +41,12 @@ from flwr.server.workflow import DefaultWorkflow, SecAggPlusWorkflow  # noqa: E4
 from flwr.server.workflow.constant import MAIN_PARAMS_RECORD  # noqa: E402
 
 import fedcrypto  # noqa: E402
+from fedcrypto._backend import default_threads  # noqa: E402
 from fedcrypto._random import VectorRNG  # noqa: E402
 from fedcrypto.cli.bench import Measurement, extra_info  # noqa: E402
 from fedcrypto.integrations.flower import SecAggWorkflow, secagg_mod  # noqa: E402
 from fedcrypto.integrations.flower.testing import InProcessGrid  # noqa: E402
+from fedcrypto.scale import process_executor  # noqa: E402
 from fedcrypto.secagg import _recovery, secagg_plus_parameters  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -160,11 +161,10 @@ def _recovery_pool() -> contextlib.AbstractContextManager[Executor | None]:
     """The big round regenerates ~3.7e7 mask words when unmasking: give the server a
     spawn-based process pool, started before timing (it used to fork its own workers at
     that size; protocol objects no longer own processes).  CI size: inline."""
-    # TODO(coordinator): switch to fedcrypto.scale.process_executor at merge.
     if not BIG:
         return contextlib.nullcontext(None)
-    cores = os.cpu_count() or 1
-    pool = ProcessPoolExecutor(max_workers=cores, mp_context=mp.get_context("spawn"))
+    cores = default_threads()
+    pool = process_executor(cores)
     for f in [pool.submit(_recovery.split_jobs, [], [], 1) for _ in range(cores)]:
         f.result()
     return pool

@@ -14,17 +14,18 @@ Run: ``python -m pytest benchmarks/bench_secagg.py -s`` (add ``FEDCRYPTO_BENCH_B
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import sys
 import time
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 
 import numpy as np
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from fedcrypto._backend import default_threads
 from fedcrypto._random import VectorRNG
+from fedcrypto.scale import process_executor
 from fedcrypto.secagg import _recovery, secagg_plus_parameters, simulate_round
 from fedcrypto.secagg._client import mask_input
 
@@ -108,13 +109,12 @@ def test_client_masking_vs_flower(benchmark, report_ratio) -> None:
     assert ratio > 0
 
 
-def _recovery_pool() -> ProcessPoolExecutor:
+def _recovery_pool() -> Executor:
     """The server's mask-recovery executor for the big rounds: spawned processes, one per
     core, started and warmed before timing.  (The server used to fork its own workers for
     rounds this big; protocol objects no longer own processes.)"""
-    # TODO(coordinator): switch to fedcrypto.scale.process_executor at merge.
-    cores = os.cpu_count() or 1
-    pool = ProcessPoolExecutor(max_workers=cores, mp_context=mp.get_context("spawn"))
+    cores = default_threads()
+    pool = process_executor(cores)
     for f in [pool.submit(_recovery.split_jobs, [], [], 1) for _ in range(cores)]:
         f.result()  # the workers have imported the recovery module
     return pool

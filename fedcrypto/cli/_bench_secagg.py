@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import multiprocessing as mp
-import os
 import time
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import numpy as np
 
+from .._backend import default_threads
 from .._random import VectorRNG
 from ..exceptions import FedCryptoError
+from ..scale import process_executor
 
 __all__ = ["add_arguments", "run", "demo_round", "DemoResult"]
 
@@ -32,16 +32,15 @@ _POOL_MIN_WORDS = 1 << 25
 def _recovery_executor(
     clients: int, length: int, dropout: float
 ) -> contextlib.AbstractContextManager[Executor | None]:
-    """A spawn-based process pool for the server's mask recovery when the round is big
+    """The local process pool (:func:`fedcrypto.scale.process_executor`) for the server's
+    mask recovery when the round is big
     enough (about ``clients x dropped`` pairwise masks to regenerate), else ``None``
     (inline).  The server forks nothing itself: the CLI owns the processes."""
-    # TODO(coordinator): switch to fedcrypto.scale.process_executor at merge.
     dropped = int(round(dropout * clients))
     words = (clients + dropped * clients) * length
-    cores = os.cpu_count() or 1
-    if words < _POOL_MIN_WORDS or cores < 2:
+    if words < _POOL_MIN_WORDS or default_threads() < 2:
         return contextlib.nullcontext(None)
-    return ProcessPoolExecutor(max_workers=cores, mp_context=mp.get_context("spawn"))
+    return process_executor()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

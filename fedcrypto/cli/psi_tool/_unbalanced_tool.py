@@ -25,12 +25,12 @@ import stat
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import numpy as np
 
 from ... import psi
+from ..._backend import default_threads
 from ..._sanitize import peer_text
 from ...exceptions import (
     InputFormatError,
@@ -38,6 +38,7 @@ from ...exceptions import (
     LocalProtocolError,
     RemoteProtocolError,
 )
+from ...scale import process_executor
 from ._errors import classify
 from ._input import InputData, load_input
 from ._net import Connection, Deadline, FrameKind, PeerAborted
@@ -153,10 +154,10 @@ def build_or_load_cache(
                 return cache
     t0 = time.monotonic()
     items = list(data.keys)
-    nproc = workers or os.cpu_count() or 1
+    nproc = workers or default_threads()
     if nproc > 1 and len(items) >= 20000:
         step = -(-len(items) // (nproc * 4))
-        with ProcessPoolExecutor(max_workers=nproc) as pool:
+        with process_executor(nproc) as pool:  # the one pool policy: spawn, watched parent
             parts = list(
                 pool.map(
                     _build_part,
