@@ -21,7 +21,7 @@ from sphinx.util.inventory import InventoryFile
 
 PACKAGES = [
     "fedcrypto", "fedcrypto.exceptions", "fedcrypto.serialization", "fedcrypto.paillier",
-    "fedcrypto.psi", "fedcrypto.sharing", "fedcrypto.secagg", "fedcrypto.hazmat.modmath",
+    "fedcrypto.psi", "fedcrypto.sharing", "fedcrypto.secagg", "fedcrypto.scale", "fedcrypto.hazmat.modmath",
     "fedcrypto.hazmat.h2c", "fedcrypto.hazmat.groups", "fedcrypto.hazmat.paillier",
     "fedcrypto.hazmat.rsa_blind",
 ]

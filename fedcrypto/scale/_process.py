@@ -32,6 +32,7 @@ from ._inline import InlineExecutor
 __all__ = ["process_executor", "MAX_WORKERS"]
 
 #: Upper bound on ``workers`` (a typo such as 10000 should not fork-bomb the machine).
+#: Most worker processes process_executor starts.
 MAX_WORKERS = 256
 
 
