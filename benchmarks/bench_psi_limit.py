@@ -128,13 +128,35 @@ def _rsa_rates(primes: int) -> tuple[float, float]:
     )
 
 
-def _dh_rate() -> float:
+def _dh_rate(group: str = "ffdhe2048") -> float:
     be = get_backend()
-    p, _ = group_params("ffdhe2048")
+    p, _ = group_params(group)
     n_items = 32
     bases = ints_to_limbs([secrets.randbelow(p) for _ in range(n_items)], width_of(p))
-    exp = int_to_limbs(secrets.randbits(exponent_bits("ffdhe2048")) | 1)
+    exp = int_to_limbs(secrets.randbits(exponent_bits(group)) | 1)
     return _cpu_per_item(lambda: be.powmod(bases, exp, p, secret=True, threads=1), n_items)
+
+
+def ecdh_limit(n: int) -> tuple[float, str]:
+    """CPU limit (seconds over :data:`CORES`) of an ECDH n x n run, and how it was computed:
+    4n X25519 at the system OpenSSL's rate (``cryptography``'s per call without the CLI)
+    plus 2n hash-to-curve at ours, all measured now on one core."""
+    x = _x25519_rates()
+    ref = "system OpenSSL (openssl speed)"
+    name = ref if ref in x else "cryptography per call"
+    h2c = _h2c_rate()
+    limit = (4 * n * x[name] + 2 * n * h2c) / CORES
+    return limit, (
+        f"4n X25519 at {x[name] * 1e6:.1f} us ({name}) + 2n hash-to-curve at "
+        f"{h2c * 1e6:.1f} us, over {CORES} cores = {limit:.1f} s"
+    )
+
+
+def dh_limit(n: int, group: str) -> tuple[float, str]:
+    """CPU limit of a DH n x n run: 4n constant-time exponentiations in ``group``."""
+    t = _dh_rate(group)
+    limit = 4 * n * t / CORES
+    return limit, f"4n CT exponentiations at {t * 1e3:.3f} ms, over {CORES} cores = {limit:.1f} s"
 
 
 def _ratio(name: str, limit: float) -> str:
