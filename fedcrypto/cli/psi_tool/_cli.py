@@ -281,7 +281,7 @@ def _dispatch(
             if used
         ]
         if bad:
-            print(f"error: --parties does not combine with {', '.join(bad)}", file=sys.stderr)
+            _run._error_line(f"your input: --parties does not combine with {', '.join(bad)}")
             return 2
         if getattr(args, "compute", "intersection") == "count":
             args.reveal = "count"
