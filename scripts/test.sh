@@ -43,7 +43,11 @@ name = fedcrypto.backend_info()["name"]
 print("==> backend guard:", name)
 sys.exit(0 if name == "native" else "native backend required but %s is active" % name)' || exit 1
 
-FEDCRYPTO_BACKEND=native run_pytest "native backend" $VPY -m pytest -q -p no:cacheprovider "$@"
+# the optional extras' tests (Dask, Flower) skip when their package is missing: CI must have them
+step "optional extras present" $VPY -c 'import distributed, flwr, matplotlib, phe'
+
+# FEDCRYPTO_SLOW_VECTORS=1: also the 1,000,000-iteration RFC 7748 X25519 vector (about a minute)
+FEDCRYPTO_SLOW_VECTORS=1 FEDCRYPTO_BACKEND=native run_pytest "native backend" $VPY -m pytest -q -p no:cacheprovider "$@"
 
 FEDCRYPTO_BACKEND=pure run_pytest "pure backend, fast subset" $VPY -m pytest -q -p no:cacheprovider \
   -m "not slow" tests/foundation tests/backend tests/hazmat tests/property tests/paillier tests/sharing
