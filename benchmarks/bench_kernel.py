@@ -424,7 +424,7 @@ def test_paillier_decrypt_cpu_vs_phe(report_ratio: Any, bits: int) -> None:
     sk = paillier.generate_private_key(bits)
     pk = sk.public_key()
     ppk = phe.PaillierPublicKey(pk.n)
-    psk = phe.PaillierPrivateKey(ppk, sk._p, sk._q)
+    psk = phe.PaillierPrivateKey(ppk, *sk.private_numbers())
     count = 64 if BIG else 32
     values = np.arange(count, dtype=np.int64) * 7919
     ev = pk.encrypt(values)
