@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from typing import Any
 
 from ..exceptions import LocalProtocolError
 from ._factory import create_party
 from ._messages import decode_message
-from ._party import PsiResult
+from ._party import PsiParty, PsiResult
 from ._settings import PsiSettings
 
-__all__ = ["run_pair"]
+__all__ = ["run_pair", "drive_pair"]
 
 
 def run_pair(
@@ -63,23 +63,48 @@ def run_pair(
             **party_kwargs,
         ),
     }
+    return drive_pair(
+        parties["listener"],
+        parties["connector"],
+        lambda data: decode_message(data, settings, sid),
+        "PSI run",
+    )
+
+
+def drive_pair(
+    listener: PsiParty,
+    connector: PsiParty,
+    decode: Callable[[bytes], Any],
+    what: str,
+) -> tuple[PsiResult, PsiResult]:
+    """Drive two sans-I/O parties in this process until both are done, then close both.
+
+    Every message goes through ``to_bytes`` and ``decode`` (bytes -> message), as over a
+    network; each side's outgoing messages are queued and delivered in order.  The one
+    in-process driver behind :func:`run_pair`, ``run_sum_pair`` and ``run_payload_pair``.
+
+    :raises LocalProtocolError: the run stalls or messages are left over (a bug), naming
+        ``what`` ran.
+    :raises ProtocolError: any error of either party.
+    """
+    parties = {"listener": listener, "connector": connector}
     try:
         queues: dict[str, deque[bytes]] = {"listener": deque(), "connector": deque()}
         for role, other in (("listener", "connector"), ("connector", "listener")):
             queues[other].extend(m.to_bytes() for m in parties[role].start())
-        while not (parties["listener"].done and parties["connector"].done):
+        while not (listener.done and connector.done):
             progressed = False
             for role, other in (("listener", "connector"), ("connector", "listener")):
                 party = parties[role]
                 if queues[role] and not party.done:
-                    msg = decode_message(queues[role].popleft(), settings, sid)
+                    msg = decode(queues[role].popleft())
                     queues[other].extend(m.to_bytes() for m in party.handle(msg))
                     progressed = True
             if not progressed:
-                raise LocalProtocolError("PSI run stalled: no party has a message to handle")
+                raise LocalProtocolError(f"{what} stalled: no party has a message to handle")
         if queues["listener"] or queues["connector"]:
             raise LocalProtocolError("messages left over after both parties finished")
-        return parties["listener"].result(), parties["connector"].result()
+        return listener.result(), connector.result()
     finally:
-        for p in parties.values():
-            p.close()
+        listener.close()
+        connector.close()

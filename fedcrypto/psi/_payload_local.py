@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections import deque
 from collections.abc import Sequence
+from typing import cast
 
-from ..exceptions import LocalProtocolError
+from ._local import drive_pair
 from ._payload import PayloadOutcome, PayloadParty, create_payload_party
 from ._payload_messages import decode_payload_message
 from ._settings import PsiSettings
@@ -51,23 +51,10 @@ def run_payload_pair(
             payloads=connector_payloads,
         ),
     }
-    try:
-        queues: dict[str, deque[bytes]] = {"listener": deque(), "connector": deque()}
-        for role, other in (("listener", "connector"), ("connector", "listener")):
-            queues[other].extend(m.to_bytes() for m in parties[role].start())
-        while not (parties["listener"].done and parties["connector"].done):
-            progressed = False
-            for role, other in (("listener", "connector"), ("connector", "listener")):
-                party = parties[role]
-                if queues[role] and not party.done:
-                    msg = decode_payload_message(queues[role].popleft(), settings, sid)
-                    queues[other].extend(m.to_bytes() for m in party.handle(msg))
-                    progressed = True
-            if not progressed:
-                raise LocalProtocolError("payload transfer stalled: no message to handle")
-        if queues["listener"] or queues["connector"]:
-            raise LocalProtocolError("messages left over after both parties finished")
-        return parties["listener"].result(), parties["connector"].result()
-    finally:
-        for p in parties.values():
-            p.close()
+    listener, connector = drive_pair(
+        parties["listener"],
+        parties["connector"],
+        lambda data: decode_payload_message(data, settings, sid),
+        "payload transfer",
+    )
+    return cast(PayloadOutcome, listener), cast(PayloadOutcome, connector)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections import deque
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from ..exceptions import LocalProtocolError
+from ._local import drive_pair
 from ._settings import PsiSettings
 from ._sum import SumOutcome, SumParty, create_sum_party
 from ._sum_messages import decode_sum_message
@@ -58,23 +57,10 @@ def run_sum_pair(
         "listener": make("listener", listener_items, connector_items, listener_values),
         "connector": make("connector", connector_items, listener_items, connector_values),
     }
-    try:
-        queues: dict[str, deque[bytes]] = {"listener": deque(), "connector": deque()}
-        for role, other in (("listener", "connector"), ("connector", "listener")):
-            queues[other].extend(m.to_bytes() for m in parties[role].start())
-        while not (parties["listener"].done and parties["connector"].done):
-            progressed = False
-            for role, other in (("listener", "connector"), ("connector", "listener")):
-                party = parties[role]
-                if queues[role] and not party.done:
-                    msg = decode_sum_message(queues[role].popleft(), settings, sid)
-                    queues[other].extend(m.to_bytes() for m in party.handle(msg))
-                    progressed = True
-            if not progressed:
-                raise LocalProtocolError("intersection-sum run stalled: no message to handle")
-        if queues["listener"] or queues["connector"]:
-            raise LocalProtocolError("messages left over after both parties finished")
-        return parties["listener"].result(), parties["connector"].result()
-    finally:
-        for p in parties.values():
-            p.close()
+    listener, connector = drive_pair(
+        parties["listener"],
+        parties["connector"],
+        lambda data: decode_sum_message(data, settings, sid),
+        "intersection-sum run",
+    )
+    return cast(SumOutcome, listener), cast(SumOutcome, connector)
