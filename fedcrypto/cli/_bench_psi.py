@@ -13,6 +13,10 @@ import argparse
 import os
 import time
 
+from ..psi import PsiSettings, run_pair
+from ..scale import process_executor
+from .psi_tool import run_files_two_processes, run_two_processes
+
 __all__ = ["add_arguments", "run"]
 
 
@@ -41,8 +45,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _local(protocol: str, group: str | None, n: int) -> None:
-    from ..psi import PsiSettings, run_pair
-    from ..scale import process_executor
 
     a = [f"u{i:09d}".encode() for i in range(n)]
     b = [f"u{i:09d}".encode() for i in range(n // 2, n // 2 + n)]
@@ -61,7 +63,6 @@ def _local(protocol: str, group: str | None, n: int) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark; returns 0, or 1 when a run failed."""
-    from .psi_tool import run_files_two_processes, run_two_processes
 
     if args.size < 2:
         print("fedcrypto bench psi: error: --size must be at least 2")

@@ -22,6 +22,8 @@ from .._backend import default_threads
 from .._random import VectorRNG
 from ..exceptions import FedCryptoError
 from ..scale import process_executor
+from ..secagg import Quantizer, secagg_plus_parameters, simulate_round
+from ..sharing import shamir_combine, shamir_split
 
 __all__ = ["add_arguments", "run", "demo_round", "DemoResult"]
 
@@ -121,7 +123,6 @@ def demo_round(
 
     ``executor``: where the server regenerates masks (``None``: inline).
     """
-    from ..secagg import Quantizer, simulate_round
 
     rng = VectorRNG()
     updates = (rng.uniform(clients * length).reshape(clients, length) * 2.0 - 1.0) * clip
@@ -170,7 +171,6 @@ def demo_round(
 
 
 def _shamir_line() -> str:
-    from ..sharing import shamir_combine, shamir_split
 
     secret = VectorRNG().bytes(32)
     t0 = time.perf_counter()
@@ -188,7 +188,6 @@ def _shamir_line() -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run the demonstration round and print the report; exit code 0, 1 or 2."""
-    from ..secagg import secagg_plus_parameters
 
     if args.clients < 2 or args.length < 1 or not 0 <= args.dropout < 1:
         print("error: need --clients >= 2, --length >= 1 and 0 <= --dropout < 1")

@@ -28,6 +28,10 @@ from typing import Any
 
 import numpy as np
 
+from .. import __version__, backend_info, paillier, sharing
+from .._random import VectorRNG, random_bytes
+from . import main
+
 _DATA = Path(__file__).resolve().parents[2] / "examples" / "data"
 
 
@@ -47,15 +51,12 @@ def _section(title: str) -> None:
 
 
 def _sub(argv: list[str]) -> int:
-    from . import main
 
     return main(argv)
 
 
 def _paillier_round(fast: bool) -> bool:
     """Horizontal FL: k parties encrypt packed gradients, the server adds, the owner decrypts."""
-    from .. import paillier
-    from .._random import VectorRNG
 
     parties, length = (4, 20_000) if fast else (8, 100_000)
     rng = VectorRNG(
@@ -216,8 +217,6 @@ def _plain_ids(path: Path) -> set[str]:
 
 
 def _sharing(fast: bool) -> bool:
-    from .. import sharing
-    from .._random import random_bytes
 
     key = random_bytes(32)
     t0 = time.perf_counter()
@@ -234,7 +233,6 @@ def _sharing(fast: bool) -> bool:
         f"{'OK' if ok_shamir else 'MISMATCH'}"
     )
     n = 100_000 if fast else 1_000_000
-    from .._random import VectorRNG
 
     rng = VectorRNG()
     x = rng.uniform(n) * 20 - 10
@@ -254,7 +252,6 @@ def _sharing(fast: bool) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import __version__, backend_info
 
     started = time.perf_counter()
     info = backend_info()
