@@ -21,6 +21,7 @@ from ... import paillier, psi
 from ..._sanitize import peer_text
 from ...exceptions import InputFormatError, InvalidArgumentError
 from ...psi import DEFAULT_SUM_KEY_SIZE, DEFAULT_VALUE_BITS
+from ...scale import process_executor
 from ._handshake import reveal_to_canonical
 from ._input import InputData, InputSpec, load_input
 from ._net import Connection
@@ -272,6 +273,8 @@ def run_sum(args: argparse.Namespace, role: str) -> int:
                 _tell_peer_input_failed(args, tls)
             raise
         hello = build_hello(role, settings.as_dict(), spec, data)
+        executor = process_executor(args.workers)  # this side's hashing and masking
+        closers.append(lambda: executor.shutdown(wait=False, cancel_futures=True))
         t0 = time.monotonic()
         conn, hs, _ = open_session(args, role, hello, tls, progress, holder)
         progress.reset_clock()
@@ -286,6 +289,7 @@ def run_sum(args: argparse.Namespace, role: str) -> int:
             key_size=args.paillier_key_size,
             column_names=labels,
             progress=progress,
+            executor=executor,
         )
         closers.append(party.close)
 
