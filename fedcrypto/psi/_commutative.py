@@ -45,7 +45,7 @@ PARALLEL_MIN_ITEMS = {"curve25519": 2048, "p256": 1024}
 PARALLEL_MIN_ITEMS_DH = 128
 
 
-def _mask_own(items: Sequence[bytes], protocol: str, group: str, secret: Any, dst: bytes) -> bytes:
+def mask_own(items: Sequence[bytes], protocol: str, group: str, secret: Any, dst: bytes) -> bytes:
     if protocol == "dh":
         return _dh.dh_mask_own(items, secret, group, dst)
     if group == "curve25519":
@@ -53,8 +53,8 @@ def _mask_own(items: Sequence[bytes], protocol: str, group: str, secret: Any, ds
     return _ecdh.p256_mask_own(items, secret, dst)
 
 
-def _mask_peer(
-    elements: Sequence[bytes], protocol: str, group: str, secret: Any, tag_key: bytes
+def mask_peer(
+    elements: Sequence[bytes], protocol: str, group: str, secret: Any, tag_key: bytes | None
 ) -> bytes:
     if protocol == "dh":
         return _dh.dh_mask_peer(elements, secret, group, tag_key)
@@ -123,7 +123,7 @@ class CommutativeParty(PsiParty):
         data = b"".join(
             map_chunks(
                 self._executor,
-                _mask_own,
+                mask_own,
                 chunk,
                 self._protocol,
                 self._group,
@@ -179,7 +179,7 @@ class CommutativeParty(PsiParty):
         tags = b"".join(
             map_chunks(
                 self._executor,
-                _mask_peer,
+                mask_peer,
                 msg.elements(),
                 self._protocol,
                 self._group,

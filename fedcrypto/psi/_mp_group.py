@@ -27,12 +27,12 @@ from ..hazmat.groups import DH_GROUPS
 from ..hazmat.h2c import P256_N
 from ..hazmat.modmath import powmod
 from . import _dh, _ecdh
-from ._commutative import _mask_own
+from ._commutative import mask_own
+from ._commutative import mask_peer as _mask_peer
 
 __all__ = ["MpKeys", "mask_own", "mask_peer", "CURVE25519_L"]
 
-#: ``H(item)^key`` for each item: the two-party helper (hash to the group, then mask).
-mask_own = _mask_own
+# mask_own: ``H(item)^key`` for each item, the two-party helper (hash to the group, then mask).
 
 #: Order of the prime-order subgroup of curve25519.
 CURVE25519_L = (1 << 252) + 27742317777372353535851937790883648493
@@ -102,8 +102,4 @@ def mask_peer(elements: Sequence[bytes], protocol: str, group: str, key: Any) ->
 
     :raises InvalidGroupElementError: for an element outside the group.
     """
-    if protocol == "dh":
-        return _dh.dh_mask_peer(elements, key, group, None)
-    if group == "curve25519":
-        return _ecdh.x25519_mask_peer(elements, key, None)
-    return _ecdh.p256_mask_peer(elements, key, None)
+    return _mask_peer(elements, protocol, group, key, None)

@@ -52,6 +52,7 @@ from ..paillier import (
     generate_private_key,
 )
 from . import _dh, _ecdh
+from ._commutative import PARALLEL_MIN_ITEMS, PARALLEL_MIN_ITEMS_DH, mask_own, mask_peer
 from ._join import InMemoryJoin
 from ._messages import MaskedBatch, PsiMessage, ShuffledTags, TagReply, element_size
 from ._parallel import map_chunks
@@ -76,7 +77,6 @@ DEFAULT_VALUE_BITS = 48
 DEFAULT_SUM_KEY_SIZE = 2048
 #: Target size of one ValueBatch frame; the row count per batch follows from it.
 VALUE_BATCH_BYTES = 8 << 20
-_PARALLEL_MIN = {"curve25519": 2048, "p256": 1024}  # below: inline
 
 
 @dataclass(frozen=True)
@@ -97,24 +97,6 @@ class SumOutcome(PsiResult):
     below_threshold: bool = False
     value_holder: bool = False
     labels: tuple[str, ...] = ()
-
-
-def _mask_own(items: Sequence[bytes], protocol: str, group: str, secret: Any, dst: bytes) -> bytes:
-    if protocol == "dh":
-        return _dh.dh_mask_own(items, secret, group, dst)
-    if group == "curve25519":
-        return _ecdh.x25519_mask_own(items, secret, dst)
-    return _ecdh.p256_mask_own(items, secret, dst)
-
-
-def _tag_peer(
-    elements: Sequence[bytes], protocol: str, group: str, secret: Any, key: bytes
-) -> bytes:
-    if protocol == "dh":
-        return _dh.dh_mask_peer(elements, secret, group, key)
-    if group == "curve25519":
-        return _ecdh.x25519_mask_peer(elements, secret, key)
-    return _ecdh.p256_mask_peer(elements, secret, key)
 
 
 def _rows_per_batch(settings: PsiSettings, elem: int, layout: SumLayout, ct_bytes: int) -> int:
@@ -164,7 +146,7 @@ class SumParty(PsiParty):
         matcher_role = self.peer_role if self._holder else self.role
         self._holder_learns = settings.reveal in (holder_role, "both")
         self._matcher_learns = settings.reveal in (matcher_role, "both")
-        self._min_items = _PARALLEL_MIN.get(self._group, 128)
+        self._min_items = PARALLEL_MIN_ITEMS.get(self._group, PARALLEL_MIN_ITEMS_DH)
         # matcher state
         self._perm = secure_permutation(self.n)
         self._next_send = 0
@@ -227,7 +209,7 @@ class SumParty(PsiParty):
         data = b"".join(
             map_chunks(
                 self._executor,
-                _mask_own,
+                mask_own,
                 chunk,
                 self._protocol,
                 self._group,
@@ -283,7 +265,7 @@ class SumParty(PsiParty):
         tags = b"".join(
             map_chunks(
                 self._executor,
-                _tag_peer,
+                mask_peer,
                 msg.elements(),
                 self._protocol,
                 self._group,
@@ -336,7 +318,7 @@ class SumParty(PsiParty):
         elements = b"".join(
             map_chunks(
                 self._executor,
-                _mask_own,
+                mask_own,
                 chunk,
                 self._protocol,
                 self._group,
@@ -508,7 +490,7 @@ class SumParty(PsiParty):
             tags = b"".join(
                 map_chunks(
                     self._executor,
-                    _tag_peer,
+                    mask_peer,
                     msg.element_list(),
                     self._protocol,
                     self._group,
